@@ -1,0 +1,5 @@
+import sys
+
+from ecgemotion.cli import main
+
+sys.exit(main())

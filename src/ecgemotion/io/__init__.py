@@ -1,0 +1,1 @@
+"""Safe readers for the file formats sources and prediction share."""

@@ -1,0 +1,112 @@
+"""What a source is: a list of cheap work items, and a loader for one item.
+
+A source never processes signals. ``items()`` is called once in the main process
+and must be fast (it lists files); ``load(item)`` runs in a worker process and may
+be slow. Any exception from ``load`` skips that item with a one-line reason and is
+counted; it never aborts a store build. To skip a single recording inside an item
+while keeping the others, yield a :class:`Skip` instead of a :class:`Recording`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ecgemotion.errors import ConfigError
+from ecgemotion.recording import Recording
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One unit of loading work, typically one file.
+
+    ``files`` are fingerprinted into the store identity, so editing any of them
+    produces a new store.
+    """
+
+    key: str
+    files: tuple[Path, ...] = ()
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def param(self, name: str, default: Any = None) -> Any:
+        return dict(self.params).get(name, default)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A recording that a source could not use, with the reason and where it was."""
+
+    where: str
+    reason: str
+
+
+class Source(ABC):
+    """Base class for dataset readers. Subclasses set ``name`` and register with
+    :func:`ecgemotion.sources.register_source`.
+
+    Options arrive as keyword arguments from the CLI (``--lead right``) or a TOML
+    file; they must be plain picklable values because the source object is sent to
+    worker processes.
+    """
+
+    name: ClassVar[str] = ""
+    licence: ClassVar[str] = "see the dataset's own terms"
+    needs_root: ClassVar[bool] = True
+
+    def __init__(self, root: str | os.PathLike | None = None, **options: Any):
+        if self.needs_root and root is None:
+            raise ConfigError(f"source '{self.name}' needs --root PATH (the dataset folder or file)")
+        self.root = Path(root).expanduser() if root is not None else None
+        if self.root is not None and not self.root.exists():
+            raise ConfigError(f"source '{self.name}': root {self.root} does not exist")
+        self.options = dict(options)
+
+    @abstractmethod
+    def items(self) -> list[SourceItem]:
+        """List the work items (files). Raise DataError when the layout is wrong."""
+
+    @abstractmethod
+    def load(self, item: SourceItem) -> Iterator[Recording | Skip]:
+        """Read one item, yielding its recordings (or skips)."""
+
+    def describe(self) -> dict[str, Any]:
+        """The identity of this source for the store hash: name, root and options."""
+        return {"name": self.name, "root": str(self.root) if self.root else None,
+                "options": {k: _jsonable(v) for k, v in sorted(self.options.items())}}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+_SAMPLE_BYTES = 1 << 16
+
+
+def file_fingerprint(path: Path) -> str:
+    """A cheap content fingerprint: size, mtime and a hash of the first and last 64 KiB.
+
+    Hashing whole files would make every ``prepare`` re-read the corpus; sampling
+    the ends plus size and mtime catches replaced, truncated and edited files.
+    """
+    st = path.stat()
+    h = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    with open(path, "rb") as fh:
+        h.update(fh.read(_SAMPLE_BYTES))
+        if st.st_size > _SAMPLE_BYTES:
+            fh.seek(max(_SAMPLE_BYTES, st.st_size - _SAMPLE_BYTES))
+            h.update(fh.read(_SAMPLE_BYTES))
+    return h.hexdigest()[:16]
+
+
+def option(options: dict[str, Any], name: str, default: Any) -> Any:
+    """Read an option, accepting CLI spellings (``--skip-subjects`` → ``skip_subjects``)."""
+    return options.get(name, options.get(name.replace("_", "-"), default))
