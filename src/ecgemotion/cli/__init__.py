@@ -34,7 +34,10 @@ def _common_flags() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ecgemotion", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="ecgemotion",
+        description="Emotion recognition from ECG: prepare data, pre-train, fine-tune, evaluate, "
+                    "predict, export. Every command accepts --json and --quiet.")
     parser.add_argument("--version", action="version", version=f"ecgemotion {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = _common_flags()

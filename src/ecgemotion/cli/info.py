@@ -1,0 +1,43 @@
+"""``ecgemotion info``: describe a store, a model preset, or the available sources."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ecgemotion.errors import ConfigError
+
+
+def add_parser(sub, common):
+    p = sub.add_parser("info", parents=[common], help="describe a store, a model or the sources",
+                       epilog="examples:\n  ecgemotion info ~/.cache/ecgemotion/stores/open-ecg-1a2b3c\n"
+                              "  ecgemotion info --model fast\n  ecgemotion info --sources",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("store", nargs="?", help="a store folder")
+    p.add_argument("--model", help="a model preset name or a saved model folder")
+    p.add_argument("--sources", action="store_true", help="list the dataset sources")
+    return p
+
+
+def run(args: argparse.Namespace, ui) -> dict[str, Any]:
+    if args.sources:
+        from ecgemotion.sources import available_sources
+
+        names = available_sources()
+        ui.say("\n".join(names))
+        return {"sources": names}
+    if args.model:
+        from ecgemotion.models import describe_model
+
+        info = describe_model(args.model)
+        ui.table(list(info.items()))
+        return info
+    if not args.store:
+        raise ConfigError("give a store folder, --model NAME or --sources")
+    from ecgemotion.store import WindowStore
+
+    info = WindowStore.open(args.store).describe()
+    for key, value in info.items():
+        ui.say(f"  {key:<12} {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    return info

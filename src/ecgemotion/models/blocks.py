@@ -1,0 +1,131 @@
+"""Building blocks shared by the model families: conv encoder, attention, heads, masking input."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm1d(channels)
+    if kind == "group":
+        return nn.GroupNorm(min(8, channels), channels)
+    return nn.Identity()
+
+
+class ConvEncoder(nn.Module):
+    """Stack of ``Conv1d -> norm -> GELU`` layers, 'same' padding (odd kernels).
+
+    (B, in_channels, T) -> (B, channels[-1], T // prod(strides)).
+    """
+
+    def __init__(self, in_channels: int, channels: list[int], kernels: list[int],
+                 strides: list[int], norm: str = "none"):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = in_channels
+        for c, k, s in zip(channels, kernels, strides):
+            layers += [nn.Conv1d(c_in, c, k, stride=s, padding=k // 2), _norm(norm, c), nn.GELU()]
+            c_in = c
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def prepare_input(x: torch.Tensor, mask: torch.Tensor | None, indicator: bool) -> torch.Tensor:
+    """Zero the masked samples of ``x`` (B, 1, T); append the mask as a channel if ``indicator``.
+
+    Masked samples are always zeroed before the conv encoder: a wide conv kernel would
+    otherwise copy the hidden signal into its unmasked neighbours' embeddings.
+    """
+    if mask is None:
+        m = torch.zeros(x.shape[0], 1, x.shape[-1], dtype=x.dtype, device=x.device)
+    else:
+        m = mask[:, None, :].to(x.dtype)
+        x = x * (1 - m)
+    return torch.cat([x, m], dim=1) if indicator else x
+
+
+def token_mask(mask: torch.Tensor, stride: int) -> torch.Tensor:
+    """Sample mask (B, T) -> token mask (B, T // stride): a token is masked if any sample is."""
+    b, t = mask.shape
+    return mask.view(b, t // stride, stride).any(dim=-1)
+
+
+def sinusoidal_table(n: int, d: int) -> torch.Tensor:
+    """The fixed (n, d) sine/cosine position table of Vaswani et al. (2017)."""
+    pos = torch.arange(n, dtype=torch.float32)[:, None]
+    div = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
+    table = torch.zeros(n, d)
+    table[:, 0::2] = torch.sin(pos * div)
+    table[:, 1::2] = torch.cos(pos * div[: d // 2])
+    return table
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention through ``F.scaled_dot_product_attention`` (flash/efficient kernels)."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+        self.resid_drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        return self.resid_drop(self.proj(y.transpose(1, 2).reshape(b, n, d)))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm Transformer encoder block: x + attn(ln(x)); x + mlp(ln(x))."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d_model)
+        self.attn = SelfAttention(d_model, n_heads, dropout)
+        self.ln2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model),
+                                 nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class MLPHead(nn.Module):
+    """``[Linear -> act -> Dropout] * len(hidden) -> Linear(n_out)``."""
+
+    def __init__(self, d_in: int, hidden: list[int], n_out: int, dropout: float,
+                 act: type[nn.Module] = nn.GELU):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for h in hidden:
+            layers += [nn.Linear(d_in, h), act(), nn.Dropout(dropout)]
+            d_in = h
+        layers.append(nn.Linear(d_in, n_out))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def patches_to_signal(p: torch.Tensor) -> torch.Tensor:
+    """(B, n_tokens, stride) per-token sample predictions -> (B, 1, n_tokens * stride)."""
+    return p.reshape(p.shape[0], 1, -1)
+
+
+def init_weights(module: nn.Module) -> None:
+    """nanoGPT-style init: N(0, 0.02) for linear weights, zero biases."""
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)

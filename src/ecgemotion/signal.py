@@ -1,0 +1,233 @@
+"""Pure signal-processing functions for single-lead ECG. No I/O, ``fs`` always explicit.
+
+Every function takes and returns numpy arrays; windowed functions take a 2-D
+array ``(n_windows, window_len)`` so that a whole recording is processed with a
+few vectorised calls instead of a Python loop per window.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal as sps
+
+
+def bandpass(x: np.ndarray, fs: float, low_hz: float | None = 0.5, high_hz: float | None = 40.0,
+             order: int = 2) -> np.ndarray:
+    """Zero-phase Butterworth band-pass (``sosfiltfilt``), so QRS timing is not shifted.
+
+    Either edge may be ``None`` (high-pass only / low-pass only). A high edge at or
+    above Nyquist is dropped rather than raising, because a 100 Hz recording cannot
+    carry a 60 Hz component anyway. ``order`` is per pass; filtfilt doubles it.
+    """
+    nyq = fs / 2.0
+    low = low_hz if low_hz and low_hz > 0 else None
+    high = high_hz if high_hz and high_hz < nyq * 0.99 else None
+    if low is None and high is None:
+        return np.asarray(x, dtype=np.float64)
+    if low is not None and high is not None:
+        sos = sps.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
+    elif low is not None:
+        sos = sps.butter(order, low, btype="highpass", fs=fs, output="sos")
+    else:
+        sos = sps.butter(order, high, btype="lowpass", fs=fs, output="sos")
+    padlen = min(len(x) - 1, 3 * (2 * len(sos) + 1) * 10)
+    return sps.sosfiltfilt(sos, x, padlen=max(padlen, 0))
+
+
+def notch(x: np.ndarray, fs: float, freq_hz: float = 50.0, quality: float = 30.0) -> np.ndarray:
+    """Zero-phase IIR notch at the mains frequency (and nothing if it is above Nyquist)."""
+    if freq_hz >= fs / 2.0:
+        return np.asarray(x, dtype=np.float64)
+    b, a = sps.iirnotch(freq_hz, quality, fs=fs)
+    return sps.filtfilt(b, a, x, padlen=min(len(x) - 1, 3 * max(len(a), len(b))))
+
+
+def resample(x: np.ndarray, fs: float, target_fs: float) -> np.ndarray:
+    """Polyphase resampling to ``target_fs`` (anti-aliased, zero-phase FIR).
+
+    The rate ratio is approximated by a fraction with a denominator ≤ 1000, which is
+    exact for every rate in use (100, 128, 250, 256, 300, 360, 500, 700, 1000, 2048 Hz).
+    The median is removed first so that a large DC offset (ADC counts) does not ring
+    at the edges where ``resample_poly`` pads with zeros.
+    """
+    if fs == target_fs:
+        return np.asarray(x, dtype=np.float64)
+    ratio = Fraction(target_fs / fs).limit_denominator(1000)
+    offset = float(np.median(x)) if len(x) else 0.0
+    return sps.resample_poly(x - offset, ratio.numerator, ratio.denominator) + offset
+
+
+def nan_runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start indices and lengths of the runs of NaN in ``x``."""
+    isnan = np.isnan(x)
+    if not isnan.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    edges = np.diff(np.concatenate(([0], isnan.view(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    return starts, ends - starts
+
+
+def repair_gaps(x: np.ndarray, fs: float, max_gap_s: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Linearly interpolate NaN gaps; report which samples lay in gaps longer than ``max_gap_s``.
+
+    Returns ``(filled, long_gap_mask)``. Every NaN is filled (so filters can run
+    over the whole recording), but samples in long gaps are marked: a window that
+    touches them must be rejected, because the fill is invented data. Inf counts as
+    missing. Raises ``ValueError`` when nothing is finite.
+    """
+    x = np.asarray(x, dtype=np.float64).copy()
+    x[~np.isfinite(x)] = np.nan
+    mask = np.zeros(len(x), dtype=bool)
+    starts, lengths = nan_runs(x)
+    if len(starts) == 0:
+        return x, mask
+    good = ~np.isnan(x)
+    if not good.any():
+        raise ValueError("signal has no finite samples")
+    idx = np.arange(len(x))
+    x[~good] = np.interp(idx[~good], idx[good], x[good])
+    for start, length in zip(starts, lengths):
+        if length > max_gap_s * fs:
+            mask[start:start + length] = True
+    return x, mask
+
+
+def window_starts(n_samples: int, window_len: int, step: int) -> np.ndarray:
+    """Start indices of all complete windows of ``window_len`` samples every ``step``."""
+    if n_samples < window_len:
+        return np.zeros(0, dtype=np.int64)
+    return np.arange(0, n_samples - window_len + 1, step, dtype=np.int64)
+
+
+def sliding_windows(x: np.ndarray, window_len: int, step: int) -> np.ndarray:
+    """A zero-copy ``(n_windows, window_len)`` view of ``x`` (complete windows only)."""
+    if len(x) < window_len:
+        return np.zeros((0, window_len), dtype=x.dtype)
+    return np.lib.stride_tricks.sliding_window_view(x, window_len)[::step]
+
+
+def count_in_windows(flags: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """How many ``True`` samples of ``flags`` fall in ``[start, start+length)`` for each start.
+
+    Uses a cumulative sum, so it costs O(n) however many windows there are.
+    """
+    csum = np.concatenate(([0], np.cumsum(flags, dtype=np.int64)))
+    ends = np.minimum(starts + length, len(flags))
+    starts = np.minimum(starts, len(flags))
+    return csum[ends] - csum[starts]
+
+
+def zscore(windows: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """Per-window z-score. A constant window becomes zeros, never NaN."""
+    mean = windows.mean(axis=1, keepdims=True)
+    std = windows.std(axis=1, keepdims=True)
+    return np.where(std > eps, (windows - mean) / np.maximum(std, eps), 0.0)
+
+
+def robust_scale(x: np.ndarray, valid: np.ndarray | None = None) -> tuple[float, float]:
+    """Median and a robust standard deviation (IQR / 1.349) of the valid samples."""
+    values = x if valid is None else x[valid]
+    if len(values) == 0:
+        return 0.0, 1.0
+    q25, med, q75 = np.percentile(values, [25, 50, 75])
+    std = (q75 - q25) / 1.349
+    return float(med), float(std) if std > 0 else float(np.std(values)) or 1.0
+
+
+def qrs_envelope(windows: np.ndarray, fs: float) -> np.ndarray:
+    """Energy envelope that peaks once per QRS: squared slope, smoothed over ~80 ms."""
+    slope = np.diff(windows, axis=-1, prepend=windows[..., :1])
+    energy = slope * slope
+    width = max(1, int(round(0.08 * fs)))
+    kernel = np.ones(width) / width
+    if windows.ndim == 1:
+        return np.convolve(energy, kernel, mode="same")
+    return sps.fftconvolve(energy, kernel[None, :], mode="same", axes=-1)
+
+
+def detect_r_peaks(x: np.ndarray, fs: float, refractory_s: float = 0.25,
+                   rel_height: float = 0.3) -> np.ndarray:
+    """A fast R-peak detector for quality checks (not for HRV analysis).
+
+    Peaks of the QRS energy envelope higher than ``rel_height`` times its 99th
+    percentile and at least ``refractory_s`` apart (240 bpm at most).
+    """
+    env = qrs_envelope(np.asarray(x, dtype=np.float64), fs)
+    top = np.percentile(env, 99) if len(env) else 0.0
+    if top <= 0:
+        return np.zeros(0, dtype=np.int64)
+    peaks, _ = sps.find_peaks(env, height=rel_height * top, distance=max(1, int(refractory_s * fs)))
+    return peaks
+
+
+def heart_rate_windows(windows: np.ndarray, fs: float) -> np.ndarray:
+    """Heart rate (bpm) per window from the median RR interval; NaN when < 3 beats found."""
+    if len(windows) == 0:
+        return np.zeros(0)
+    env = qrs_envelope(windows, fs)
+    tops = np.percentile(env, 99, axis=1)
+    distance = max(1, int(0.25 * fs))
+    rates = np.full(len(windows), np.nan)
+    for i, (row, top) in enumerate(zip(env, tops)):
+        if top <= 0:
+            continue
+        peaks, _ = sps.find_peaks(row, height=0.3 * top, distance=distance)
+        if len(peaks) >= 3:
+            rates[i] = 60.0 * fs / float(np.median(np.diff(peaks)))
+    return rates
+
+
+def std_in_windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Standard deviation of ``x[start:start+length]`` for each start, in O(n) total."""
+    centred = x - np.mean(x)
+    n = np.maximum(count_in_windows(np.ones(len(x), dtype=bool), starts, length), 1)
+    s1 = _window_sums(centred, starts, length)
+    s2 = _window_sums(centred * centred, starts, length)
+    return np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0))
+
+
+def _window_sums(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    csum = np.concatenate(([0.0], np.cumsum(x)))
+    ends = np.minimum(starts + length, len(x))
+    return csum[ends] - csum[np.minimum(starts, len(x))]
+
+
+def flat_windows(window_std: np.ndarray, rel: float = 0.05, eps: float = 1e-9) -> np.ndarray:
+    """Windows whose spread is below ``rel`` × the recording's median window spread.
+
+    Judged on raw samples (a filter would smear neighbouring beats into a flat
+    stretch) and relative, because units differ between devices (mV, µV, counts).
+    """
+    reference = float(np.median(window_std)) if len(window_std) else 0.0
+    return (window_std < eps) | (window_std < rel * reference)
+
+
+def clipped_samples(x: np.ndarray, lo: float, hi: float, tolerance: float = 1e-3) -> np.ndarray:
+    """Samples sitting at the ADC's (or the recording's) range limits."""
+    span = hi - lo
+    if not np.isfinite(span) or span <= 0:
+        return np.zeros(len(x), dtype=bool)
+    tol = tolerance * span
+    return (x <= lo + tol) | (x >= hi - tol)
+
+
+def amplitude_flags(windows: np.ndarray, units: str, reference_amp: float,
+                    rel_factor: float = 6.0) -> np.ndarray:
+    """Windows with implausible amplitude.
+
+    With physical units, the 1st–99th percentile range must lie within
+    0.05–15 mV. Without units, it must lie within a factor of ``rel_factor`` of the
+    recording's typical window amplitude ``reference_amp``.
+    """
+    lo, hi = np.percentile(windows, [1, 99], axis=1) if len(windows) else (np.zeros(0), np.zeros(0))
+    amp = hi - lo
+    scale = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}.get(units.lower().strip())
+    if scale is not None:
+        amp_mv = amp * scale
+        return (amp_mv < 0.05) | (amp_mv > 15.0)
+    if reference_amp <= 0:
+        return np.ones(len(windows), dtype=bool)
+    return (amp < reference_amp / rel_factor) | (amp > reference_amp * rel_factor)

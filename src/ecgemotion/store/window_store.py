@@ -1,0 +1,171 @@
+"""Reading a finished window store: zero-copy memmaps, an index table, verified checksums.
+
+Layout of a store folder::
+
+    meta.json           every parameter, the identity hash, shard checksums, the build summary
+    index.csv           one row per window (dataset, subject, trial, lead, start_s, flags, labels)
+    windows-00000.bin   raw little-endian float32/float16, shape (n, window_len), C order
+    ...
+
+A store is complete only when ``meta.json`` says so; it is written last, after the
+shards, and the folder is renamed into place atomically, so a crashed build can
+never be opened as complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecgemotion.errors import DataError
+
+META_FILE = "meta.json"
+INDEX_FILE = "index.csv"
+FORMAT_VERSION = 1
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+class WindowStore:
+    """A read-only view of a store folder.
+
+    ``windows(rows)`` gathers rows from the memory-mapped shards; nothing is read
+    until asked for, so opening a 100-hour store costs only the index.
+    """
+
+    def __init__(self, path: Path, meta: dict[str, Any], index: pd.DataFrame):
+        self.path = path
+        self.meta = meta
+        self.index = index
+        self.fs = float(meta["fs"])
+        self.window_len = int(meta["window_len"])
+        self.dtype = np.dtype(meta["dtype"])
+        counts = [s["n"] for s in meta["shards"]]
+        self._shard_starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        self._maps = [
+            np.memmap(path / s["file"], dtype=self.dtype, mode="r", shape=(s["n"], self.window_len))
+            if s["n"] else np.zeros((0, self.window_len), self.dtype)
+            for s in meta["shards"]
+        ]
+
+    # -- opening ---------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, verify: bool = True) -> "WindowStore":
+        """Open a complete store; ``verify`` re-hashes every shard against ``meta.json``."""
+        path = Path(path).expanduser()
+        problem = check_store(path, full=verify)
+        if problem:
+            raise DataError(path, problem)
+        meta = json.loads((path / META_FILE).read_text())
+        index = pd.read_csv(path / INDEX_FILE, dtype={"subject": str, "trial": str, "lead": str,
+                                                       "dataset": str})
+        return cls(path, meta, index)
+
+    # -- reading ---------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self._shard_starts[-1])
+
+    def windows(self, rows: np.ndarray | list[int]) -> np.ndarray:
+        """Windows at global ``rows`` as a float32 ``(n, window_len)`` array (a copy)."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        out = np.empty((len(rows), self.window_len), dtype=np.float32)
+        if len(rows) == 0:
+            return out
+        if rows.min() < 0 or rows.max() >= len(self):
+            raise IndexError(f"window rows must lie in [0, {len(self)}), got {rows.min()}..{rows.max()}")
+        shard = np.searchsorted(self._shard_starts, rows, side="right") - 1
+        for s in np.unique(shard):
+            sel = shard == s
+            out[sel] = self._maps[s][rows[sel] - self._shard_starts[s]]
+        return out
+
+    def select(self, datasets: list[str] | None = None, subjects: list[str] | None = None,
+               quality: str = "good", labelled: str | None = None) -> np.ndarray:
+        """Row indices passing the filters.
+
+        ``quality="good"`` keeps windows with no quality flag, ``"all"`` keeps all;
+        ``labelled="arousal"`` keeps windows whose binary label ``y_arousal`` is set.
+        """
+        keep = np.ones(len(self.index), dtype=bool)
+        if datasets:
+            keep &= self.index["dataset"].isin(list(datasets)).to_numpy()
+        if subjects is not None:
+            keep &= self.index["subject"].isin([str(s) for s in subjects]).to_numpy()
+        if quality == "good":
+            keep &= self.index["good"].to_numpy(dtype=bool)
+        elif quality != "all":
+            raise ValueError(f"quality must be 'good' or 'all', not {quality!r}")
+        if labelled:
+            column = f"y_{labelled}"
+            if column not in self.index:
+                raise DataError(self.path, f"store has no label '{labelled}' (column {column}); "
+                                f"available: {', '.join(self.label_names) or 'none'}")
+            keep &= self.index[column].notna().to_numpy()
+        return np.flatnonzero(keep)
+
+    @property
+    def label_names(self) -> list[str]:
+        return [c[2:] for c in self.index.columns if c.startswith("y_")]
+
+    def describe(self) -> dict[str, Any]:
+        idx = self.index
+        summary = {
+            "path": str(self.path),
+            "windows": len(self),
+            "good_windows": int(idx["good"].sum()) if len(idx) else 0,
+            "hours": round(len(self) * self.window_len / self.fs / 3600, 3),
+            "fs": self.fs,
+            "window_s": self.window_len / self.fs,
+            "datasets": {k: int(v) for k, v in idx["dataset"].value_counts().items()},
+            "subjects": int(idx[["dataset", "subject"]].drop_duplicates().shape[0]),
+            "recordings": int(idx[["dataset", "subject", "trial", "lead"]].drop_duplicates().shape[0]),
+            "labels": self.label_names,
+            "label_rule": self.meta.get("label_rule"),
+            "flags": {c[2:]: int(idx[c].sum()) for c in idx.columns if c.startswith("q_")},
+            "identity": self.meta.get("identity"),
+        }
+        return summary
+
+
+def check_store(path: Path, full: bool = True) -> str | None:
+    """Why ``path`` is not a complete, intact store, or ``None`` when it is."""
+    meta_path = path / META_FILE
+    if not path.is_dir():
+        return "not a store folder (no such directory)"
+    if not meta_path.is_file():
+        return "incomplete store: meta.json is missing (a build was interrupted?)"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        return f"meta.json is unreadable ({exc})"
+    if not meta.get("complete"):
+        return "incomplete store: meta.json does not mark it complete"
+    if meta.get("format") != FORMAT_VERSION:
+        return f"store format {meta.get('format')} is not the supported format {FORMAT_VERSION}"
+    if not (path / INDEX_FILE).is_file():
+        return "index.csv is missing"
+    if sha256_file(path / INDEX_FILE) != meta.get("index_sha256"):
+        return "index.csv does not match the checksum in meta.json (altered?)"
+    itemsize = np.dtype(meta["dtype"]).itemsize
+    for shard in meta["shards"]:
+        file = path / shard["file"]
+        expected = shard["n"] * meta["window_len"] * itemsize
+        if not file.is_file():
+            return f"shard {shard['file']} is missing"
+        size = file.stat().st_size
+        if size != expected:
+            return f"shard {shard['file']} has {size} bytes, expected {expected} (truncated?)"
+        if full and sha256_file(file) != shard["sha256"]:
+            return f"shard {shard['file']} does not match its checksum in meta.json (altered?)"
+    return None

@@ -1,0 +1,167 @@
+"""Model shapes, masking, save/load round trip and strict loading errors (tiny configs)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ecgemotion.errors import ConfigError, EcgEmotionError
+from ecgemotion.models import (PRESETS, ModelConfig, count_parameters, create_model,
+                               describe_model, flops_per_window, from_pretrained,
+                               save_pretrained, span_mask)
+
+TINY = {
+    "paper": dict(window_len=256, d_model=32, n_heads=4, n_layers=1, d_ff=64,
+                  conv_channels=[8, 16, 32], conv_kernels=[9, 5, 3], classifier_hidden=16),
+    "fast": dict(window_len=256, d_model=32, n_heads=4, n_layers=1, d_ff=64,
+                 conv_channels=[8, 16, 32], classifier_hidden=16),
+    "cnn": dict(window_len=256, conv_channels=[8, 16, 32], conv_kernels=[9, 5, 3],
+                conv_strides=[1, 2, 2], classifier_hidden=16),
+    "sarkar": dict(window_len=256, conv_channels=[8, 16, 32], classifier_hidden=16),
+}
+
+
+def tiny(name: str, **kw):
+    torch.manual_seed(0)
+    return create_model(name, **{**TINY[name], **kw})
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_forward_shapes(name):
+    model = tiny(name, n_classes=3).eval()
+    x = torch.randn(2, 1, 256)
+    out = model(x)
+    assert out["logits"].shape == (2, 3)
+    assert out["features"].ndim == 2
+    if name == "sarkar":
+        assert out["transform_logits"].shape == (2, 7)
+        with pytest.raises(ConfigError):
+            model.reconstruct(x, torch.zeros(2, 256, dtype=torch.bool))
+    else:
+        mask = span_mask(2, 256, 0.15, 32, torch.Generator().manual_seed(0))
+        assert model.reconstruct(x, mask).shape == (2, 1, 256)
+
+
+@pytest.mark.parametrize("mode", ["input", "embedding"])
+@pytest.mark.parametrize("name", ["paper", "fast", "cnn"])
+def test_masked_samples_do_not_leak(name, mode):
+    """The prediction must not depend on the values under the mask."""
+    model = tiny(name, mask_mode=mode).eval()
+    x = torch.randn(1, 1, 256)
+    mask = torch.zeros(1, 256, dtype=torch.bool)
+    mask[:, 64:128] = True
+    x2 = x.clone()
+    x2[..., 64:128] = torch.randn(64) * 10
+    torch.testing.assert_close(model.reconstruct(x, mask), model.reconstruct(x2, mask))
+
+
+def test_full_presets_build_and_describe():
+    for name in PRESETS:
+        cfg = create_model(name).config
+        assert cfg.window_len == 1280 and cfg.fs == 128.0
+    assert create_model("fast").config.n_tokens + 1 <= 161
+    info = describe_model("fast")
+    assert info["parameters"] > 1_000_000 and info["flops_per_window_classify"] > 1e8
+    json.dumps(info)
+
+
+def test_attention_flops_counted_on_cpu():
+    model = tiny("paper").eval()
+    with_attn = flops_per_window(model)
+    # attention over 257 tokens must be part of the count: at least 4 * N^2 * d per layer
+    assert with_attn > 4 * 257 * 257 * 32
+    assert flops_per_window(model, backward=True) > 2 * with_attn
+
+
+def test_config_json_round_trip(tmp_path):
+    cfg = create_model("fast", **TINY["fast"]).config
+    cfg.save(tmp_path / "c.json")
+    assert ModelConfig.load(tmp_path / "c.json") == cfg
+    with pytest.raises(ConfigError, match="unknown model config field"):
+        ModelConfig.from_dict({**cfg.to_dict(), "bogus": 1})
+    with pytest.raises(ConfigError, match="unknown model"):
+        create_model("nope")
+    with pytest.raises(ConfigError, match="mask_mode"):
+        create_model("fast", mask_mode="x")
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_save_load_round_trip_exact(name, tmp_path):
+    model = tiny(name)
+    save_pretrained(model, tmp_path / "m")
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {"model.safetensors", "config.json"}
+    loaded = from_pretrained(tmp_path / "m")
+    assert loaded.config == model.config
+    for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)
+    x = torch.randn(2, 1, 256)
+    assert torch.equal(model.eval()(x)["logits"], loaded.eval()(x)["logits"])
+
+
+def test_strict_loading_errors(tmp_path):
+    save_pretrained(tiny("fast"), tmp_path / "m")
+    with pytest.raises(EcgEmotionError, match=r"'classifier\.net\.3\.bias' has shape \(2,\) in the file but \(5,\)"):
+        from_pretrained(tmp_path / "m", n_classes=5)
+    # unknown key in the file
+    from safetensors.torch import load_file, save_file
+    state = load_file(str(tmp_path / "m" / "model.safetensors"))
+    state["extra.weight"] = torch.zeros(3)
+    save_file(state, str(tmp_path / "m" / "model.safetensors"))
+    with pytest.raises(EcgEmotionError, match="extra.weight"):
+        from_pretrained(tmp_path / "m")
+    # missing key
+    del state["extra.weight"], state["recon_head.bias"]
+    save_file(state, str(tmp_path / "m" / "model.safetensors"))
+    with pytest.raises(EcgEmotionError, match="missing.*recon_head.bias"):
+        from_pretrained(tmp_path / "m")
+    # ... but an encoder-only load ignores the heads
+    model = from_pretrained(tmp_path / "m", encoder_only=True, n_classes=5)
+    assert model(torch.randn(1, 1, 256))["logits"].shape == (1, 5)
+
+
+def test_encoder_only_keeps_encoder_and_fresh_head(tmp_path):
+    src = tiny("paper")
+    save_pretrained(src, tmp_path / "m")
+    torch.manual_seed(123)
+    dst = from_pretrained(tmp_path / "m", encoder_only=True, n_classes=4, classifier_hidden=8)
+    assert torch.equal(dst.encoder.net[0].weight, src.encoder.net[0].weight)
+    assert dst.classifier.net[-1].weight.shape == (4, 8)
+
+
+def test_named_pretrained_missing_is_clear():
+    with pytest.raises(EcgEmotionError, match="no pre-trained model named 'no-such-model'"):
+        from_pretrained("no-such-model")
+
+
+def test_corrupt_weights_file(tmp_path):
+    save_pretrained(tiny("cnn"), tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(EcgEmotionError, match="cannot read safetensors"):
+        from_pretrained(tmp_path / "m")
+
+
+def test_span_mask_ratio_and_spans():
+    g = torch.Generator().manual_seed(0)
+    m = span_mask(64, 1280, ratio=0.15, span=64, generator=g)
+    assert m.dtype == torch.bool and m.shape == (64, 1280)
+    assert abs(m.float().mean().item() - 0.15) < 0.01
+    # contiguous runs of exactly `span` samples (runs may touch and merge into multiples)
+    for row in m[:8]:
+        edges = torch.diff(row.int(), prepend=torch.tensor([0]), append=torch.tensor([0]))
+        starts, ends = (edges == 1).nonzero().flatten(), (edges == -1).nonzero().flatten()
+        assert all((e - s) % 64 == 0 for s, e in zip(starts.tolist(), ends.tolist()))
+    # reproducible with the same generator seed, different with another
+    a = span_mask(4, 1280, generator=torch.Generator().manual_seed(1))
+    b = span_mask(4, 1280, generator=torch.Generator().manual_seed(1))
+    c = span_mask(4, 1280, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert span_mask(3, 256, ratio=0.3, span=32).float().mean().item() == pytest.approx(0.25, abs=0.07)
+
+
+def test_count_parameters():
+    model = tiny("cnn")
+    assert count_parameters(model) == sum(p.numel() for p in model.parameters())
+    model.classifier.requires_grad_(False)
+    assert count_parameters(model, trainable_only=True) < count_parameters(model)

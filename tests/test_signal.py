@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+from scipy import signal as sps
+
+from ecgemotion import signal as sig
+from ecgemotion.synthetic import ecg
+
+
+def r_peaks_truth(x, fs):
+    peaks, _ = sps.find_peaks(x, height=0.6, distance=int(0.25 * fs))
+    return peaks
+
+
+def test_bandpass_keeps_qrs_timing():
+    fs = 500
+    x = ecg(30, fs, hr_bpm=70, wander_mv=0.0, seed=1)
+    t = np.arange(len(x)) / fs
+    y = sig.bandpass(x + 0.5 * np.sin(2 * np.pi * 0.2 * t), fs, 0.5, 40)
+    truth = r_peaks_truth(x, fs)
+    assert len(truth) > 30
+    for p in truth[2:-2]:
+        lo, hi = p - int(0.05 * fs), p + int(0.05 * fs)
+        assert abs(lo + np.argmax(y[lo:hi]) - p) <= 2  # within 4 ms: zero phase
+    # wander removed: low-frequency power drops
+    assert np.abs(np.mean(y[:fs])) < 0.1
+
+
+def test_bandpass_high_edge_above_nyquist_is_dropped():
+    x = np.random.default_rng(0).standard_normal(1000)
+    y = sig.bandpass(x, 50, 0.5, 40)  # 40 Hz ≥ Nyquist 25 Hz: high-pass only
+    assert np.isfinite(y).all()
+
+
+def test_notch_removes_mains():
+    fs = 1000
+    t = np.arange(10 * fs) / fs
+    x = ecg(10, fs, seed=2) + 0.5 * np.sin(2 * np.pi * 50 * t)
+    y = sig.notch(x, fs, 50)
+    f, p_in = sps.welch(x, fs, nperseg=2048)
+    _, p_out = sps.welch(y, fs, nperseg=2048)
+    k = np.argmin(np.abs(f - 50))
+    assert p_out[k] < p_in[k] / 100
+
+
+@pytest.mark.parametrize("fs", [100, 256, 360, 500, 700, 1000, 2048])
+def test_resample_preserves_heart_rate(fs):
+    x = ecg(60, fs, hr_bpm=84, hrv_ms=10, seed=3)
+    y = sig.resample(x, fs, 128)
+    assert abs(len(y) - 60 * 128) <= 1
+    hr = sig.heart_rate_windows(sig.bandpass(y, 128)[None, :], 128)[0]
+    assert abs(hr - 84) < 3
+
+
+def test_repair_short_gap_interpolates_and_long_gap_is_marked():
+    fs = 100
+    x = np.sin(np.arange(2000) / 100.0)
+    x[100:140] = np.nan   # 0.4 s: repaired
+    x[500:600] = np.nan   # 1.0 s: marked
+    x[900] = np.inf
+    y, mask = sig.repair_gaps(x, fs, max_gap_s=0.5)
+    assert np.isfinite(y).all()
+    assert not mask[100:140].any() and mask[500:600].all() and mask.sum() == 100
+    assert np.allclose(y[100:140], np.sin(np.arange(100, 140) / 100.0), atol=0.03)
+
+
+def test_repair_all_nan_raises():
+    with pytest.raises(ValueError):
+        sig.repair_gaps(np.full(10, np.nan), 100)
+
+
+def test_windows_and_counts():
+    x = np.arange(10.0)
+    w = sig.sliding_windows(x, 4, 3)
+    assert w.tolist() == [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]]
+    assert sig.window_starts(10, 4, 3).tolist() == [0, 3, 6]
+    flags = np.zeros(10, bool)
+    flags[[1, 4, 5]] = True
+    assert sig.count_in_windows(flags, np.array([0, 3, 6]), 4).tolist() == [1, 2, 0]
+
+
+def test_zscore_constant_window_is_zero_not_nan():
+    w = np.vstack([np.ones(10), np.arange(10.0)])
+    z = sig.zscore(w)
+    assert np.isfinite(z).all() and (z[0] == 0).all()
+    assert abs(z[1].mean()) < 1e-12 and abs(z[1].std() - 1) < 1e-12
+
+
+def test_quality_flags_fire_on_flat_and_clipped():
+    fs = 128
+    good = np.vstack([sig.bandpass(ecg(10, fs, seed=s), fs) for s in range(4)])
+    ref = float(np.median(good.std(axis=1)))
+    series = np.concatenate([good[0], np.full(1280, 3.0), good[1]])
+    stds = sig.std_in_windows(series, np.array([0, 1280, 2560]), 1280)
+    assert np.allclose(stds[[0, 2]], good[:2].std(axis=1))
+    assert sig.flat_windows(stds).tolist() == [False, True, False]
+    x = ecg(10, 1000, seed=5)
+    clipped = np.clip(x, -0.3, 0.6)
+    assert sig.clipped_samples(clipped, -0.3, 0.6).sum() > 50
+    assert sig.clipped_samples(x, x.min(), x.max()).sum() < 10
+    amp = sig.amplitude_flags(np.vstack([good, good[:1] * 100]), "mV", ref)
+    assert amp.tolist() == [False] * 4 + [True]
+
+
+def test_heart_rate_detector():
+    fs = 128
+    windows = np.vstack([sig.bandpass(ecg(10, fs, hr_bpm=hr, seed=hr), fs) for hr in (45, 70, 150)])
+    hr = sig.heart_rate_windows(windows, fs)
+    assert np.allclose(hr, [45, 70, 150], atol=4)
+    noise = np.random.default_rng(0).standard_normal((1, 1280)) * 0.0
+    assert np.isnan(sig.heart_rate_windows(noise, fs)).all()
