@@ -44,19 +44,27 @@ def notch(x: np.ndarray, fs: float, freq_hz: float = 50.0, quality: float = 30.0
     return sps.filtfilt(b, a, x, padlen=min(len(x) - 1, 3 * max(len(a), len(b))))
 
 
-def resample(x: np.ndarray, fs: float, target_fs: float) -> np.ndarray:
+def resample(x: np.ndarray, fs: float, target_fs: float, half_len: int = 10) -> np.ndarray:
     """Polyphase resampling to ``target_fs`` (anti-aliased, zero-phase FIR).
 
     The rate ratio is approximated by a fraction with a denominator ≤ 1000, which is
     exact for every rate in use (100, 128, 250, 256, 300, 360, 500, 700, 1000, 2048 Hz).
+    ``half_len`` sets the anti-alias filter's length in units of the larger of the two
+    factors (scipy's default is 10); 3 is ~3× faster and is enough when a low-pass
+    well below the new Nyquist follows (−0.4 dB at 0.31·fs, −26 dB at 0.69·fs).
     The median is removed first so that a large DC offset (ADC counts) does not ring
     at the edges where ``resample_poly`` pads with zeros.
     """
     if fs == target_fs:
         return np.asarray(x, dtype=np.float64)
     ratio = Fraction(target_fs / fs).limit_denominator(1000)
-    offset = float(np.median(x)) if len(x) else 0.0
-    return sps.resample_poly(x - offset, ratio.numerator, ratio.denominator) + offset
+    up, down = ratio.numerator, ratio.denominator
+    offset = float(np.median(x[:: max(1, len(x) // 4096)])) if len(x) else 0.0  # subsampled: cheap
+    window: object = ("kaiser", 5.0)
+    if half_len != 10:
+        m = max(up, down)
+        window = sps.firwin(2 * half_len * m + 1, 1.0 / m, window=("kaiser", 5.0))
+    return sps.resample_poly(x - offset, up, down, window=window) + offset
 
 
 def nan_runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,12 +86,13 @@ def repair_gaps(x: np.ndarray, fs: float, max_gap_s: float = 0.5) -> tuple[np.nd
     touches them must be rejected, because the fill is invented data. Inf counts as
     missing. Raises ``ValueError`` when nothing is finite.
     """
-    x = np.asarray(x, dtype=np.float64).copy()
-    x[~np.isfinite(x)] = np.nan
+    x = np.asarray(x, dtype=np.float64)
     mask = np.zeros(len(x), dtype=bool)
-    starts, lengths = nan_runs(x)
-    if len(starts) == 0:
+    finite = np.isfinite(x)
+    if finite.all():
         return x, mask
+    x = np.where(finite, x, np.nan)
+    starts, lengths = nan_runs(x)
     good = ~np.isnan(x)
     if not good.any():
         raise ValueError("signal has no finite samples")
@@ -109,15 +118,26 @@ def sliding_windows(x: np.ndarray, window_len: int, step: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(x, window_len)[::step]
 
 
-def count_in_windows(flags: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-    """How many ``True`` samples of ``flags`` fall in ``[start, start+length)`` for each start.
+def window_sums(values: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Sum of ``values[start:start+length]`` for each start (windows clipped at the end).
 
-    Uses a cumulative sum, so it costs O(n) however many windows there are.
+    Back-to-back windows are summed through a reshape (one pass, no temporaries);
+    other layouts through a cumulative sum, O(n) however many windows there are.
     """
-    csum = np.concatenate(([0], np.cumsum(flags, dtype=np.int64)))
-    ends = np.minimum(starts + length, len(flags))
-    starts = np.minimum(starts, len(flags))
-    return csum[ends] - csum[starts]
+    n = len(starts)
+    if n and starts[0] >= 0 and starts[-1] + length <= len(values) and \
+            (n == 1 or np.all(np.diff(starts) == length)):
+        return values[starts[0]:starts[0] + n * length].reshape(n, length).sum(axis=1)
+    csum = np.concatenate(([0], np.cumsum(values)))
+    ends = np.minimum(starts + length, len(values))
+    return csum[ends] - csum[np.minimum(starts, len(values))]
+
+
+def count_in_windows(flags: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """How many ``True`` samples of ``flags`` fall in ``[start, start+length)`` for each start."""
+    if not flags.any():
+        return np.zeros(len(starts), dtype=np.int64)
+    return window_sums(flags.astype(np.int64), starts, length)
 
 
 def zscore(windows: np.ndarray, eps: float = 1e-8) -> np.ndarray:
@@ -183,16 +203,10 @@ def heart_rate_windows(windows: np.ndarray, fs: float) -> np.ndarray:
 def std_in_windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     """Standard deviation of ``x[start:start+length]`` for each start, in O(n) total."""
     centred = x - np.mean(x)
-    n = np.maximum(count_in_windows(np.ones(len(x), dtype=bool), starts, length), 1)
-    s1 = _window_sums(centred, starts, length)
-    s2 = _window_sums(centred * centred, starts, length)
+    n = np.maximum(np.minimum(starts + length, len(x)) - np.minimum(starts, len(x)), 1)
+    s1 = window_sums(centred, starts, length)
+    s2 = window_sums(centred * centred, starts, length)
     return np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0))
-
-
-def _window_sums(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-    csum = np.concatenate(([0.0], np.cumsum(x)))
-    ends = np.minimum(starts + length, len(x))
-    return csum[ends] - csum[np.minimum(starts, len(x))]
 
 
 def flat_windows(window_std: np.ndarray, rel: float = 0.05, eps: float = 1e-9) -> np.ndarray:

@@ -321,7 +321,8 @@ def fs_from_time(path: Path, t: np.ndarray, unit: str, name: str) -> tuple[float
                               f"{(steps <= 0).mean():.1%} of rows")
     if unit == "?":
         unit = "ms" if step >= 0.05 else "s"
-    return (1000.0 if unit == "ms" else 1.0) / step, unit
+    fs = (1000.0 if unit == "ms" else 1.0) / step
+    return float(f"{fs:.9g}"), unit  # 249.99999999999977 -> 250.0
 
 
 def _read_text(path: Path, fs: float | None, lead: Any) -> SignalFile:

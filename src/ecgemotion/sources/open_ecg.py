@@ -134,7 +134,9 @@ def _text_column(data: bytes, index: int, where: str, what: str) -> np.ndarray:
     try:
         frame = pd.read_csv(io.BytesIO(data), sep=r"\s+", comment="#", header=None,
                             usecols=[index], dtype=float)
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except pd.errors.EmptyDataError:
+        raise DataError(where, f"expected {what}, found no data rows") from None
+    except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(where, f"expected {what}, found unparsable rows "
                                f"({str(exc).splitlines()[0][:80]})") from None
     signal = frame.to_numpy(dtype=float).ravel()

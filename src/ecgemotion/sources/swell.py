@@ -105,7 +105,7 @@ def read_label_sheet(path: Path) -> dict[tuple[str, int], dict]:
     pp = pp.where(pp.str.startswith("PP"), "PP" + pp)
     block = pd.to_numeric(table[block_col], errors="coerce")
     for (p, b), rows in table.groupby([pp, block]):
-        if not isinstance(b, (int, float)) or math.isnan(b):
+        if pd.isna(b) or float(b) != int(b):
             continue
         task = rows
         condition = None
