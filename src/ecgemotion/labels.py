@@ -66,8 +66,9 @@ class LabelRule:
             return pd.Series(float(self.value), index=table.index)
         if "subject" not in table.columns:
             raise ConfigError(f"label rule '{self.spec}' needs a 'subject' column")
-        keys = ["subject", "trial"] if "trial" in table.columns else ["subject"]
-        trials = table.drop_duplicates(subset=keys)  # one value per trial, never per window
+        # one value per trial, never per window; without a trial column every row is a trial
+        trials = table.drop_duplicates(subset=["subject", "trial"]) if "trial" in table.columns \
+            else table
         values = pd.to_numeric(trials[column], errors="coerce")
         stat = "median" if self.kind == "median-per-subject" else "mean"
         per_subject = values.groupby(trials["subject"]).agg(stat)  # NaN ratings are skipped

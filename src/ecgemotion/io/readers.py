@@ -16,8 +16,10 @@ the reader from the file name:
 ========================  ==================================================
 
 ``lead`` is a channel/column/variable name (case-insensitive) or a 0-based
-index. Without it the first channel whose name looks like ECG is taken, else the
-first signal channel; the choice is recorded in ``provenance``.
+index (for text files, the column's position in the file, time column included;
+for 2-D arrays, the index along the shorter axis). Without it the first channel
+whose name looks like ECG is taken, else the first signal channel; the choice is
+recorded in ``provenance``.
 
 Every problem with the file raises :class:`~ecgemotion.errors.DataError` naming
 the file (and the line for text files); every problem with the arguments raises

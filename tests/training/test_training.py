@@ -1,0 +1,115 @@
+"""Training loop: split, data order, a tiny pre-training run, exact resume, checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ecgemotion.errors import EcgEmotionError
+from ecgemotion.models import from_pretrained
+from ecgemotion.store import WindowStore
+from ecgemotion.training import (TrainConfig, epoch_batches, interpolate_masked, lr_at, pretrain,
+                                 split_subjects, steps_per_epoch)
+
+
+def test_split_subjects_deterministic_and_disjoint(tiny_store_path):
+    index = WindowStore.open(tiny_store_path).index
+    train, val = split_subjects(index, 0.34, seed=1)
+    assert (train, val) == split_subjects(index, 0.34, seed=1)
+    assert set(train).isdisjoint(val) and len(train) + len(val) == 6 and len(val) == 2
+    assert split_subjects(index, 0.34, seed=2) != (train, val)
+
+
+def test_epoch_batches_are_a_function_of_seed_and_epoch():
+    a = epoch_batches(100, 8, seed=3, epoch=2)
+    assert a.shape == (12, 8) and len(np.unique(a)) == 96
+    assert np.array_equal(a, epoch_batches(100, 8, seed=3, epoch=2))
+    assert not np.array_equal(a, epoch_batches(100, 8, seed=3, epoch=3))
+    r0, r1 = (epoch_batches(100, 8, 3, 2, rank=r, world_size=2) for r in (0, 1))
+    assert r0.shape == r1.shape == (steps_per_epoch(100, 8, 2), 8)
+    assert set(r0.ravel()).isdisjoint(r1.ravel())
+
+
+def test_lr_schedule():
+    cfg = TrainConfig(epochs=1, lr=1e-3, warmup_fraction=0.1, min_lr_fraction=0.1)
+    lrs = [lr_at(s, 100, cfg) for s in range(100)]
+    assert lrs[0] == pytest.approx(1e-4) and max(lrs) == pytest.approx(1e-3)
+    assert lrs[-1] == pytest.approx(1e-4, rel=0.05) and np.argmax(lrs) == 9
+
+
+def test_interpolation_baseline():
+    x = np.arange(10, dtype=float)[None] ** 1.0
+    m = np.zeros((1, 10), bool)
+    m[0, 3:6] = True
+    assert np.allclose(interpolate_masked(x, m), x)  # a line is recovered exactly
+
+
+TINY_MODEL: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def _tiny(tiny_model_kw):
+    TINY_MODEL.update(tiny_model_kw)
+
+
+def _run(store, out, **kw):
+    model_kw = {**TINY_MODEL, **kw.pop("model", {})}
+    cfg = TrainConfig(**{"epochs": 2, "batch_size": 16, "lr": 2e-3, "seed": 0,
+                         "val_max_windows": 48, **kw})
+    return pretrain(store, "fast", out, cfg, mask_span_s=0.25, val_fraction=0.34, **model_kw)
+
+
+def test_pretrain_beats_zeros_and_writes_outputs(tiny_store_path, tmp_path):
+    store = WindowStore.open(tiny_store_path)
+    s = _run(store, tmp_path / "run", epochs=6, lr=3e-3)
+    assert s["complete"] and s["steps"] == 6 * 6
+    assert s["val_mse"] < s["val_mse_zeros"] and s["beats_zeros"]
+    with open(tmp_path / "run" / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6 and {"epoch", "step", "train_loss", "val_loss", "lr", "windows_per_s",
+                               "elapsed", "val_mse_zeros", "val_mse_interp"} <= set(rows[0])
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    assert (tmp_path / "run" / "plots" / "recon_epoch006.png").is_file()
+    for d in ("best", "last"):
+        assert {"model.safetensors", "config.json", "state.json"} <= {
+            p.name for p in (tmp_path / "run" / d).iterdir()}
+    model = from_pretrained(tmp_path / "run")  # resolves to best/
+    assert model.config.window_len == 256 and model.config.fs == 64.0
+    enc = from_pretrained(tmp_path / "run" / "best", encoder_only=True, n_classes=2)
+    assert enc(torch.randn(2, 1, 256))["logits"].shape == (2, 2)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["best_val_loss"] <= s["val_mse"] + 1e-12
+
+
+@pytest.mark.parametrize("mask_mode", ["input", "embedding"])
+def test_resume_equals_uninterrupted(tiny_store_path, tmp_path, mask_mode):
+    store = WindowStore.open(tiny_store_path)
+    kw = dict(epochs=3, model={"mask_mode": mask_mode})
+    full = _run(store, tmp_path / "full", **kw)
+    part = _run(store, tmp_path / "cut", stop_after_steps=8, **kw)   # mid-epoch 2 (6 steps/epoch)
+    assert part["steps"] == 8 and not part["complete"]
+    with pytest.raises(EcgEmotionError, match="already holds a training run"):
+        _run(store, tmp_path / "cut", **kw)
+    resumed = _run(store, tmp_path / "cut", resume=True, **kw)
+    assert resumed["steps"] == full["steps"] == 18
+    a = load_file(str(tmp_path / "full" / "last" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "last" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    oa = load_file(str(tmp_path / "full" / "last" / "optimizer.safetensors"))
+    ob = load_file(str(tmp_path / "cut" / "last" / "optimizer.safetensors"))
+    assert all(torch.equal(oa[k], ob[k]) for k in oa)
+    assert full["final_val"] == resumed["final_val"]
+    with open(tmp_path / "cut" / "log.csv") as fh:
+        assert [r["step"] for r in csv.DictReader(fh)] == ["6", "12", "18"]
+
+
+def test_resume_without_checkpoint_is_an_error(tiny_store_path, tmp_path):
+    with pytest.raises(EcgEmotionError, match="no checkpoint"):
+        _run(WindowStore.open(tiny_store_path), tmp_path / "none", resume=True)
