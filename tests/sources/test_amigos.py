@@ -88,7 +88,7 @@ def test_missing_variable_and_truncated_file(tmp_path):
     write_amigos(tmp_path / "a", subjects=(1,), n_trials=3, seconds=6.0, defects=("no_labels",))
     src = get_source("amigos", root=tmp_path / "a")
     with pytest.raises(DataError, match="expected variable 'labels_selfassessment', found: "
-                                        "VideoIDs, joined_data, labels_ext_annotation"):
+                                        "joined_data, labels_ext_annotation, VideoIDs"):
         list(src.load(src.items()[0]))
     write_amigos(tmp_path / "b", subjects=(1,), n_trials=3, seconds=6.0, defects=("truncated",))
     src = get_source("amigos", root=tmp_path / "b")

