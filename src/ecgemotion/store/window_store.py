@@ -94,7 +94,9 @@ class WindowStore:
                quality: str = "good", labelled: str | None = None) -> np.ndarray:
         """Row indices passing the filters.
 
-        ``quality="good"`` keeps windows with no quality flag, ``"all"`` keeps all;
+        ``quality="good"`` keeps windows with no quality flag; ``"usable"`` also keeps
+        clipped ones (R peaks saturating a 10-bit ADC still teach a model ECG, and
+        make up most of the BITalino recordings); ``"all"`` keeps every window;
         ``labelled="arousal"`` keeps windows whose binary label ``y_arousal`` is set.
         """
         keep = np.ones(len(self.index), dtype=bool)
@@ -104,8 +106,11 @@ class WindowStore:
             keep &= self.index["subject"].isin([str(s) for s in subjects]).to_numpy()
         if quality == "good":
             keep &= self.index["good"].to_numpy(dtype=bool)
+        elif quality == "usable":
+            for flag in ("q_flat", "q_amplitude", "q_heart_rate"):
+                keep &= ~self.index[flag].to_numpy(dtype=bool)
         elif quality != "all":
-            raise ValueError(f"quality must be 'good' or 'all', not {quality!r}")
+            raise ValueError(f"quality must be 'good', 'usable' or 'all', not {quality!r}")
         if labelled:
             column = f"y_{labelled}"
             if column not in self.index:

@@ -100,7 +100,7 @@ def plot_reconstruction(x: np.ndarray, pred: np.ndarray, mask: np.ndarray, fs: f
 
     path.parent.mkdir(parents=True, exist_ok=True)
     n = len(x)
-    fig, axes = plt.subplots(n, 1, figsize=(12, 1.8 * n + 0.5), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 1.5 * n + 0.6), sharex=True, squeeze=False)
     t = np.arange(x.shape[1]) / fs
     for ax, xi, pi, mi in zip(axes[:, 0], x, pred, mask):
         edges = np.diff(np.concatenate(([0], mi.astype(int), [0])))
@@ -112,9 +112,9 @@ def plot_reconstruction(x: np.ndarray, pred: np.ndarray, mask: np.ndarray, fs: f
     axes[-1, 0].set_xlabel("time (s)")
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.99, top=0.92, bottom=0.1, hspace=0.1)
     tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=80)
+    fig.savefig(tmp, dpi=72)
     plt.close(fig)
     tmp.replace(path)
     return path

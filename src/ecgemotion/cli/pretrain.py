@@ -1,0 +1,118 @@
+"""``ecgemotion pretrain``: masked-signal pre-training of a model on a window store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ecgemotion.errors import ConfigError
+
+EPILOG = """examples:
+  ecgemotion pretrain --model fast --minutes 30                 # open-ECG store, built on first use
+  ecgemotion pretrain --store STORE --model paper --epochs 20 --out runs/paper
+  ecgemotion pretrain --store STORE --out runs/paper --epochs 20 --resume
+  torchrun --nproc_per_node=4 -m ecgemotion pretrain --store STORE --model paper --epochs 20
+"""
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def add_parser(sub, common):
+    p = sub.add_parser("pretrain", parents=[common], help="self-supervised masked pre-training",
+                       description=__doc__, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--store", help="window store folder (default: the open-ECG store, built first)")
+    p.add_argument("--model", default="fast", help="preset: paper, fast or cnn (default: fast)")
+    p.add_argument("--out", help="output folder (default: runs/pretrain-MODEL)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, help="wall-time budget (default: 10 when no --epochs)")
+    budget.add_argument("--epochs", type=int, help="number of epochs")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--warmup", type=float, default=0.05, help="warm-up fraction of the steps")
+    p.add_argument("--mask-ratio", type=float, default=0.15)
+    p.add_argument("--mask-span-s", type=float, default=0.5, help="masked span length in seconds")
+    p.add_argument("--mask-mode", choices=["input", "embedding"], help="default: the preset's")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="subjects held out for validation")
+    p.add_argument("--val-max-windows", type=int, default=4096)
+    p.add_argument("--datasets", help="comma-separated datasets of the store to use (default: all)")
+    p.add_argument("--quality", choices=["good", "all"], default="good")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto: bf16 autocast on CUDA when supported, else fp32")
+    p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
+                   help="deterministic kernels (default: on for CPU, off for CUDA)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                   help="override a model config field (JSON value), e.g. --set n_layers=6")
+    p.add_argument("--stop-after-steps", type=int, help=argparse.SUPPRESS)
+    return p
+
+
+def _open_store(args, ui):
+    if args.store:
+        from ecgemotion.store import WindowStore
+
+        return WindowStore.open(args.store)
+    try:
+        from ecgemotion.store.recipes import open_ecg_store
+    except ImportError as exc:  # pragma: no cover - wiring
+        raise ConfigError("no --store given and the default open-ECG store is not available "
+                          f"in this install ({exc}); pass --store") from exc
+    ui.say("no --store: using the open-ECG store (built on first use)")
+    store, _ = open_ecg_store(progress=ui.progress)
+    return store
+
+
+def run(args: argparse.Namespace, ui) -> dict[str, Any]:
+    from ecgemotion.training import TrainConfig, dist_env, pretrain
+
+    if args.model not in ("paper", "fast", "cnn"):
+        raise ConfigError(f"--model must be paper, fast or cnn, found {args.model!r}")
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"--set expects KEY=VALUE, found {item!r}")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = _value(value)
+    if args.mask_mode:
+        overrides["mask_mode"] = args.mask_mode
+    minutes = args.minutes if args.minutes is not None else (None if args.epochs else 10.0)
+    cfg = TrainConfig(epochs=args.epochs, minutes=minutes, batch_size=args.batch_size, lr=args.lr,
+                      weight_decay=args.weight_decay, warmup_fraction=args.warmup, seed=args.seed,
+                      device=args.device, precision=args.precision,
+                      deterministic=args.deterministic, val_max_windows=args.val_max_windows,
+                      resume=args.resume, stop_after_steps=args.stop_after_steps)
+    out = Path(args.out or f"runs/pretrain-{args.model}")
+    env = dist_env()
+    if not env.is_main:
+        ui.quiet = True
+        args.json = False  # one summary line on stdout, from rank 0
+    store = _open_store(args, ui)
+    ui.say(f"pre-training {args.model} on {store.path} ({len(store)} windows) -> {out}"
+           + (f" on {env.world_size} processes" if env.distributed else ""))
+    summary = pretrain(store, args.model, out, cfg, mask_ratio=args.mask_ratio,
+                       mask_span_s=args.mask_span_s, val_fraction=args.val_fraction,
+                       datasets=args.datasets.split(",") if args.datasets else None,
+                       quality=args.quality, ui=ui, **overrides)
+    from ecgemotion.training.distributed import cleanup_distributed
+
+    cleanup_distributed()
+    if env.is_main:
+        val = summary
+        ui.say(f"validation masked MSE {val['val_mse']:.4f}  (zeros {val['val_mse_zeros']:.4f}, "
+               f"linear interpolation {val['val_mse_interp']:.4f}): "
+               f"{'beats' if val['beats_zeros'] and val['beats_interp'] else 'does NOT beat'} both")
+        ui.say(f"best model: {summary['best']}  (load with from_pretrained)")
+    if not env.is_main:
+        summary["_rank"] = env.rank
+    return summary

@@ -1,0 +1,262 @@
+"""Find fine-tuned models on disk and run them: PyTorch eager or ONNX Runtime.
+
+A *model source* is one of:
+
+* a folder written by ``save_pretrained(model, dir, extra={...})`` (``config.json`` +
+  ``model.safetensors``), whose ``extra`` holds ``task``, ``classes``, ``label_rule`` and
+  ``preprocess`` (a :meth:`PreprocessConfig.to_dict`); a training run's folder with a
+  ``best/`` checkpoint inside also works;
+* an ``.onnx`` file written by ``ecgemotion export`` (the same facts are embedded in its
+  ``metadata_props`` under the key ``ecgemotion``);
+* a folder whose sub-folders are any of the above (one task each).
+
+Both engines take windows ``(N, T)`` float32, exactly as :func:`process_recording`
+returns them, and give class probabilities ``(N, n_classes)``. The ONNX path never
+imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgemotion.errors import ConfigError, EcgEmotionError
+from ecgemotion.preprocess import PreprocessConfig
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+ONNX_NAME = "model.onnx"
+ONNX_META_KEY = "ecgemotion"
+ENGINES = ("torch", "onnx")
+
+
+@dataclass
+class ModelSpec:
+    """What a recogniser needs to know about one fine-tuned model, whatever the engine."""
+
+    task: str
+    classes: list[str]
+    preprocess: dict[str, Any]
+    model_config: dict[str, Any]
+    source: str
+    label_rule: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def window_len(self) -> int:
+        return int(self.model_config.get("window_len", 0))
+
+    @property
+    def fs(self) -> float:
+        return float(self.model_config.get("fs", 0.0))
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON that makes an exported ONNX file self-describing."""
+        return {"format": "ecgemotion-onnx", "task": self.task, "classes": self.classes,
+                "positive_class_index": 1, "label_rule": self.label_rule,
+                "preprocess": self.preprocess, "model_config": self.model_config,
+                "input": {"name": "window", "shape": ["batch", 1, self.window_len],
+                          "dtype": "float32"},
+                "outputs": {"probabilities": ["batch", len(self.classes)],
+                            "logits": ["batch", len(self.classes)]}}
+
+
+# --------------------------------------------------------------------------- engines
+class TorchEngine:
+    name = "torch"
+
+    def __init__(self, folder: Path, threads: int | None = None):
+        import torch
+
+        from ecgemotion.models import from_pretrained
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.model = from_pretrained(folder).eval()
+        self._torch = torch
+
+    def __call__(self, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        torch = self._torch
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(windows), batch_size):
+                x = torch.from_numpy(np.ascontiguousarray(windows[i:i + batch_size],
+                                                          dtype=np.float32))[:, None, :]
+                logits = self.model(x)["logits"].float()
+                out.append(torch.softmax(logits, dim=-1).numpy())
+        return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+
+
+def ort_session(path: str | Path, threads: int | None = None):
+    """An onnxruntime CPU session with full graph optimisation and ``threads`` intra-op threads."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise EcgEmotionError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0]})") from None
+
+
+class OnnxEngine:
+    name = "onnx"
+
+    def __init__(self, path: Path, threads: int | None = None, session=None):
+        self.session = session or ort_session(path, threads)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        out = []
+        for i in range(0, len(windows), batch_size):
+            x = np.ascontiguousarray(windows[i:i + batch_size], dtype=np.float32)[:, None, :]
+            out.append(self.session.run(["probabilities"], {self.input_name: x})[0])
+        return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- discovery
+def read_folder_spec(folder: Path) -> ModelSpec:
+    """The :class:`ModelSpec` of a ``save_pretrained`` folder (reads ``config.json`` only)."""
+    path = folder / CONFIG_NAME
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read model config ({exc})") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: expected a JSON object, found {type(config).__name__}")
+    extra = config.pop("extra", None) or {}
+    config.pop("format", None)
+    config.pop("ecgemotion_version", None)
+    return _spec_from(extra, config, str(folder), default_task=folder.name)
+
+
+def read_onnx_spec(path: Path, session) -> ModelSpec:
+    meta = session.get_modelmeta().custom_metadata_map
+    raw = meta.get(ONNX_META_KEY)
+    if raw is None:
+        sidecar = Path(str(path) + ".json")
+        if not sidecar.is_file():
+            raise ConfigError(f"{path}: no '{ONNX_META_KEY}' metadata and no {sidecar.name} "
+                              "sidecar; export it with `ecgemotion export`")
+        raw = sidecar.read_text()
+    try:
+        info = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: unreadable ecgemotion metadata ({exc})") from None
+    return _spec_from(info, info.get("model_config") or {}, str(path), default_task=path.stem)
+
+
+def _spec_from(extra: dict[str, Any], model_config: dict[str, Any], source: str,
+               default_task: str) -> ModelSpec:
+    if not isinstance(extra.get("preprocess"), dict):
+        raise ConfigError(f"{source}: no preprocessing recorded (config.json 'extra.preprocess'); "
+                          "expected a fine-tuned model written by `ecgemotion finetune`")
+    classes = [str(c) for c in (extra.get("classes") or ["low", "high"])]
+    n_classes = int(model_config.get("n_classes", len(classes)))
+    if len(classes) != n_classes:
+        raise ConfigError(f"{source}: {len(classes)} class names {classes} for a model with "
+                          f"{n_classes} outputs")
+    if n_classes < 2:
+        raise ConfigError(f"{source}: expected a classifier with >= 2 classes, found {n_classes}")
+    task = str(extra.get("task") or default_task)
+    return ModelSpec(task=task, classes=classes, preprocess=dict(extra["preprocess"]),
+                     model_config=dict(model_config), source=source,
+                     label_rule=extra.get("label_rule"), extra=dict(extra))
+
+
+def _is_model_folder(path: Path) -> bool:
+    return (path / CONFIG_NAME).is_file()
+
+
+def expand_sources(paths: str | Path | list[str | Path], engine: str = "torch") -> list[Path]:
+    """Every model source (folder or ``.onnx`` file) named by ``paths``, in order."""
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {ENGINES}, not {engine!r}")
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not items:
+        raise ConfigError("no model given; pass --model DIR (a fine-tuned model folder)")
+    found: list[Path] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_file():
+            if path.suffix.lower() != ".onnx":
+                raise ConfigError(f"{path}: expected a model folder or an .onnx file")
+            found.append(path)
+            continue
+        if not path.is_dir():
+            raise ConfigError(f"{path}: no such model folder or .onnx file")
+        if _is_onnx_folder(path, engine) or _is_model_folder(path):
+            found.append(_pick(path, engine))
+            continue
+        if (path / "best" / CONFIG_NAME).is_file():
+            found.append(_pick(path / "best", engine))
+            continue
+        subs = [p for p in sorted(path.iterdir()) if p.is_dir()
+                and (_is_model_folder(p) or _is_onnx_folder(p, engine))]
+        subs += [p for p in sorted(path.glob("*.onnx"))] if engine == "onnx" and not subs else []
+        if not subs:
+            raise ConfigError(f"{path}: expected a model folder ({CONFIG_NAME} + {WEIGHTS_NAME}), "
+                              "or a folder of model folders; found neither")
+        found += [_pick(p, engine) if p.is_dir() else p for p in subs]
+    return found
+
+
+def _is_onnx_folder(path: Path, engine: str) -> bool:
+    return engine == "onnx" and (path / ONNX_NAME).is_file()
+
+
+def _pick(folder: Path, engine: str) -> Path:
+    if engine == "onnx":
+        onnx_file = folder / ONNX_NAME
+        if not onnx_file.is_file():
+            raise ConfigError(f"{folder}: --engine onnx needs {onnx_file}; create it with "
+                              f"`ecgemotion export --model {folder}`")
+        return onnx_file
+    return folder
+
+
+def load(source: Path, threads: int | None = None) -> tuple[ModelSpec, Any]:
+    """``(spec, engine)`` for one source from :func:`expand_sources`."""
+    if source.suffix.lower() == ".onnx" and source.is_file():
+        session = ort_session(source, threads)
+        spec = read_onnx_spec(source, session)
+        return spec, OnnxEngine(source, session=session)
+    spec = read_folder_spec(source)
+    return spec, TorchEngine(source, threads)
+
+
+def shared_preprocess(specs: list[ModelSpec]) -> PreprocessConfig:
+    """The one :class:`PreprocessConfig` every model was trained with (else a clear error)."""
+    first = specs[0]
+    tasks = [s.task for s in specs]
+    dupes = sorted({t for t in tasks if tasks.count(t) > 1})
+    if dupes:
+        raise ConfigError(f"two models predict the same task {dupes}: "
+                          + ", ".join(s.source for s in specs if s.task in dupes))
+    for other in specs[1:]:
+        a = PreprocessConfig.from_dict(first.preprocess).to_dict()
+        b = PreprocessConfig.from_dict(other.preprocess).to_dict()
+        if a != b:
+            diff = ", ".join(f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in sorted(set(a) | set(b))
+                             if a.get(k) != b.get(k))
+            raise ConfigError(f"models {first.source} ({first.task}) and {other.source} "
+                              f"({other.task}) were trained with different preprocessing ({diff}); "
+                              "one recogniser needs one preprocessing, run them separately")
+    config = PreprocessConfig.from_dict(first.preprocess)
+    for spec in specs:
+        if spec.window_len and spec.window_len != config.window_len:
+            raise ConfigError(f"{spec.source}: the model takes {spec.window_len}-sample windows but "
+                              f"its preprocessing makes {config.window_len} "
+                              f"({config.window_s:g} s at {config.fs:g} Hz)")
+        if spec.fs and abs(spec.fs - config.fs) > 1e-6:
+            raise ConfigError(f"{spec.source}: model fs {spec.fs:g} Hz differs from its "
+                              f"preprocessing fs {config.fs:g} Hz")
+    return config

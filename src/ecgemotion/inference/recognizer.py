@@ -1,0 +1,219 @@
+"""``EmotionRecognizer``: one or more fine-tuned models behind one preprocessing.
+
+>>> rec = EmotionRecognizer.from_pretrained(["runs/arousal", "runs/valence"])  # doctest: +SKIP
+>>> table = rec.predict(signal, fs=500)                                         # doctest: +SKIP
+>>> table[["start_s", "good", "p_arousal", "p_valence"]]                        # doctest: +SKIP
+
+Every window is made by :func:`ecgemotion.preprocess.process_recording` with the
+:class:`PreprocessConfig` stored in the model (``extra.preprocess``): the code path
+the training windows went through. Windows that fail a quality check (or touch a
+long gap, ``flag_gap``) keep their row, with ``good=False`` and NaN probabilities:
+they are never shown to the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecgemotion import signal as sig
+from ecgemotion.errors import ConfigError, DataError
+from ecgemotion.inference.engines import ModelSpec, expand_sources, load, shared_preprocess
+from ecgemotion.preprocess import QUALITY_FLAGS, PreprocessConfig, Windows, process_recording
+from ecgemotion.recording import Recording
+
+FLAGS = (*QUALITY_FLAGS, "gap")  # "gap": the window touches a NaN run longer than max_gap_s
+
+
+@dataclass
+class Prediction:
+    """One window's result (what :meth:`EmotionStream.push` returns)."""
+
+    start_s: float
+    end_s: float
+    good: bool
+    flags: dict[str, bool]
+    heart_rate: float
+    probabilities: dict[str, float] = field(default_factory=dict)   # task -> P(positive class)
+
+    def as_row(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"start_s": self.start_s, "end_s": self.end_s, "good": self.good}
+        row.update({f"flag_{k}": bool(v) for k, v in self.flags.items()})
+        row["heart_rate_bpm"] = self.heart_rate
+        row.update({f"p_{k}": v for k, v in self.probabilities.items()})
+        return row
+
+    def line(self) -> str:
+        """One human-readable line: ``12.0-22.0 s  hr 71  p_arousal 0.62 ...``."""
+        text = f"{self.start_s:8.1f}-{self.end_s:.1f} s"
+        if not self.good:
+            bad = ",".join(k for k, v in self.flags.items() if v)
+            return f"{text}  low quality ({bad}): not predicted"
+        hr = f"{self.heart_rate:5.1f}" if np.isfinite(self.heart_rate) else "  nan"
+        probs = "  ".join(f"p_{k} {v:.3f}" for k, v in self.probabilities.items())
+        return f"{text}  hr {hr}  {probs}"
+
+
+def predictions_frame(predictions: list[Prediction], tasks: list[str] | None = None) -> pd.DataFrame:
+    """A DataFrame (one row a window) from a list of :class:`Prediction`."""
+    columns = ["start_s", "end_s", "good", *(f"flag_{f}" for f in FLAGS), "heart_rate_bpm",
+               *(f"p_{t}" for t in (tasks or []))]
+    return pd.DataFrame([p.as_row() for p in predictions], columns=columns if tasks is not None
+                        else None)
+
+
+class EmotionRecognizer:
+    """Several per-task models (arousal, valence, ...) sharing one preprocessing."""
+
+    def __init__(self, specs: list[ModelSpec], engines: list[Any],
+                 preprocess: PreprocessConfig | None = None):
+        if not specs:
+            raise ConfigError("a recogniser needs at least one model")
+        self.specs = specs
+        self.engines = engines
+        self.preprocess = preprocess or shared_preprocess(specs)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_pretrained(cls, path_or_paths: str | Path | list[str | Path], engine: str = "torch",
+                        threads: int | None = None, step_s: float | None = None
+                        ) -> "EmotionRecognizer":
+        """Load fine-tuned model folder(s), a folder of them, or exported ``.onnx`` file(s).
+
+        ``engine="onnx"`` runs each folder's ``model.onnx`` (see ``ecgemotion export``)
+        with onnxruntime; ``.onnx`` files always run with onnxruntime. ``step_s``
+        overrides the window step (default: the training step); it changes which windows
+        are cut, never how a window is processed.
+        """
+        loaded = [load(source, threads) for source in expand_sources(path_or_paths, engine)]
+        specs = [s for s, _ in loaded]
+        config = shared_preprocess(specs)
+        if step_s is not None:
+            config = replace(config, step_s=float(step_s))
+        return cls(specs, [e for _, e in loaded], config)
+
+    @property
+    def tasks(self) -> list[str]:
+        return [s.task for s in self.specs]
+
+    @property
+    def engine_names(self) -> list[str]:
+        return [e.name for e in self.engines]
+
+    # ------------------------------------------------------------------ batch
+    def windows(self, signal: Any, fs: float | None = None, units: str = "",
+                mains_hz: float | None = None, where: str | None = None) -> Windows:
+        """The preprocessed windows of a recording (the training code path)."""
+        return process_recording(self._recording(signal, fs, units, mains_hz, where), self.preprocess)
+
+    def predict(self, signal: Any, fs: float | None = None, *, units: str = "",
+                mains_hz: float | None = None, where: str | None = None) -> pd.DataFrame:
+        """One row per window: ``start_s, end_s, good, flag_*, heart_rate_bpm, p_<task>``.
+
+        ``signal`` is a 1-D array at ``fs`` Hz, or a :class:`~ecgemotion.io.readers.SignalFile`
+        (its rate and units are used). ``p_<task>`` is the probability of the model's
+        positive class (``classes[1]``, e.g. "high" arousal); NaN on low-quality windows.
+        """
+        rec = self._recording(signal, fs, units, mains_hz, where)
+        win = process_recording(rec, self.preprocess)
+        cfg = self.preprocess
+        # Every window start the recording has, including those dropped for long gaps.
+        duration = len(rec.signal) / float(rec.fs)
+        starts = sig.window_starts(int(np.floor(duration * cfg.fs + 1e-6)), cfg.window_len,
+                                   cfg.step_len)
+        kept = np.round(win.start_s * cfg.fs).astype(np.int64)
+        pos = {int(s): i for i, s in enumerate(kept)}
+        n = len(starts)
+        flags = {f: np.ones(n, dtype=bool) if f == "gap" else np.zeros(n, dtype=bool) for f in FLAGS}
+        hr = np.full(n, np.nan)
+        rows = np.array([pos.get(int(s), -1) for s in starts], dtype=np.int64)
+        have = rows >= 0
+        flags["gap"] = ~have
+        for f in QUALITY_FLAGS:
+            flags[f][have] = win.flags[f][rows[have]]
+        hr[have] = win.heart_rate[rows[have]]
+        good = np.ones(n, dtype=bool)
+        for f in FLAGS:
+            good &= ~flags[f]
+        probs = self._probabilities(win.data[rows[good]])
+        table = pd.DataFrame({"start_s": starts / cfg.fs, "end_s": (starts + cfg.window_len) / cfg.fs,
+                              "good": good, **{f"flag_{f}": flags[f] for f in FLAGS},
+                              "heart_rate_bpm": hr})
+        for task, p in probs.items():
+            col = np.full(n, np.nan)
+            col[good] = p
+            table[f"p_{task}"] = col
+        table.attrs.update(fs=float(rec.fs), duration_s=duration, tasks=self.tasks,
+                           preprocess=cfg.to_dict(), dropped=dict(win.dropped))
+        return table
+
+    def _probabilities(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        for spec, engine in zip(self.specs, self.engines):
+            if len(windows):
+                out[spec.task] = engine(windows)[:, 1].astype(np.float64)
+            else:
+                out[spec.task] = np.zeros(0)
+        return out
+
+    def _recording(self, signal: Any, fs: float | None, units: str, mains_hz: float | None,
+                   where: str | None) -> Recording:
+        provenance: dict[str, Any] = {}
+        if hasattr(signal, "signal") and hasattr(signal, "fs"):  # a SignalFile
+            fs = signal.fs if fs is None else fs
+            units = units or getattr(signal, "units", "") or ""
+            provenance = dict(getattr(signal, "provenance", {}) or {})
+            signal = signal.signal
+        if where:
+            provenance["file"] = str(where)
+        if fs is None:
+            raise ConfigError(f"{where or 'signal'}: no sampling rate given; pass fs (--fs)")
+        meta = {"mains_hz": float(mains_hz)} if mains_hz else {}
+        return Recording(signal=np.asarray(signal), fs=float(fs), dataset="predict", subject="-",
+                         trial=Path(str(where)).name if where else "signal", units=units,
+                         provenance=provenance, meta=meta)
+
+    # ------------------------------------------------------------------ streaming
+    def stream(self, fs: float, hop_s: float = 2.0, *, left_s: float | None = None,
+               delay_s: float = 4.0, units: str = "", mains_hz: float | None = None):
+        """An :class:`~ecgemotion.inference.stream.EmotionStream` for live samples at ``fs`` Hz."""
+        from ecgemotion.inference.stream import EmotionStream
+
+        return EmotionStream(self, fs, hop_s=hop_s, left_s=left_s, delay_s=delay_s, units=units,
+                             mains_hz=mains_hz)
+
+    def summary(self, table: pd.DataFrame) -> dict[str, Any]:
+        """Per-task mean probability over good windows, windows predicted/skipped and why."""
+        good = table["good"].to_numpy(dtype=bool)
+        out: dict[str, Any] = {
+            "tasks": self.tasks, "engine": self.engine_names[0] if len(set(self.engine_names)) == 1
+            else self.engine_names,
+            "models": [s.source for s in self.specs],
+            "windows": int(len(table)), "windows_predicted": int(good.sum()),
+            "windows_skipped": int((~good).sum()),
+            "skipped_by_flag": {f: int(table[f"flag_{f}"].sum()) for f in FLAGS
+                                if f"flag_{f}" in table},
+            "window_s": self.preprocess.window_s, "step_s": self.preprocess.step_s,
+        }
+        for spec in self.specs:
+            p = table[f"p_{spec.task}"].to_numpy(dtype=float)[good]
+            out[spec.task] = {
+                "mean_p": float(np.mean(p)) if len(p) else None,
+                "positive_class": spec.classes[1], "classes": spec.classes,
+                "fraction_positive": float(np.mean(p >= 0.5)) if len(p) else None,
+                "label_rule": spec.label_rule,
+            }
+        return out
+
+
+def check_some_good(table: pd.DataFrame, where: str) -> None:
+    """Raise :class:`DataError` when no window passed the quality checks."""
+    if len(table) and not table["good"].any():
+        counts = ", ".join(f"{f}: {int(table[f'flag_{f}'].sum())}" for f in FLAGS
+                           if table[f"flag_{f}"].any())
+        raise DataError(where, f"every one of the {len(table)} windows is low quality ({counts}); "
+                               "nothing to predict (flat line, disconnected lead or wrong fs?)")
