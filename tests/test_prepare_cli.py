@@ -130,7 +130,7 @@ def test_toml_dataset_list(tmp_path, capsys):
 
 def test_nothing_usable_exits_nonzero_with_reasons(tmp_path, capsys):
     np.save(tmp_path / "short.npy", np.zeros(100))
-    code, s = prepare(capsys, "--dataset", "npy", "--root", str(tmp_path), "--option", "fs=250",
+    code, s = prepare(capsys, "--dataset", "npy", "--root", str(tmp_path), "--fs", "250",
                       "--out", str(tmp_path / "s"))
     assert code == 1 and s["windows"] == 0 and "shorter than one" in s["skipped"][0]["reason"]
 

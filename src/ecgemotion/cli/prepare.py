@@ -21,7 +21,8 @@ EXAMPLES = """examples:
 
 def add_preprocess_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("preprocessing (all of it goes into the store's identity)")
-    g.add_argument("--fs", type=float, default=128.0, help="target sampling rate in Hz (128)")
+    g.add_argument("--target-fs", type=float, default=128.0,
+                   help="sampling rate of the stored windows, Hz (128, the AMIGOS rate)")
     g.add_argument("--window", type=float, default=10.0, help="window length in s (10)")
     g.add_argument("--step", type=float, default=None, help="window step in s (= window)")
     g.add_argument("--band", default="0.5,40", help="band-pass edges in Hz, e.g. 0.5,40; 'none'")
@@ -51,7 +52,7 @@ def preprocess_config(args: argparse.Namespace, overrides: dict[str, Any] | None
             notch = float(notch)
         except ValueError:
             raise ConfigError(f"--notch expects 50, 60, none or auto, got {notch!r}") from None
-    values = dict(fs=args.fs, window_s=args.window, step_s=args.step or args.window, band_hz=band,
+    values = dict(fs=args.target_fs, window_s=args.window, step_s=args.step or args.window, band_hz=band,
                   notch_hz=notch, max_gap_s=args.max_gap, normalize=args.normalize, dtype=args.dtype)
     values.update(overrides or {})
     return PreprocessConfig(**values)
@@ -65,6 +66,8 @@ def add_parser(sub, common):
     src.add_argument("--config", help="TOML file listing [[dataset]] tables")
     p.add_argument("--root", help="dataset folder(s)/file(s), comma-separated, one per dataset")
     p.add_argument("--lead", help="lead to read (source-specific: left/right/both, a name or index)")
+    p.add_argument("--fs", type=float, help="sampling rate of the input files, for formats that "
+                   "do not store it (.npy, CSV without a time column)")
     p.add_argument("--label-rule", help="binarise ratings: threshold:5, threshold:>5, "
                    "median-per-subject, mean-per-subject")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="source option (repeatable)")
@@ -79,6 +82,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     options = parse_options(args.option)
     if args.lead is not None:
         options["lead"] = args.lead
+    if args.fs is not None:
+        options["fs"] = args.fs
     label_rule = args.label_rule
     overrides: dict[str, Any] = {}
     if args.config:

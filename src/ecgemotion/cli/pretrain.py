@@ -107,12 +107,14 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.training.distributed import cleanup_distributed
 
     cleanup_distributed()
-    if env.is_main:
+    if env.is_main and summary.get("val_mse") is not None:
         val = summary
         ui.say(f"validation masked MSE {val['val_mse']:.4f}  (zeros {val['val_mse_zeros']:.4f}, "
                f"linear interpolation {val['val_mse_interp']:.4f}): "
                f"{'beats' if val['beats_zeros'] and val['beats_interp'] else 'does NOT beat'} both")
+    if env.is_main:
+        if summary.get("stopped"):
+            ui.say(f"stopped early ({summary['stopped']}) at step {summary['steps']}: "
+                   "continue with --resume")
         ui.say(f"best model: {summary['best']}  (load with from_pretrained)")
-    if not env.is_main:
-        summary["_rank"] = env.rank
     return summary

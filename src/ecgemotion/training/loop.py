@@ -262,7 +262,7 @@ def _calibrate_total(model, task, train_ds, val_n, cfg, env, device, autocast, s
     opt = make_optimizer(probe, cfg)
     batches = epoch_batches(len(train_ds), cfg.batch_size, cfg.seed, 10**6, env.rank, env.world_size)
     times = []
-    for i in range(min(4, len(batches) * 4)):
+    for i in range(3):
         x, y = train_ds.batch(batches[i % len(batches)])
         gen = torch.Generator().manual_seed(i)
         if device.type == "cuda":

@@ -1,0 +1,144 @@
+"""Export a fine-tuned model to ONNX and check it against PyTorch.
+
+The graph takes ``window`` float32 ``(batch, 1, window_len)`` (dynamic batch axis), the
+z-scored windows :func:`process_recording` makes, and returns ``probabilities``
+(softmax of the classifier, ``(batch, n_classes)``; the positive class is index 1) and
+``logits``. The task, class names, label rule, preprocessing and model config are
+embedded as ONNX ``metadata_props`` (key ``ecgemotion``, a JSON string) and also written
+beside the file as ``<file>.json``, so the ``.onnx`` file alone is enough to predict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgemotion import __version__
+from ecgemotion.errors import ConfigError, EcgEmotionError
+from ecgemotion.inference.engines import (ONNX_META_KEY, ModelSpec, load_torch_model, ort_session,
+                                         read_folder_spec)
+from ecgemotion.preprocess import PreprocessConfig, process_recording
+from ecgemotion.recording import Recording
+
+TOLERANCE = 1e-4
+
+
+def _wrapper(model):
+    import torch
+
+    class Probabilities(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, window):
+            logits = self.inner(window)["logits"]
+            return torch.softmax(logits, dim=-1), logits
+
+    return Probabilities(model).eval()
+
+
+def realistic_windows(config: PreprocessConfig, n_max: int = 32, seed: int = 0) -> np.ndarray:
+    """Windows made by ``process_recording`` from synthetic ECG (3 rates, wander, noise)."""
+    from ecgemotion.synthetic import ecg
+
+    out = []
+    for i, (fs, hr) in enumerate(((360.0, 62.0), (500.0, 95.0), (128.0, 140.0))):
+        duration = config.window_s * 4 + 5
+        x = ecg(duration, fs, hr_bpm=hr, noise_mv=0.03, wander_mv=0.2, seed=seed + i)
+        rec = Recording(signal=x, fs=fs, dataset="export-check", subject="s", trial=str(i),
+                        units="mV")
+        out.append(process_recording(rec, config).data)
+    return np.concatenate(out)[:n_max].astype(np.float32)
+
+
+def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
+                tolerance: float = TOLERANCE, seed: int = 0) -> dict[str, Any]:
+    """Export ``model_dir`` to ``out`` (+ ``out.json``); verify; return the check's figures.
+
+    Raises :class:`EcgEmotionError` when onnxruntime's probabilities differ from
+    PyTorch's by more than ``tolerance`` on random or realistic windows.
+    """
+    import onnx
+    import torch
+
+    if opset < 17:
+        raise ConfigError(f"--opset must be >= 17 (LayerNormalization), got {opset}")
+    model_dir = Path(model_dir)
+    spec: ModelSpec = read_folder_spec(model_dir)
+    config = PreprocessConfig.from_dict(spec.preprocess)
+    model = load_torch_model(model_dir)
+    wrapped = _wrapper(model)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    window_len = model.config.window_len
+    example = torch.zeros(2, 1, window_len)
+    tmp = out.with_name(out.name + ".tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(wrapped, (example,), str(tmp), input_names=["window"],
+                          output_names=["probabilities", "logits"], opset_version=int(opset),
+                          dynamic_axes={"window": {0: "batch"}, "probabilities": {0: "batch"},
+                                        "logits": {0: "batch"}},
+                          do_constant_folding=True, dynamo=False)
+    description = {**spec.describe(), "ecgemotion_version": __version__,
+                   "exported_from": str(model_dir.resolve()), "opset": int(opset)}
+    proto = onnx.load(str(tmp))
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = ONNX_META_KEY, json.dumps(description)
+    proto.producer_name = "ecgemotion"
+    proto.producer_version = __version__
+    proto.doc_string = (f"ecgemotion {spec.task} classifier: input 'window' (batch, 1, {window_len}) "
+                        f"z-scored ECG at {config.fs:g} Hz; output 'probabilities' "
+                        f"(classes {spec.classes}) and 'logits'")
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(tmp))
+    os.replace(tmp, out)
+    sidecar = Path(str(out) + ".json")
+    sidecar.write_text(json.dumps(description, indent=2) + "\n")
+
+    check = verify(wrapped, out, config, tolerance=tolerance, seed=seed)
+    result = {"onnx": str(out), "sidecar": str(sidecar), "task": spec.task, "opset": int(opset),
+              "window_len": window_len, "bytes": out.stat().st_size, **check}
+    if not check["ok"]:
+        raise EcgEmotionError(f"{out}: ONNX Runtime differs from PyTorch by "
+                              f"{check['max_abs_diff']:.3g} > {tolerance:g} (probabilities); "
+                              "the export is not trustworthy")
+    return result
+
+
+def verify(wrapped, onnx_path: Path, config: PreprocessConfig, tolerance: float = TOLERANCE,
+           seed: int = 0) -> dict[str, Any]:
+    """Max |ORT − PyTorch| of the probabilities (and logits) on random and realistic windows."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    window_len = config.window_len
+    batches = {"random": rng.standard_normal((16, window_len)).astype(np.float32),
+               "realistic": realistic_windows(config, seed=seed)}
+    session = ort_session(onnx_path)
+    report: dict[str, Any] = {}
+    worst = 0.0
+    for name, windows in batches.items():
+        x = windows[:, None, :]
+        with torch.inference_mode():
+            p_t, l_t = (t.numpy() for t in wrapped(torch.from_numpy(x)))
+        diffs = []
+        for size in (1, len(x)):  # batch 1 and a full batch: the batch axis really is dynamic
+            p_o, l_o = session.run(["probabilities", "logits"], {"window": x[:size]})
+            diffs.append((float(np.abs(p_o - p_t[:size]).max()), float(np.abs(l_o - l_t[:size]).max())))
+        p_diff = max(d[0] for d in diffs)
+        l_diff = max(d[1] for d in diffs)
+        report[name] = {"windows": int(len(x)), "max_abs_diff_probabilities": p_diff,
+                        "max_abs_diff_logits": l_diff}
+        worst = max(worst, p_diff)
+    report["max_abs_diff"] = worst
+    report["tolerance"] = tolerance
+    report["ok"] = bool(worst <= tolerance)
+    return report

@@ -1,0 +1,160 @@
+"""Tail a growing delimited-text file (CSV/TSV/TXT) and feed a stream, ``tail -f`` style.
+
+The header and first rows are handed to :func:`ecgemotion.io.readers.read_signal` (on a
+small temporary copy) so that the column, the time column and the sampling rate are
+chosen exactly as for a whole file; later rows are parsed as they are appended. A
+line is used only once its newline has been written.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ecgemotion.errors import ConfigError, DataError
+from ecgemotion.io.readers import TEXT_EXTENSIONS, read_signal
+
+
+class TextTail:
+    """Incremental reader of one column of a growing delimited text file."""
+
+    def __init__(self, path: str | Path, fs: float | None = None, lead=None, min_rows: int = 20):
+        self.path = Path(path)
+        if self.path.suffix.lower() not in TEXT_EXTENSIONS:
+            raise ConfigError(f"{self.path}: --follow reads growing text files ({', '.join(TEXT_EXTENSIONS)}); "
+                              f"'{self.path.suffix or '(none)'}' files cannot be appended to while read")
+        self.fs_given, self.lead, self.min_rows = fs, lead, min_rows
+        self.offset = 0
+        self.pending = b""
+        self.head_lines: list[str] = []
+        self.column: int | None = None
+        self.delimiter: str | None = None
+        self.fs: float | None = None
+        self.units = ""
+        self.line_no = 0
+
+    def poll(self) -> np.ndarray:
+        """New samples since the last call (empty when nothing complete was appended)."""
+        if not self.path.exists():
+            return np.zeros(0)
+        with self.path.open("rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read()
+        self.offset += len(data)
+        data = self.pending + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self.pending = data
+            return np.zeros(0)
+        self.pending = data[cut + 1:]
+        lines = data[:cut].decode("utf-8-sig", errors="replace").splitlines()
+        if self.column is None:
+            self.head_lines += lines
+            data_rows = [ln for ln in self.head_lines if ln.strip() and not ln.lstrip().startswith("#")]
+            if len(data_rows) < self.min_rows + 1:
+                return np.zeros(0)
+            self._configure()
+            lines, self.head_lines = self.head_lines[self._first_data:], []
+        return self._parse(lines)
+
+    def finish(self) -> np.ndarray:
+        """At the end: configure from whatever arrived, and parse a last line without newline."""
+        tail = self.pending.decode("utf-8-sig", errors="replace")
+        self.pending = b""
+        lines = tail.splitlines()
+        if self.column is None:
+            self.head_lines += lines
+            if not any(ln.strip() for ln in self.head_lines):
+                raise DataError(self.path, "no data rows arrived")
+            self._configure()
+            lines, self.head_lines = self.head_lines[self._first_data:], []
+        return self._parse(lines)
+
+    def _configure(self) -> None:
+        lines = self.head_lines
+        with tempfile.TemporaryDirectory() as tmp:
+            probe = Path(tmp) / self.path.name
+            probe.write_text("\n".join(lines) + "\n")
+            try:
+                sf = read_signal(probe, fs=self.fs_given, lead=self.lead)
+            except DataError as exc:
+                raise DataError(self.path, exc.reason) from None
+            except ConfigError as exc:
+                raise ConfigError(str(exc).replace(str(probe), str(self.path))) from None
+        prov = sf.provenance
+        self.column = int(prov["column_index"])
+        self.fs, self.units = sf.fs, sf.units
+        start = 0
+        while start < len(lines) and (not lines[start].strip() or lines[start].lstrip().startswith("#")):
+            start += 1
+        first = lines[start]
+        self.delimiter = next((d for d in (",", "\t", ";") if d in first), None)
+        tokens = first.split(self.delimiter) if self.delimiter else first.split()
+        has_header = not all(_number(tok) is not None for tok in tokens)
+        self._first_data = start + 1 if has_header else start
+        self.line_no = self._first_data
+
+    def _parse(self, lines: list[str]) -> np.ndarray:
+        out = np.empty(len(lines))
+        n = 0
+        for line in lines:
+            self.line_no += 1
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            fields = line.split(self.delimiter) if self.delimiter else line.split()
+            if self.column >= len(fields):
+                raise DataError(self.path, f"line {self.line_no}: expected at least "
+                                           f"{self.column + 1} fields, found {len(fields)}")
+            value = _number(fields[self.column])
+            if value is None:
+                raise DataError(self.path, f"line {self.line_no}: non-numeric value "
+                                           f"{fields[self.column].strip()!r}")
+            out[n] = value
+            n += 1
+        return out[:n]
+
+
+def _number(token: str) -> float | None:
+    token = token.strip().strip('"')
+    if token.lower() in ("", "nan", "na", "n/a", "null", "none"):
+        return float("nan")
+    try:
+        return float(token)
+    except ValueError:
+        return None
+
+
+def follow(tail: TextTail, make_stream: Callable, *, poll_s: float = 0.2,
+           idle_timeout_s: float | None = 5.0, max_seconds: float | None = None,
+           sleep: Callable[[float], None] = time.sleep) -> Iterator:
+    """Yield predictions while the file grows; stop after ``idle_timeout_s`` without new
+    data or after ``max_seconds`` of wall time, then flush the pending windows."""
+    t0 = last_data = time.monotonic()
+    stream = None
+    while True:
+        chunk = tail.poll()
+        now = time.monotonic()
+        if len(chunk):
+            last_data = now
+        if stream is None and tail.fs is not None:
+            stream = make_stream(tail.fs, tail.units)
+        if stream is not None and len(chunk):
+            yield from stream.push(chunk)
+        if max_seconds is not None and now - t0 >= max_seconds:
+            break
+        if idle_timeout_s is not None and now - last_data >= idle_timeout_s:
+            break
+        if not len(chunk):
+            sleep(poll_s)
+    if not tail.path.exists():
+        raise DataError(tail.path, "no such file (nothing appeared while waiting)")
+    rest = tail.finish()
+    if stream is None:
+        stream = make_stream(tail.fs, tail.units)
+    if len(rest):
+        yield from stream.push(rest)
+    yield from stream.flush()
