@@ -1,6 +1,5 @@
 """Protocols, HRV cache and metrics on a real (toy) window store."""
 
-
 from ecgemotion.baselines.hrv import HRVFeatureCache, fit_predict_features
 from ecgemotion.evaluation.metrics import aggregate, bootstrap_ci, fold_metrics, trial_metrics
 from ecgemotion.evaluation.splits import get_protocol, label_values

@@ -165,3 +165,11 @@ def test_count_parameters():
     assert count_parameters(model) == sum(p.numel() for p in model.parameters())
     model.classifier.requires_grad_(False)
     assert count_parameters(model, trainable_only=True) < count_parameters(model)
+
+
+def test_wrong_input_shape_is_a_clear_error():
+    model = tiny("fast").eval()
+    with pytest.raises(ConfigError, match=r"\(batch, 1, time\)"):
+        model(torch.randn(2, 256))
+    with pytest.raises(ConfigError, match="does not fit this model"):
+        model(torch.randn(1, 1, 1024))

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecgemotion.errors import ConfigError
+
 
 def _norm(kind: str, channels: int) -> nn.Module:
     if kind == "batch":
@@ -43,6 +45,8 @@ def prepare_input(x: torch.Tensor, mask: torch.Tensor | None, indicator: bool) -
     Masked samples are always zeroed before the conv encoder: a wide conv kernel would
     otherwise copy the hidden signal into its unmasked neighbours' embeddings.
     """
+    if x.ndim != 3 or x.shape[1] != 1:
+        raise ConfigError(f"expected a signal of shape (batch, 1, time), found {tuple(x.shape)}")
     if mask is None:
         m = torch.zeros(x.shape[0], 1, x.shape[-1], dtype=x.dtype, device=x.device)
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ecgemotion.errors import ConfigError
 from ecgemotion.models.blocks import (ConvEncoder, MLPHead, init_weights, patches_to_signal,
                                       prepare_input)
 from ecgemotion.models.config import ModelConfig
@@ -29,6 +30,9 @@ class EcgCNN(nn.Module):
 
     def encode(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 1, T) -> feature map (B, C, T // stride)."""
+        if x.shape[-1] % self.config.stride:
+            raise ConfigError(f"window of {x.shape[-1]} samples is not a multiple of the "
+                              f"model's stride {self.config.stride}")
         return self.encoder(prepare_input(x, mask, indicator=self.config.mask_mode == "input"))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

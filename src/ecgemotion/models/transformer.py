@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ecgemotion.errors import ConfigError
 from ecgemotion.models.blocks import (Block, ConvEncoder, MLPHead, init_weights,
                                       patches_to_signal, prepare_input, sinusoidal_table,
                                       token_mask)
@@ -51,14 +52,15 @@ class EcgTransformer(nn.Module):
     def encode(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 1, T) signal [+ (B, T) mask] -> (B, 1 + n_tokens, d_model); index 0 is CLS."""
         cfg = self.config
+        if x.shape[-1] % cfg.stride or x.shape[-1] // cfg.stride + 1 > self.pos.shape[1]:
+            raise ConfigError(f"window of {x.shape[-1]} samples does not fit this model (built for "
+                              f"{cfg.window_len} samples, stride {cfg.stride})")
         h = self.encoder(prepare_input(x, mask, indicator=cfg.mask_mode == "input"))
         h = self.embed_norm(self.proj(h.transpose(1, 2)))            # (B, N, d)
         if cfg.mask_mode == "embedding" and mask is not None:
             m = token_mask(mask, cfg.stride)[..., None]
             h = torch.where(m, self.mask_token.to(h.dtype), h)
         h = torch.cat([self.cls_token.expand(h.shape[0], -1, -1).to(h.dtype), h], dim=1)
-        if h.shape[1] > self.pos.shape[1]:
-            raise ValueError(f"{h.shape[1]} tokens exceed max_tokens {self.pos.shape[1]}")
         h = self.drop(h + self.pos[:, : h.shape[1]])
         for block in self.blocks:
             h = block(h)

@@ -217,8 +217,10 @@ class _State:
 
 def _val_positions(n: int, cfg: TrainConfig, env: DistEnv) -> np.ndarray:
     """A fixed validation subset (same every epoch), sharded over ranks."""
-    order = np.random.default_rng([cfg.seed, 7919]).permutation(n)[: cfg.val_max_windows]
-    return np.sort(order)[env.rank::env.world_size]
+    order = np.sort(np.random.default_rng([cfg.seed, 7919]).permutation(n)[: cfg.val_max_windows])
+    mine = order[env.rank::env.world_size]
+    # every rank must take part in the metric all-reduce, even with fewer windows than ranks
+    return mine if len(mine) or not len(order) else order[:1]
 
 
 def evaluate(model: nn.Module, task: Task, val_ds, positions: np.ndarray, batch_size: int,
@@ -418,7 +420,7 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
                 if main:
                     if improved:
                         save_checkpoint(best_dir, model, None, checkpoint_state())
-                    if len(val_pos):
+                    if len(val_pos) and hasattr(task, "on_epoch_end"):
                         x, _ = val_ds.batch(val_pos[:4])
                         model.eval()
                         with torch.no_grad(), autocast:
