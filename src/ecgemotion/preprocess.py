@@ -54,6 +54,11 @@ class PreprocessConfig:
         if self.dtype not in ("float32", "float16"):
             raise ConfigError(f"dtype must be float32 or float16, not {self.dtype!r}")
         object.__setattr__(self, "band_hz", tuple(self.band_hz))
+        low, high = self.band_hz
+        nyq = self.fs / 2.0
+        if low and low > 0 and (low >= 0.99 * nyq or (high and 0 < high < 0.99 * nyq and low >= high)):
+            raise ConfigError(f"band-pass edges {low:g},{high} Hz are invalid at {self.fs:g} Hz: the low "
+                              f"edge must lie below the high edge and below Nyquist ({nyq:g} Hz)")
         object.__setattr__(self, "hr_range_bpm", tuple(self.hr_range_bpm))
 
     @property
@@ -180,7 +185,17 @@ def process_recording(rec: Recording, config: PreprocessConfig) -> Windows:
         valid = _resampled_mask(~long_gap, len(y))
         center, scale = sig.robust_scale(y, valid)
         windows = (windows - center) / scale
-    return Windows(data=windows.astype(config.dtype), start_s=starts_s, flags=flags,
+    data = windows.astype(config.dtype)
+    # Huge inputs (1e300, or 1e9 µV counts with --normalize none --dtype float16) can
+    # overflow in the filters or in the cast: a non-finite window must never be stored.
+    finite = np.isfinite(data).all(axis=1)
+    if not finite.all():
+        dropped["non_finite"] += int((~finite).sum())
+        data, starts_s, hr = data[finite], starts_s[finite], hr[finite]
+        flags = {k: v[finite] for k, v in flags.items()}
+        if sample_label is not None:
+            sample_label = sample_label[finite]
+    return Windows(data=data, start_s=starts_s, flags=flags,
                    heart_rate=hr, sample_label=sample_label, dropped=dropped)
 
 

@@ -142,6 +142,9 @@ def count_in_windows(flags: np.ndarray, starts: np.ndarray, length: int) -> np.n
 
 def zscore(windows: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     """Per-window z-score. A constant window becomes zeros, never NaN."""
+    if len(windows) and np.max(np.abs(windows)) > 1e150:  # mean/std would overflow: rescale first
+        peak = np.max(np.abs(windows), axis=1, keepdims=True)
+        windows = windows / np.where(peak > 0, peak, 1.0)
     mean = windows.mean(axis=1, keepdims=True)
     std = windows.std(axis=1, keepdims=True)
     return np.where(std > eps, (windows - mean) / np.maximum(std, eps), 0.0)

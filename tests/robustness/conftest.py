@@ -18,4 +18,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                                 f"({', '.join(f'{k}: {v}' for k, v in sorted(by_outcome.items()))})")
     for name, r in sorted(RESULTS.items()):
         if not r["handled"]:
-            terminalreporter.write_line(f"  NOT handled: {name}: {r['outcome']} {r['detail']}")
+            terminalreporter.write_line(f"  NOT handled: {name}: {r['outcome']}: {r['detail']}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import json
+    import os
+
+    path = os.environ.get("ECGEMOTION_ROBUSTNESS_REPORT")
+    if path and RESULTS:
+        with open(path, "w") as fh:
+            json.dump(RESULTS, fh, indent=1, sort_keys=True)

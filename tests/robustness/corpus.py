@@ -9,6 +9,8 @@ handled:
 - ``skip``: the run finishes and a counted skip (``summary["skipped"]``) names the file;
 - ``warned``: the run finishes and a warning names the file (documented behaviour,
   e.g. ASCERTAIN without its self-report file gives unlabelled recordings);
+- ``dropped``: the offending windows are dropped and counted (``summary["dropped"]``:
+  ``long_gap`` for long NaN/Inf runs, ``non_finite`` for values that overflow);
 - ``flagged``: the windows are kept but carry a quality flag (all-zero → flat,
   clipped → clipped), so ``store.select()`` never hands them to a model;
 - ``ok``: a valid-but-unusual input (a MATLAB v7.3 file) that must simply work.
@@ -54,7 +56,7 @@ class BadInput:
     skip_if: Callable[[], str | None] = lambda: None   # a reason to skip honestly
 
 
-E, S, W, F, OK = "error", "skip", "warned", "flagged", "ok"
+E, S, W, F, D, OK = "error", "skip", "warned", "flagged", "dropped", "ok"
 
 
 def _expect(*outcomes: str) -> frozenset[str]:
@@ -64,7 +66,7 @@ def _expect(*outcomes: str) -> frozenset[str]:
 # --------------------------------------------------------------------------- AMIGOS
 def _amigos(defect: str, *, mat_format: str = "v5"):
     def build(tmp: Path) -> Case:
-        truth = write_amigos(tmp / "amigos", subjects=(1, 2), n_trials=3, seconds=10,
+        truth = write_amigos(tmp / "amigos", subjects=(1, 2), n_trials=4, seconds=10,
                              defects=(defect,) if defect else (), mat_format=mat_format)
         name = truth.files[1].name
         return Case(["--dataset", "amigos", "--root", str(tmp / "amigos")], name,
@@ -181,14 +183,15 @@ def wesad_not_a_dict(tmp: Path) -> Case:
 
 
 # --------------------------------------------------------------------------- .npy
-def _npy_array(arr_fn, expect, fs: str | None = "250", name: str = "bad.npy", read: bool = True):
+def _npy_array(arr_fn, expect, fs: str | None = "250", name: str = "bad.npy", read: bool = True,
+               extra: tuple[str, ...] = ()):
     def build(tmp: Path) -> Case:
         root = tmp / "npy"
         root.mkdir()
         write_npy(root / "good.npy", seconds=20, fs=250)
         path = root / name
         np.save(path, arr_fn(), allow_pickle=True)
-        argv = ["--dataset", "npy", "--root", str(root)] + (["--fs", fs] if fs else [])
+        argv = ["--dataset", "npy", "--root", str(root)] + (["--fs", fs] if fs else []) + list(extra)
         return Case(argv, name, expect, read=path if read else None,
                     read_fs=float(fs) if fs else None)
     return build
@@ -438,13 +441,17 @@ CORPUS: list[BadInput] = [
     # .npy signals and dtypes
     BadInput("npy_all_nan", _npy_array(lambda: np.full(5000, np.nan), _expect(S))),
     BadInput("npy_all_inf", _npy_array(lambda: np.full(5000, np.inf), _expect(S))),
-    BadInput("npy_nan_inf_mixed", _npy_array(_nan_inf_mixed, _expect(OK, F))),
+    BadInput("npy_nan_inf_mixed", _npy_array(_nan_inf_mixed, _expect(D))),
     BadInput("npy_all_zero", _npy_array(lambda: np.zeros(5000), _expect(F))),
     BadInput("npy_clipped", _npy_array(_clipped, _expect(F))),
     BadInput("npy_amplitude_1e9", _npy_array(lambda: _ecg20() * 1e9, _expect(OK, F))),
     BadInput("npy_amplitude_1e300", _npy_array(lambda: _ecg20() * 1e300, _expect(OK, F, S))),
     BadInput("npy_float_max", _npy_array(lambda: np.where(np.arange(5000) % 2, 1.7e308, -1.7e308),
                                          _expect(OK, F, S))),
+    BadInput("npy_1e9_float16_unnormalised", _npy_array(lambda: _ecg20() * 1e9, _expect(D),
+                                                        extra=("--dtype", "float16", "--normalize", "none"))),
+    BadInput("npy_1e300_float32_unnormalised", _npy_array(lambda: _ecg20() * 1e300, _expect(D),
+                                                          extra=("--normalize", "none"))),
     BadInput("npy_strings", _npy_array(lambda: np.array(["1.0", "2.0"] * 2500), _expect(S))),
     BadInput("npy_complex", _npy_array(lambda: _ecg20() * (1 + 1j), _expect(S))),
     BadInput("npy_bool", _npy_array(lambda: _ecg20() > 0.3, _expect(OK, F))),

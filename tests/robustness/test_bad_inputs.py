@@ -64,6 +64,9 @@ def classify(result: dict, mention: str) -> tuple[str, str]:
         return "skip", next(k for k in skips if mention in k)
     if any(mention in w for w in result["warnings"]):
         return "warned", next(w for w in result["warnings"] if mention in w)
+    dropped = {k: v for k, v in s.get("dropped", {}).items() if v}
+    if dropped:
+        return "dropped", json.dumps(dropped)
     flagged = {k: v for k, v in s.get("flagged", {}).items() if v}
     if flagged and s.get("good_windows", 0) < s.get("windows", 0):
         return "flagged", json.dumps(flagged)
@@ -93,6 +96,7 @@ def test_bad_input_is_handled(bad: BadInput, tmp_path, capsys):
     reason = bad.skip_if()
     if reason:
         pytest.skip(reason)
+    (tmp_path / "in").mkdir()
     case = bad.build(tmp_path / "in")
     out = tmp_path / "stores"
     try:
@@ -111,7 +115,7 @@ def test_bad_input_is_handled(bad: BadInput, tmp_path, capsys):
         problem = check_read_signal(case.read, case.read_fs)
         if problem:
             problems.append(problem)
-    record(bad.name, outcome, not problems, "; ".join(problems))
+    record(bad.name, outcome, not problems, "; ".join(problems) or detail)
     assert not problems, "\n".join(problems)
 
 

@@ -51,7 +51,7 @@ def test_torchrun_two_processes(tiny_store_path, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "ecgemotion", "pretrain", "--store", str(tiny_store_path), "--model", "fast",
            "--epochs", "2", "--out", str(out), *TINY]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two ranks on two cores
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]

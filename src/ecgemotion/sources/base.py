@@ -97,13 +97,19 @@ def file_fingerprint(path: Path) -> str:
     Hashing whole files would make every ``prepare`` re-read the corpus; sampling
     the ends plus size and mtime catches replaced, truncated and edited files.
     """
-    st = path.stat()
-    h = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}".encode())
-    with open(path, "rb") as fh:
-        h.update(fh.read(_SAMPLE_BYTES))
-        if st.st_size > _SAMPLE_BYTES:
-            fh.seek(max(_SAMPLE_BYTES, st.st_size - _SAMPLE_BYTES))
+    try:
+        st = path.stat()
+        h = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        with open(path, "rb") as fh:
             h.update(fh.read(_SAMPLE_BYTES))
+            if st.st_size > _SAMPLE_BYTES:
+                fh.seek(max(_SAMPLE_BYTES, st.st_size - _SAMPLE_BYTES))
+                h.update(fh.read(_SAMPLE_BYTES))
+    except OSError as exc:
+        # Unreadable (permissions, I/O error): fingerprint the failure, so that the
+        # item is still listed and its load is skipped with a reason naming the file;
+        # once the file becomes readable its fingerprint, hence the store, changes.
+        return hashlib.sha256(f"unreadable:{exc.errno}:{exc.strerror}".encode()).hexdigest()[:16]
     return h.hexdigest()[:16]
 
 

@@ -214,6 +214,8 @@ def build_store(sources: list[Source], config: PreprocessConfig = PreprocessConf
     tmp = parent / f".{final.name}.partial"
     if tmp.exists():
         shutil.rmtree(tmp)  # left over from a crashed build
+        stale_reason = stale_reason or (f"an interrupted build left {tmp.name} behind; "
+                                        "discarded it and rebuilt from scratch")
     tmp.mkdir(parents=True)
 
     report = BuildReport()

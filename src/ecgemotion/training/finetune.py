@@ -1,0 +1,308 @@
+"""Fine-tuning a (pre-trained) model for one binary emotion task: arousal or valence.
+
+``finetune(store, init, task, out_dir, ...)`` builds the model (from a pre-trained
+folder, a shipped name or ``"scratch"``), draws a **subject-held-out validation split
+from the training rows** (never from test data), trains it with :func:`fit` and keeps
+the epoch with the lowest validation loss, then saves a deployable folder with
+:func:`save_pretrained`: ``config.json`` + ``model.safetensors``, and under ``extra``
+the task, the classes (``["low", "high"]``; P(high) = ``softmax(logits)[:, 1]``), the
+label rule, the preprocessing, the store identity, the validation metrics, the
+initialisation and the seed — what ``ecgemotion predict`` needs.
+
+Two regimes:
+
+- **full fine-tuning** (default, the paper): every weight is trained;
+- **frozen** (``freeze=True``): the encoder is frozen (weights *and* normalisation
+  statistics, it stays in eval mode) and only the classifier head is trained: a probe
+  of the representation.
+
+Class imbalance: the loss is **class-weighted cross-entropy**, the weight of class c
+being ``n / (2 n_c)`` on the training rows (sklearn's "balanced"), so both classes
+count equally; the validation loss is weighted the same way (with the *training*
+weights), so the selected epoch is the one with the best class-balanced loss.
+Validation also reports accuracy and balanced accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ecgemotion.errors import ConfigError, EcgEmotionError
+
+CLASSES = ["low", "high"]
+
+
+# -- the task ----------------------------------------------------------------------------------
+@dataclass
+class Classification:
+    """Binary classification task for :func:`ecgemotion.training.fit`.
+
+    ``class_weights`` (2,) weight the cross-entropy of the training and validation loss.
+    Validation metrics: ``loss`` (weighted CE), ``accuracy``, ``recall_low``,
+    ``recall_high`` (their mean is the balanced accuracy).
+    """
+
+    class_weights: tuple[float, float] = (1.0, 1.0)
+    name: str = "finetune"
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def _w(self, device) -> torch.Tensor:
+        return torch.as_tensor(self.class_weights, dtype=torch.float32, device=device)
+
+    def train_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   generator: torch.Generator) -> torch.Tensor:
+        logits = model(x)["logits"].float()
+        return F.cross_entropy(logits, y, weight=self._w(logits.device))
+
+    def val_metrics(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    rows: np.ndarray) -> dict[str, tuple[float, float]]:
+        logits = model(x)["logits"].float()
+        w = self._w(logits.device)
+        ce = F.cross_entropy(logits, y, reduction="none")
+        pred = logits.argmax(1)
+        pos, neg = y == 1, y == 0
+        return {"loss": (float((ce * w[y]).sum()), float(w[y].sum())),
+                "accuracy": (float((pred == y).sum()), float(len(y))),
+                "recall_high": (float((pred[pos] == 1).sum()), float(pos.sum())),
+                "recall_low": (float((pred[neg] == 0).sum()), float(neg.sum()))}
+
+    def on_epoch_end(self, model, x, rows, out_dir, epoch) -> None:  # noqa: D401 - nothing to draw
+        return None
+
+
+def balanced_weights(y: np.ndarray) -> tuple[float, float]:
+    """``n / (2 n_c)`` per class (1.0 for an absent class)."""
+    y = np.asarray(y, dtype=np.int64)
+    n = len(y)
+    out = []
+    for c in (0, 1):
+        nc = int((y == c).sum())
+        out.append(float(n / (2 * nc)) if nc else 1.0)
+    return out[0], out[1]
+
+
+# -- building models ---------------------------------------------------------------------------
+def parse_overrides(text: str | None) -> dict[str, Any]:
+    """``"d_model=32,n_layers=1,conv_channels=[8,16]"`` -> dict (values parsed as JSON when
+    possible). Commas inside brackets do not split."""
+    out: dict[str, Any] = {}
+    if not text:
+        return out
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        depth += ch in "[{" 
+        depth -= ch in "]}"
+        cur += ch
+    parts.append(cur)
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise ConfigError(f"model override expects KEY=VALUE, found {part!r}")
+        k, v = part.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except ValueError:
+            out[k.strip()] = v.strip()
+    return out
+
+
+def is_scratch(init: str | Path | None) -> bool:
+    return init is None or str(init).lower() in ("scratch", "none", "random", "")
+
+
+def build_model(init: str | Path | None, store, model: str = "fast",
+                overrides: dict[str, Any] | None = None, seed: int = 0,
+                architecture_only: bool = False) -> nn.Module:
+    """A 2-class model for ``store``'s windows.
+
+    ``init`` is a pre-trained folder / shipped name (its encoder is loaded, heads fresh)
+    or ``"scratch"`` (``model`` preset + ``overrides``, random weights). With
+    ``architecture_only`` the pre-trained folder's architecture is used but not its
+    weights (the from-scratch control of the same network).
+    """
+    from ecgemotion.models import create_model, from_pretrained
+    from ecgemotion.models.config import ModelConfig
+    from ecgemotion.models.hub import CONFIG_NAME, resolve_pretrained
+
+    overrides = dict(overrides or {})
+    torch.manual_seed(seed)
+    if is_scratch(init):
+        net = create_model(model, **{"window_len": store.window_len, "fs": store.fs,
+                                     "n_classes": 2, **overrides})
+    else:
+        folder = resolve_pretrained(init)
+        cfg = ModelConfig.load(folder / CONFIG_NAME)
+        if cfg.window_len != store.window_len or abs(cfg.fs - store.fs) > 1e-6:
+            raise ConfigError(f"{folder}: the model was built for {cfg.window_len}-sample windows at "
+                              f"{cfg.fs:g} Hz but the store has {store.window_len} at {store.fs:g} Hz; "
+                              "prepare the store with the model's window and rate")
+        # head-only fields may change; architecture fields must not
+        head = {k: v for k, v in overrides.items()
+                if k in ("dropout", "classifier_hidden", "classifier_dropout")}
+        if architecture_only:
+            net = create_model(cfg.replace(n_classes=2, **head))
+        else:
+            net = from_pretrained(folder, encoder_only=True, n_classes=2, **head)
+    return net
+
+
+def freeze_encoder(model: nn.Module) -> nn.Module:
+    """Train only ``model.classifier``: every other parameter frozen, and the frozen
+    part kept in eval mode (no dropout, no batch-norm statistic updates) even when the
+    training loop calls ``model.train()``."""
+    if not hasattr(model, "classifier"):
+        raise ConfigError("this model has no classifier head to train")
+    for name, p in model.named_parameters():
+        p.requires_grad = name.startswith("classifier.")
+
+    def train(self, mode: bool = True):
+        nn.Module.train(self, mode)
+        for name, child in self.named_children():
+            if name != "classifier":
+                child.eval()
+        return self
+
+    model.train = types.MethodType(train, model)
+    model.train(model.training)
+    return model
+
+
+# -- fitting -----------------------------------------------------------------------------------
+def fit_classifier(model: nn.Module, store, train_rows, val_rows, target: str, out_dir: str | Path,
+                   train_cfg=None, freeze: bool = False, ui=None,
+                   run_info: dict[str, Any] | None = None, keep_checkpoints: bool = True
+                   ) -> tuple[nn.Module, dict[str, Any]]:
+    """Train ``model`` on ``train_rows``, select the epoch on ``val_rows``; return the best
+    model (weights of the lowest validation loss) and the run summary (with the history).
+
+    Only ``train_rows`` and ``val_rows`` are read. With no validation rows the last
+    epoch is kept (and the summary says so).
+    """
+    from ecgemotion.store import WindowDataset
+    from ecgemotion.training.checkpoint import find_checkpoint, load_checkpoint
+    from ecgemotion.training.loop import TrainConfig, fit
+
+    train_cfg = train_cfg or TrainConfig(epochs=5)
+    train_rows = np.asarray(train_rows, dtype=np.int64)
+    val_rows = np.asarray(val_rows, dtype=np.int64)
+    train_ds = WindowDataset(store, train_rows, target)
+    val_ds = WindowDataset(store, val_rows, target)
+    if len(train_ds) == 0:
+        raise ConfigError("no training windows")
+    weights = balanced_weights(train_ds.labels)
+    task = Classification(class_weights=weights)
+    if freeze:
+        freeze_encoder(model)
+    if train_cfg.batch_size > len(train_ds):
+        from dataclasses import replace
+
+        train_cfg = replace(train_cfg, batch_size=len(train_ds))
+    out_dir = Path(out_dir)
+    info = {"target": target, "freeze": freeze, "class_weights": list(weights),
+            "train_windows": len(train_ds), "val_windows": len(val_ds),
+            "train_positive_share": float(train_ds.labels.mean()), **(run_info or {})}
+    summary = fit(model, task, train_ds, val_ds, train_cfg, out_dir, ui=ui, run_info=info)
+    best = out_dir / "best"
+    selected = "best_val_loss"
+    if len(val_ds) and find_checkpoint(best) is not None:
+        rng = torch.get_rng_state()
+        load_checkpoint(best, model)
+        torch.set_rng_state(rng)
+    else:
+        selected = "last_epoch (no validation windows)"
+    history = []
+    log = out_dir / "log.csv"
+    if log.is_file():
+        import pandas as pd
+
+        history = pd.read_csv(log).to_dict("records")
+    best_row = next((h for h in history if int(h["step"]) == summary.get("best_step")), None)
+    val_metrics = {}
+    if best_row is not None:
+        rh, rl = best_row.get("val_recall_high"), best_row.get("val_recall_low")
+        vals = [v for v in (rh, rl) if v is not None and np.isfinite(v)]
+        val_metrics = {"loss": float(best_row["val_loss"]),
+                       "accuracy": float(best_row.get("val_accuracy", float("nan"))),
+                       "balanced_accuracy": float(np.mean(vals)) if vals else float("nan"),
+                       "epoch": int(best_row["epoch"])}
+    summary.update({"selected": selected, "history": history, "val_metrics": val_metrics,
+                    "class_weights": list(weights)})
+    if not keep_checkpoints:
+        for d in (out_dir / "best", out_dir / "last", out_dir / "best.old", out_dir / "last.old"):
+            shutil.rmtree(d, ignore_errors=True)
+    model.eval()
+    return model, summary
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, windows_of, rows, batch_size: int = 256,
+                  device: str | torch.device = "cpu") -> np.ndarray:
+    """P(high) = softmax(logits)[:, 1] for ``rows``; ``windows_of(rows)`` returns (n, T)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    model.eval()
+    model.to(device)
+    out = np.empty(len(rows), dtype=np.float64)
+    for i in range(0, len(rows), batch_size):
+        x = torch.from_numpy(np.asarray(windows_of(rows[i:i + batch_size]), dtype=np.float32))
+        logits = model(x.unsqueeze(1).to(device))["logits"].float()
+        out[i:i + len(x)] = torch.softmax(logits, dim=1)[:, 1].cpu().numpy()
+    return out
+
+
+# -- the command's API -----------------------------------------------------------------------
+def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, model: str = "fast",
+             freeze: bool = False, train_cfg=None, val_fraction: float = 0.2,
+             quality: str = "good", subjects: list[str] | None = None,
+             overrides: dict[str, Any] | None = None, ui=None) -> dict[str, Any]:
+    """Train one deployable model on every labelled window of ``store`` (minus a
+    subject-held-out validation split) and save it in ``out_dir`` (``save_pretrained``)."""
+    from ecgemotion.models import save_pretrained
+    from ecgemotion.training.data import split_rows
+    from ecgemotion.training.loop import TrainConfig
+
+    train_cfg = train_cfg or TrainConfig(epochs=10)
+    out_dir = Path(out_dir)
+    if (out_dir / "model.safetensors").exists():
+        raise EcgEmotionError(f"{out_dir}: already holds a model; choose another --out")
+    rows = store.select(subjects=subjects, quality=quality, labelled=task)
+    if len(rows) == 0:
+        raise ConfigError(f"{store.path}: no good windows labelled '{task}'")
+    train_rows, val_rows, split = split_rows(store.index, rows, val_fraction, train_cfg.seed)
+    net = build_model(init, store, model, overrides, seed=train_cfg.seed)
+    init_desc = "scratch" if is_scratch(init) else str(init)
+    net, summary = fit_classifier(net, store, train_rows, val_rows, task, out_dir / "run",
+                                  train_cfg, freeze=freeze, ui=ui,
+                                  run_info={"init": init_desc, "val_subjects": split["val"]},
+                                  keep_checkpoints=False)
+    extra = {"task": task, "classes": CLASSES, "positive_class_index": 1,
+             "label_rule": store.meta.get("label_rule"), "preprocess": store.meta.get("preprocess"),
+             "store": {"path": str(store.path), "identity": store.meta.get("identity")},
+             "val_metrics": summary["val_metrics"], "init": init_desc, "seed": train_cfg.seed,
+             "freeze": freeze, "class_weights": summary["class_weights"],
+             "imbalance": "class-weighted cross-entropy (n / (2 n_c))",
+             "train_windows": int(len(train_rows)), "val_windows": int(len(val_rows)),
+             "train_subjects": split["train"], "val_subjects": split["val"],
+             "selected_epoch": summary["val_metrics"].get("epoch")}
+    save_pretrained(net, out_dir, extra=extra)
+    return {"out": str(out_dir), "task": task, "init": init_desc, "model": net.config.name,
+            "freeze": freeze, "train_windows": int(len(train_rows)),
+            "val_windows": int(len(val_rows)), "val_subjects": split["val"],
+            "val_metrics": summary["val_metrics"], "epochs": summary.get("epochs"),
+            "elapsed_s": summary.get("elapsed_s"), "label_rule": extra["label_rule"],
+            "seed": train_cfg.seed}
