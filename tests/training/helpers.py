@@ -29,7 +29,9 @@ def write_tiny_store(path: Path, n_subjects: int = 6, per_subject: int = 24, win
             windows.append((x - x.mean()) / (x.std() + 1e-8))
             rows.append({"row": len(rows), "dataset": "tiny", "subject": f"S{s:02d}", "trial": "t0",
                          "lead": "ECG", "part": "", "start_s": w * window_len / fs,
-                         "hr_bpm": hr, "good": True, "label_arousal": float(1 + s % 9),
+                         "hr_bpm": hr, "good": True, "q_flat": False, "q_clipped": False,
+                         "q_amplitude": False, "q_heart_rate": False,
+                         "label_arousal": float(1 + s % 9),
                          "y_arousal": float(s % 2)})
     data = np.asarray(windows, dtype="<f4")
     data.tofile(path / "windows-00000.bin")

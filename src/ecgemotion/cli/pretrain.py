@@ -46,7 +46,8 @@ def add_parser(sub, common):
     p.add_argument("--val-fraction", type=float, default=0.2, help="subjects held out for validation")
     p.add_argument("--val-max-windows", type=int, default=4096)
     p.add_argument("--datasets", help="comma-separated datasets of the store to use (default: all)")
-    p.add_argument("--quality", choices=["good", "all"], default="good")
+    p.add_argument("--quality", choices=["good", "usable", "all"], default="usable",
+                   help="windows to train on: usable (default) keeps clipped R peaks, good drops them")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="auto: bf16 autocast on CUDA when supported, else fp32")

@@ -126,5 +126,6 @@ class ModelConfig:
             raise ConfigError(f"{path}: expected a JSON object, found {type(data).__name__}")
         data.pop("format", None)
         data.pop("ecgemotion_version", None)
+        data.pop("extra", None)  # task facts saved beside the architecture (finetune, predict)
         data.pop("extra", None)
         return cls.from_dict(data, source=str(path))

@@ -22,21 +22,35 @@ def split_subjects(index: pd.DataFrame, val_fraction: float = 0.2, seed: int = 0
                    ) -> tuple[list[str], list[str]]:
     """Split the subjects of ``index`` into (train, validation) ``dataset/subject`` keys.
 
-    Deterministic in (subjects, ``val_fraction``, ``seed``): the sorted keys are shuffled
-    by ``numpy.random.default_rng(seed)`` and the first ``round(val_fraction * n)``
-    (at least one) go to validation.
+    Validation aims at ``val_fraction`` of the *windows*, not of the subjects: corpora
+    like open-ecg have one subject holding most of the data and a dozen with a few
+    windows each, where a subject count gives a validation set of a handful of windows.
+    Subjects are visited in an order shuffled by ``numpy.random.default_rng(seed)`` and
+    taken while each brings the validation size closer to the target; at least one
+    subject goes to each side.
     """
     if not 0.0 < val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be in (0, 1), found {val_fraction}")
-    keys = sorted(set(subject_keys(index)))
+    per_subject = pd.Series(subject_keys(index)).value_counts()
+    keys = sorted(per_subject.index)
     if len(keys) < 2:
         raise ConfigError(f"a subject-held-out validation split needs at least 2 subjects, "
                           f"found {len(keys)} ({keys})")
     order = np.random.default_rng(seed).permutation(len(keys))
-    n_val = min(len(keys) - 1, max(1, round(val_fraction * len(keys))))
-    val = sorted(keys[i] for i in order[:n_val])
-    train = sorted(keys[i] for i in order[n_val:])
-    return train, val
+    target = val_fraction * int(per_subject.sum())
+    val: list[str] = []
+    taken = 0
+    for i in order:
+        key = keys[i]
+        if taken >= target or len(val) == len(keys) - 1:
+            break
+        if abs(taken + per_subject[key] - target) < abs(taken - target):  # brings us closer
+            val.append(key)
+            taken += int(per_subject[key])
+    if not val:
+        val = [min(keys, key=lambda k: (per_subject[k], k))]
+    train = sorted(set(keys) - set(val))
+    return train, sorted(val)
 
 
 def split_rows(index: pd.DataFrame, rows: np.ndarray, val_fraction: float = 0.2, seed: int = 0

@@ -122,7 +122,7 @@ def plot_reconstruction(x: np.ndarray, pred: np.ndarray, mask: np.ndarray, fs: f
 
 def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretrain",
              train: TrainConfig | None = None, mask_ratio: float = 0.15, mask_span_s: float = 0.5,
-             val_fraction: float = 0.2, datasets: list[str] | None = None, quality: str = "good",
+             val_fraction: float = 0.2, datasets: list[str] | None = None, quality: str = "usable",
              ui=None, **model_overrides: Any) -> dict[str, Any]:
     """Pre-train ``model`` (a preset name or :class:`ModelConfig`) on ``store`` by masked
     reconstruction; validation on held-out subjects. Returns the run summary, which holds

@@ -1,0 +1,367 @@
+"""Run a cross-validation protocol over several systems, honestly.
+
+For every fold of the protocol (:mod:`ecgemotion.evaluation.splits`), every system is
+trained on the fold's training rows, selects its epoch on the fold's validation rows
+(training side only) and predicts the test rows **once**. Each system reaches windows
+only through a :class:`~ecgemotion.evaluation.systems.TracedStore`; the runner records
+every row served while fitting and while predicting, and raises
+:class:`~ecgemotion.evaluation.splits.LeakageError` if a test row was served to training
+or model selection, or if prediction read anything but the test rows.
+
+What :func:`run_evaluation` returns (and ``report.write_results`` saves as results.json):
+every fold's metrics for every system (and for the majority baseline, which predicts the
+training majority class), aggregates (mean ± std over folds), percentile bootstrap 95 %
+CIs on the pooled out-of-fold predictions of repeat 0 (clusters = subjects for
+subject/loso/trial, windows for paper), a per-subject table, paired tests between
+systems on the same folds, trial-level pooled metrics (separately), the label rule, the
+protocol with its ``subject_dependent``/``window_mixed`` flags, the seed and the config.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ecgemotion import __version__
+from ecgemotion.evaluation.metrics import (METRICS, aggregate, bootstrap_ci, fold_metrics,
+                                           paired_permutation_test, paired_test, per_subject_table,
+                                           trial_metrics)
+from ecgemotion.evaluation.splits import LeakageError, get_protocol
+from ecgemotion.evaluation.systems import Context, System, TracedStore
+from ecgemotion.training.data import derived_seed
+
+MAJORITY = "majority"
+PAPER_WARNING = ("SUBJECT-DEPENDENT, WINDOW-MIXED protocol: windows of the same subject and "
+                 "the same trial (video) are in training and test. Comparable with the paper's "
+                 "numbers, NOT an estimate of performance on new people.")
+
+
+def protocol_info(name: str, k: int | None, repeats: int | None, val_fraction: float | None,
+                  n_folds: int, max_folds: int | None) -> dict[str, Any]:
+    p = get_protocol(name)
+    info = {**p.describe(), "k": k if k is not None else p.default_k,
+            "repeats": repeats if repeats is not None else p.default_repeats,
+            "val_fraction": val_fraction if val_fraction is not None else p.default_val_fraction,
+            "folds_per_repeat": n_folds, "max_folds": max_folds,
+            "paper_comparable": name == "paper",
+            "validation": {"paper": "random windows of the training side (stratified)",
+                           "subject": "whole subjects of the training side",
+                           "loso": "whole subjects of the training side",
+                           "trial": "whole trials of the training side"}[name]}
+    if p.window_mixed or p.subject_dependent:
+        info["warning"] = (PAPER_WARNING if name == "paper" else
+                           "SUBJECT-DEPENDENT protocol: a test subject's other trials are in "
+                           "training (no trial is on both sides).")
+    return info
+
+
+class _Recorder:
+    """Rows served per (fold, system, phase)."""
+
+    def __init__(self):
+        self.phase: tuple[str, str, str] | None = None
+        self.reads: dict[tuple[str, str, str], list[np.ndarray]] = {}
+
+    def __call__(self, rows: np.ndarray) -> None:
+        if self.phase is None:
+            raise LeakageError("a window was read outside a fit or predict phase")
+        self.reads.setdefault(self.phase, []).append(np.asarray(rows, dtype=np.int64).copy())
+
+    def rows(self, key) -> np.ndarray:
+        parts = self.reads.get(key, [])
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _check_fold_reads(rec: _Recorder, fold, system: str) -> dict[str, int]:
+    fit_rows = rec.rows((fold.name, system, "fit"))
+    pred_rows = rec.rows((fold.name, system, "predict"))
+    leaked = np.intersect1d(fit_rows, fold.test)
+    if len(leaked):
+        raise LeakageError(f"{system}, fold {fold.name}: {len(leaked)} test row(s) were served to "
+                           f"training/model selection (e.g. row {int(leaked[0])})")
+    outside = np.setdiff1d(fit_rows, np.concatenate([fold.train, fold.val]))
+    if len(outside):
+        raise LeakageError(f"{system}, fold {fold.name}: training read {len(outside)} row(s) "
+                           "outside the fold's training side")
+    if len(np.setdiff1d(pred_rows, fold.test)):
+        raise LeakageError(f"{system}, fold {fold.name}: prediction read non-test rows")
+    return {"fit_rows_read": int(len(np.unique(fit_rows))),
+            "predict_rows_read": int(len(np.unique(pred_rows)))}
+
+
+def _subject_key(index: pd.DataFrame, rows) -> np.ndarray:
+    sub = index.iloc[np.asarray(rows, dtype=np.int64)]
+    return (sub["dataset"].astype(str) + "/" + sub["subject"].astype(str)).to_numpy()
+
+
+def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx: Context,
+                   out_dir: str | Path, repeats: int | None = None, k: int | None = None,
+                   val_fraction: float | None = None, max_folds: int | None = None,
+                   quality: str = "good", n_boot: int = 2000, config: dict[str, Any] | None = None,
+                   notes: list[str] | None = None, fold_init: Callable[[Any], dict] | None = None,
+                   tracer: Callable[..., None] | None = None, ui=None) -> dict[str, Any]:
+    """Evaluate ``systems`` on ``store``'s ``target`` labels under ``protocol``.
+
+    ``fold_init(fold)`` may return ``{system_name: pretrained_folder}`` per fold (pre-training
+    without the fold's test subjects). ``tracer(event, fold=, system=)`` is called with
+    ``"fit"`` before a system trains on a fold, ``"predict"`` before it predicts, and
+    ``"done"`` after (for instrumentation). Returns the results dict (not yet written).
+    """
+    from ecgemotion.baselines.hrv import HRVFeatureCache
+
+    say = ui.say if ui is not None else (lambda *a, **kw: None)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    proto = get_protocol(protocol)
+    rows = store.select(quality=quality, labelled=target)
+    if len(rows) == 0:
+        from ecgemotion.errors import ConfigError
+
+        raise ConfigError(f"{getattr(store, 'path', 'store')}: no {quality} windows labelled '{target}'")
+    index = store.index
+    y_all = index[f"y_{target}"].to_numpy(dtype=float)
+    n_folds = proto.n_folds(index, rows, k)
+    pinfo = protocol_info(protocol, k, repeats, val_fraction, n_folds, max_folds)
+    if pinfo.get("warning"):
+        say(f"NOTE: {pinfo['warning']}")
+
+    rec = _Recorder()
+    hrv_cache = HRVFeatureCache(store)
+    fit_store = TracedStore(store, rec, hrv_cache)
+    test_store = TracedStore(store, rec, hrv_cache)
+    t0 = time.time()
+    for system in systems:
+        system.prepare(ctx, out_dir / "runs")
+
+    fold_rows: list[dict[str, Any]] = []
+    preds: list[pd.DataFrame] = []
+    trial_rows: list[dict[str, Any]] = []
+    curves: dict[str, list[dict[str, Any]]] = {}
+    leak_log: list[dict[str, Any]] = []
+    fold_list = []
+    for i, fold in enumerate(proto.folds(index, rows, target, seed=ctx.seed, repeats=repeats, k=k,
+                                         val_fraction=val_fraction)):
+        if max_folds is not None and i >= max_folds:
+            break
+        fold_list.append(fold)
+        y_train = y_all[fold.train].astype(np.int64)
+        y_test = y_all[fold.test].astype(np.int64)
+        ctx.fold_init = fold_init(fold) if fold_init is not None else {}
+        seed = derived_seed(ctx.seed, fold.repeat, fold.fold) % (2 ** 31)
+        base = {"repeat": fold.repeat, "fold": fold.fold, "n_train": len(fold.train),
+                "n_val": len(fold.val), "n_test": len(fold.test),
+                "test_subjects": sorted(set(_subject_key(index, fold.test)))}
+        # the majority baseline: the training majority class for every test window
+        majority = int(y_train.mean() >= 0.5)
+        outputs = {MAJORITY: (np.full(len(fold.test), float(majority)), {})}
+        for system in systems:
+            run_dir = out_dir / "runs" / system.name / fold.name
+            t = time.time()
+            rec.phase = (fold.name, system.name, "fit")
+            if tracer:
+                tracer("fit", fold=fold, system=system.name)
+            # the system trains and selects on the fit store, then predicts on the test store
+            prob, info = _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir,
+                                           seed, tracer)
+            rec.phase = None
+            if tracer:
+                tracer("done", fold=fold, system=system.name)
+            reads = _check_fold_reads(rec, fold, system.name)
+            leak_log.append({"fold": fold.name, "system": system.name, **reads})
+            info["seconds"] = round(time.time() - t, 2)
+            outputs[system.name] = (np.asarray(prob, dtype=float), info)
+        for name, (prob, info) in outputs.items():
+            if len(prob) != len(fold.test) or not np.isfinite(prob).all():
+                raise LeakageError(f"{name}, fold {fold.name}: expected one finite probability per "
+                                   "test window")
+            m = fold_metrics(y_test, prob, y_train=y_train)
+            fold_rows.append({"system": name, **base, **m,
+                              "val_metrics": info.get("val_metrics"),
+                              "seconds": info.get("seconds"),
+                              "epochs": info.get("epochs")})
+            tm = trial_metrics(index, fold.test, y_test, prob, fold.train, y_train)
+            trial_rows.append({"system": name, "repeat": fold.repeat, "fold": fold.fold,
+                               **{k2: v for k2, v in tm.items() if k2 != "confusion"}})
+            preds.append(pd.DataFrame({"system": name, "repeat": fold.repeat, "fold": fold.fold,
+                                       "row": fold.test, "y": y_test, "prob": prob}))
+            if info.get("history"):
+                curves.setdefault(name, []).append({"fold": fold.name, "history": info["history"]})
+        accs = "  ".join(f"{n} {fold_rows[-len(outputs) + j]['accuracy']:.3f}"
+                         for j, n in enumerate(outputs))
+        say(f"fold {fold.name} ({len(fold.train)}/{len(fold.val)}/{len(fold.test)} windows): {accs}")
+        rec.reads.clear()  # rows are checked per fold; keep memory flat
+
+    pred = pd.concat(preds, ignore_index=True)
+    names = [MAJORITY] + [s.name for s in systems]
+    results = _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_rows,
+                         pred, index, ctx, n_boot)
+    results.update({
+        "ecgemotion_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "elapsed_s": round(time.time() - t0, 2), "seed": ctx.seed,
+        "config": {"train": asdict(ctx.train_cfg),
+                   "ssl": asdict(ctx.ssl_cfg) if ctx.ssl_cfg is not None else None,
+                   "quality": quality, "n_boot": n_boot, **(config or {})},
+        "notes": list(notes or []),
+        "leakage_check": {"passed": True, "folds": leak_log,
+                          "rule": "rows served to fit ∩ test rows = ∅; predict reads only test rows"},
+        "training_curves": curves,
+    })
+    pred.to_csv(out_dir / "predictions.csv", index=False)
+    return results
+
+
+def _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir, seed, tracer):
+    """Run ``system.fit_predict`` with the recorder switched to the predict phase the moment
+    the system first touches the test store."""
+
+    class _PredictPhase:
+        def __init__(self, inner):
+            self._inner = inner
+
+        def _enter(self):
+            if rec.phase != (fold.name, system.name, "predict"):
+                rec.phase = (fold.name, system.name, "predict")
+                if tracer:
+                    tracer("predict", fold=fold, system=system.name)
+
+        def windows(self, rows):
+            self._enter()
+            return self._inner.windows(rows)
+
+        def hrv(self, rows):
+            self._enter()
+            return self._inner.hrv(rows)
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
+    return system.fit_predict(ctx, fold, fit_store, _PredictPhase(test_store), run_dir, seed)
+
+
+def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_rows, pred, index,
+               ctx, n_boot) -> dict[str, Any]:
+    folds_df = pd.DataFrame(fold_rows)
+    trials_df = pd.DataFrame(trial_rows)
+    group_by_subject = pinfo["grouping"] != "window"
+    agg, agg_fmt, cis, per_subject, trial_agg = {}, {}, {}, {}, {}
+    pred0 = pred[pred["repeat"] == pred["repeat"].min()]
+    for name in names:
+        f = folds_df[folds_df["system"] == name]
+        table = aggregate(f, list(METRICS) + ["majority_baseline", "test_majority_share"])
+        agg[name] = {m: {k2: _num(v) for k2, v in r.items()} for m, r in table.iterrows()}
+        agg_fmt[name] = {m: f"{r['mean']:.3f} ± {r['std']:.3f}" if np.isfinite(r["std"])
+                         else f"{r['mean']:.3f}" for m, r in table.iterrows()}
+        p = pred0[pred0["system"] == name]
+        groups = _subject_key(index, p["row"]) if group_by_subject else None
+        cis[name] = {}
+        for metric in ("accuracy", "balanced_accuracy", "macro_f1", "auroc"):
+            if metric == "auroc" and name == MAJORITY:
+                continue
+            cis[name][metric] = bootstrap_ci(p["y"], p["prob"], metric, groups=groups,
+                                             n_boot=n_boot if metric != "auroc" else min(n_boot, 500),
+                                             seed=ctx.seed)
+        ps = per_subject_table(index, p["row"], p["y"], p["prob"])
+        per_subject[name] = ps.to_dict("records")
+        t = trials_df[trials_df["system"] == name]
+        ttab = aggregate(t, [c for c in (*METRICS, "majority_baseline") if c in t.columns])
+        trial_agg[name] = {m: {k2: _num(v) for k2, v in r.items()} for m, r in ttab.iterrows()}
+    # paired comparisons on the same folds
+    pairs = []
+    present = [s.name for s in systems]
+    wanted = [("transformer", o) for o in present if o != "transformer"]
+    wanted += [("scratch", "cnn"), ("cnn", "sarkar")]
+    wanted += [(s, MAJORITY) for s in present]
+    ratio = float((folds_df["n_test"] / folds_df["n_train"]).mean()) if len(folds_df) else None
+    for a, b in wanted:
+        if a not in names or b not in names or a == b:
+            continue
+        if any(p["a"] == a and p["b"] == b for p in pairs):
+            continue
+        fa = folds_df[folds_df["system"] == a].sort_values(["repeat", "fold"])
+        fb = folds_df[folds_df["system"] == b].sort_values(["repeat", "fold"])
+        entry = {"a": a, "b": b}
+        for metric in ("accuracy", "balanced_accuracy", "macro_f1"):
+            entry[metric] = paired_test(fa[metric].to_numpy(), fb[metric].to_numpy(),
+                                        test_train_ratio=ratio if protocol != "loso" else None)
+        pa = pred0[pred0["system"] == a].sort_values("row")
+        pb = pred0[pred0["system"] == b].sort_values("row")
+        groups = _subject_key(index, pa["row"]) if group_by_subject else None
+        entry["permutation_accuracy"] = paired_permutation_test(
+            pa["y"].to_numpy(), pa["prob"].to_numpy(), pb["prob"].to_numpy(), "accuracy",
+            groups=groups, n_perm=2000, seed=ctx.seed)
+        pairs.append(entry)
+    fold_records = []
+    for r in fold_rows:
+        fold_records.append({k2: (_num(v) if isinstance(v, (float, np.floating)) else v)
+                             for k2, v in r.items()})
+    return {
+        "store": {"path": str(getattr(store, "path", "")), "identity": store.meta.get("identity"),
+                  "windows": int(len(store)), "fs": float(store.fs),
+                  "window_s": float(store.window_len / store.fs)},
+        "task": target, "classes": ["low", "high"],
+        "label_rule": store.meta.get("label_rule"),
+        "preprocess": store.meta.get("preprocess"),
+        "protocol": pinfo,
+        "systems": {s.name: s.describe() for s in systems},
+        "majority_baseline_definition": "the majority class of the fold's training labels, "
+                                        "predicted for every test window",
+        "n_windows": int(pred0[pred0["system"] == MAJORITY].shape[0]),
+        "n_subjects": int(len(set(_subject_key(index, pred0["row"].unique())))),
+        "folds": fold_records,
+        "aggregate": agg, "summary": agg_fmt,
+        "bootstrap_ci": cis,
+        "bootstrap_unit": "subject (cluster bootstrap)" if group_by_subject else "window",
+        "bootstrap_on": "pooled out-of-fold predictions of the first repeat",
+        "per_subject": per_subject,
+        "paired_tests": pairs,
+        "trial_level": trial_agg,
+    }
+
+
+def _num(v):
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return v
+    return v if np.isfinite(v) else None
+
+
+def clean(o):
+    """JSON-safe copy: NaN/inf -> None, numpy -> Python."""
+    if isinstance(o, dict):
+        return {str(k): clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [clean(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return [clean(v) for v in o.tolist()]
+    if isinstance(o, (bool, np.bool_)):
+        return bool(o)
+    if isinstance(o, (int, np.integer)):
+        return int(o)
+    if isinstance(o, (float, np.floating)):
+        return _num(o)
+    return o
+
+
+def write_json(results: dict[str, Any], path: Path) -> Path:
+    path.write_text(json.dumps(clean(results), indent=2, default=_json_default,
+                               allow_nan=False) + "\n")
+    return path
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return _num(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)

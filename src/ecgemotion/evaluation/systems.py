@@ -1,0 +1,297 @@
+"""The systems an evaluation compares, each behind one interface.
+
+A system is trained on a fold's training rows, selects its model (epoch) on the fold's
+validation rows — both drawn from the training side — and predicts P(high) for the
+fold's test rows, once. It reaches windows only through the two stores it is handed:
+``fit_store`` during training/selection and ``test_store`` during prediction; the
+runner records every row each one serves and refuses a fold in which a test row was
+served to training (:class:`TracedStore`).
+
+Systems (:data:`SYSTEMS`):
+
+==============  ===================================================================
+``transformer``  the model initialised from ``--init`` (pre-trained encoder, fresh head),
+                 fully fine-tuned (the paper's system)
+``scratch``      the same architecture, random initialisation, fully fine-tuned
+``cnn``          the 1-D CNN (``create_model("cnn")``); pre-trained the same way when a
+                 CNN checkpoint is given (``--init-cnn``), else from scratch
+``sarkar``       Sarkar & Etemad: their CNN pre-trained by transformation recognition
+                 (on the fold's training-side windows, or once on ``--ssl-store``), then
+                 frozen conv features + a dense head
+``hrv-logreg``   HRV features + logistic regression (class-balanced)
+``hrv-forest``   HRV features + random forest (class-balanced)
+==============  ===================================================================
+
+HRV models have no hyper-parameter to select, so they are fitted on training and
+validation rows together (both training side).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ecgemotion.errors import ConfigError
+
+SYSTEMS = ("transformer", "scratch", "cnn", "sarkar", "hrv-logreg", "hrv-forest")
+DEFAULT_SYSTEMS = SYSTEMS
+
+
+class TracedStore:
+    """A read-only proxy of a window store that reports every row it serves.
+
+    ``on_read(rows)`` is called before ``windows(rows)`` returns; ``hrv(rows)`` serves
+    HRV features of rows (computed once per row by a shared cache) and reports them the
+    same way. Everything else (``index``, ``meta``, ``fs``, ...) passes through.
+    """
+
+    def __init__(self, store, on_read: Callable[[np.ndarray], None], hrv_cache=None):
+        self._store = store
+        self._on_read = on_read
+        self._hrv_cache = hrv_cache
+
+    def windows(self, rows):
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        self._on_read(rows)
+        return self._store.windows(rows)
+
+    def hrv(self, rows):
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        self._on_read(rows)
+        return self._hrv_cache(rows)
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+
+class SubsetStore:
+    """A store restricted to some rows (row numbers renumbered 0..n-1): lets
+    :func:`ecgemotion.training.pretrain` run on a store minus some subjects without
+    copying windows."""
+
+    def __init__(self, store, keep: np.ndarray):
+        from ecgemotion.store.window_store import WindowStore
+
+        self._store = store
+        self._keep = np.asarray(keep, dtype=np.int64)
+        self.index = store.index.iloc[self._keep].reset_index(drop=True)
+        self.path, self.meta, self.fs, self.window_len = store.path, store.meta, store.fs, store.window_len
+        self.select = WindowStore.select.__get__(self)
+
+    @property
+    def label_names(self) -> list[str]:
+        return [c[2:] for c in self.index.columns if c.startswith("y_")]
+
+    def __len__(self) -> int:
+        return len(self._keep)
+
+    def windows(self, rows):
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        return self._store.windows(self._keep[rows])
+
+
+@dataclass
+class Context:
+    """What every system gets: the task, training settings and seeds."""
+
+    target: str
+    train_cfg: Any                      # TrainConfig for fine-tuning
+    ssl_cfg: Any = None                 # TrainConfig for the sarkar pretext task
+    seed: int = 0
+    keep_checkpoints: bool = False
+    ui: Any = None
+    fold_init: dict[str, str] = field(default_factory=dict)  # per-fold pre-trained folders
+
+
+class System:
+    name: str = ""
+    description: str = ""
+    pretrained: bool = False
+
+    def prepare(self, ctx: Context, out_dir: Path) -> None:
+        """Work done once before the folds (nothing by default)."""
+
+    def fit_predict(self, ctx: Context, fold, fit_store, test_store, run_dir: Path,
+                    seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "pretrained": self.pretrained}
+
+
+def _quiet_ui(ctx):
+    return None  # per-fold training runs stay silent; the runner prints per fold
+
+
+class NeuralSystem(System):
+    """A network fine-tuned on the fold (all weights, or the head only with ``freeze``)."""
+
+    def __init__(self, name: str, init: str | None, model: str, overrides: dict[str, Any],
+                 description: str, architecture_only: bool = False, freeze: bool = False,
+                 pretrained: bool = False):
+        self.name, self.init, self.model, self.overrides = name, init, model, dict(overrides)
+        self.description, self.architecture_only, self.freeze = description, architecture_only, freeze
+        self.pretrained = pretrained
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "init": self.init or "scratch", "model": self.model,
+                "overrides": self.overrides, "freeze": self.freeze,
+                "architecture_only": self.architecture_only}
+
+    def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
+        from ecgemotion.training.finetune import build_model, fit_classifier, predict_proba
+
+        init = ctx.fold_init.get(self.name, self.init)
+        net = build_model(init, fit_store, self.model, self.overrides, seed=seed,
+                          architecture_only=self.architecture_only)
+        cfg = replace(ctx.train_cfg, seed=seed)
+        net, summary = fit_classifier(net, fit_store, fold.train, fold.val, ctx.target, run_dir,
+                                      cfg, freeze=self.freeze, ui=_quiet_ui(ctx),
+                                      keep_checkpoints=ctx.keep_checkpoints,
+                                      run_info={"system": self.name, "fold": fold.name})
+        prob = predict_proba(net, test_store.windows, fold.test)
+        return prob, {"val_metrics": summary["val_metrics"], "history": summary["history"],
+                      "epochs": summary.get("epochs"), "elapsed_s": summary.get("elapsed_s"),
+                      "init": str(init) if init else "scratch",
+                      "parameters": int(sum(p.numel() for p in net.parameters()))}
+
+
+class SarkarSystem(System):
+    name = "sarkar"
+    pretrained = True
+
+    def __init__(self, overrides: dict[str, Any], ssl_store=None):
+        self.overrides = dict(overrides)
+        self.ssl_store = ssl_store
+        self._shared_state = None
+        where = (f"the unlabelled store {ssl_store.path}" if ssl_store is not None
+                 else "each fold's training-side windows (labels unused)")
+        self.description = ("Sarkar & Etemad CNN pre-trained by transformation recognition on "
+                            f"{where}; frozen conv features + dense head")
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "overrides": self.overrides,
+                "ssl_store": str(self.ssl_store.path) if self.ssl_store is not None else None}
+
+    def prepare(self, ctx, out_dir):
+        if self.ssl_store is None:
+            return
+        from ecgemotion.training.sarkar_ssl import pretrain_sarkar
+
+        rows = self.ssl_store.select()
+        model, summary = pretrain_sarkar(self.ssl_store, rows, out_dir / "sarkar-ssl",
+                                         replace(ctx.ssl_cfg, seed=ctx.seed),
+                                         overrides=self.overrides)
+        self._shared_state = {k: v.clone() for k, v in model.state_dict().items()}
+        self.ssl_summary = {"pretext_val_accuracy": summary.get("pretext_val_accuracy")}
+
+    def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
+        import torch
+
+        from ecgemotion.models import create_model
+        from ecgemotion.training.finetune import fit_classifier, predict_proba
+        from ecgemotion.training.sarkar_ssl import pretrain_sarkar
+
+        info: dict[str, Any] = {}
+        if self._shared_state is not None:
+            if self.ssl_store.window_len != fit_store.window_len:
+                raise ConfigError("--ssl-store windows differ in length from the evaluation store")
+            torch.manual_seed(seed)
+            net = create_model("sarkar", **{"window_len": fit_store.window_len, "fs": fit_store.fs,
+                                            "n_classes": 2, **self.overrides})
+            net.load_state_dict(self._shared_state)
+        else:
+            ssl_rows = np.concatenate([fold.train, fold.val])
+            net, ssl = pretrain_sarkar(fit_store, ssl_rows, run_dir / "ssl",
+                                       replace(ctx.ssl_cfg, seed=seed), overrides=self.overrides)
+            info["pretext_val_accuracy"] = ssl.get("pretext_val_accuracy")
+        net, summary = fit_classifier(net, fit_store, fold.train, fold.val, ctx.target,
+                                      run_dir / "head", replace(ctx.train_cfg, seed=seed),
+                                      freeze=True, keep_checkpoints=ctx.keep_checkpoints,
+                                      run_info={"system": self.name, "fold": fold.name})
+        if not ctx.keep_checkpoints:
+            import shutil
+
+            for d in ("best", "last", "best.old", "last.old"):
+                shutil.rmtree(run_dir / "ssl" / d, ignore_errors=True)
+        prob = predict_proba(net, test_store.windows, fold.test)
+        info.update({"val_metrics": summary["val_metrics"], "history": summary["history"],
+                     "epochs": summary.get("epochs"), "elapsed_s": summary.get("elapsed_s")})
+        return prob, info
+
+
+class HRVSystem(System):
+    def __init__(self, model: str):
+        self.model = model
+        self.name = f"hrv-{model}"
+        self.description = (f"HRV features (mean HR/RR, SDNN, RMSSD, pNN50) + "
+                            f"{'logistic regression' if model == 'logreg' else 'random forest'}, "
+                            "class-balanced, fitted on train+val rows")
+
+    def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
+        from ecgemotion.baselines.hrv import fit_predict_features
+
+        rows = np.concatenate([fold.train, fold.val])
+        y = fit_store.index[f"y_{ctx.target}"].to_numpy(dtype=float)[rows]
+        train_x = fit_store.hrv(rows)
+        test_x = test_store.hrv(fold.test)
+        prob = fit_predict_features(train_x, y, test_x, model=self.model, seed=seed,
+                                    class_weight="balanced")
+        nan_share = float(np.isnan(train_x["mean_hr"].to_numpy(dtype=float)).mean())
+        return np.asarray(prob, dtype=float), {"train_nan_share": nan_share}
+
+
+def build_systems(names, init: str | None, model: str = "fast", overrides: dict | None = None,
+                  init_cnn: str | None = None, cnn_overrides: dict | None = None,
+                  sarkar_overrides: dict | None = None, ssl_store=None,
+                  per_fold_init: bool = False) -> tuple[list[System], list[str]]:
+    """Systems by name; returns (systems, notes)."""
+    from ecgemotion.training.finetune import is_scratch
+
+    names = [n.strip() for n in (names if not isinstance(names, str) else names.split(",")) if n.strip()]
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown:
+        raise ConfigError(f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}")
+    if len(set(names)) != len(names):
+        raise ConfigError("a system is listed twice")
+    notes: list[str] = []
+    scratch_init = is_scratch(init) and not per_fold_init
+    out: list[System] = []
+    for n in names:
+        if n == "transformer":
+            if scratch_init:
+                desc = f"'{model}' model, NO pre-training (--init scratch), fully fine-tuned"
+            else:
+                desc = f"pre-trained encoder from {init if init else 'per-fold pre-training'}, fully fine-tuned"
+            out.append(NeuralSystem("transformer", None if scratch_init else init, model,
+                                    overrides or {}, desc, pretrained=not scratch_init))
+        elif n == "scratch":
+            if scratch_init and "transformer" in names:
+                notes.append("'scratch' skipped: with --init scratch it is the same run as "
+                             "'transformer'")
+                continue
+            arch = "the pre-trained model's architecture" if not scratch_init else f"'{model}'"
+            out.append(NeuralSystem("scratch", None if scratch_init else init, model,
+                                    overrides or {}, f"{arch}, random initialisation, fully fine-tuned",
+                                    architecture_only=not scratch_init))
+        elif n == "cnn":
+            pre = init_cnn is not None and not is_scratch(init_cnn)
+            desc = (f"1-D CNN pre-trained by masked reconstruction ({init_cnn}), fully fine-tuned"
+                    if pre else "1-D CNN from scratch (no --init-cnn given), fully fine-tuned")
+            if not pre:
+                notes.append("cnn: no CNN checkpoint given (--init-cnn): trained from scratch")
+            out.append(NeuralSystem("cnn", init_cnn if pre else None, "cnn", cnn_overrides or {},
+                                    desc, pretrained=pre))
+        elif n == "sarkar":
+            out.append(SarkarSystem(sarkar_overrides or {}, ssl_store))
+        elif n == "hrv-logreg":
+            out.append(HRVSystem("logreg"))
+        elif n == "hrv-forest":
+            out.append(HRVSystem("forest"))
+    return out, notes
