@@ -35,6 +35,8 @@ def add_parser(sub, common):
     budget.add_argument("--minutes", type=float, help="wall-time budget (default: 10 when no --epochs)")
     budget.add_argument("--epochs", type=int, help="number of epochs")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--checkpoint-every", type=float, default=600.0, metavar="SECONDS",
+                   help="also save the last checkpoint this often within an epoch (600)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-4)
@@ -92,7 +94,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
                       weight_decay=args.weight_decay, warmup_fraction=args.warmup, seed=args.seed,
                       device=args.device, precision=args.precision,
                       deterministic=args.deterministic, val_max_windows=args.val_max_windows,
-                      resume=args.resume, stop_after_steps=args.stop_after_steps)
+                      resume=args.resume, stop_after_steps=args.stop_after_steps,
+                      checkpoint_every_s=args.checkpoint_every)
     out = Path(args.out or f"runs/pretrain-{args.model}")
     env = dist_env()
     if not env.is_main:

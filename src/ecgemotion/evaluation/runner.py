@@ -365,3 +365,47 @@ def _json_default(o):
     if isinstance(o, Path):
         return str(o)
     return str(o)
+
+
+def evaluate(store, target: str, protocol: str, out_dir: str | Path, systems="transformer,scratch,cnn,sarkar,hrv-logreg,hrv-forest",
+             init: str | None = "scratch", model: str = "fast", overrides: dict | None = None,
+             init_cnn: str | None = None, cnn_overrides: dict | None = None,
+             sarkar_overrides: dict | None = None, ssl_store=None, train_cfg=None, ssl_cfg=None,
+             repeats: int | None = None, k: int | None = None, val_fraction: float | None = None,
+             max_folds: int | None = None, n_boot: int = 2000, seed: int = 0,
+             keep_checkpoints: bool = False, fold_init=None, config: dict | None = None,
+             tracer=None, ui=None) -> dict[str, Any]:
+    """Build the systems, run the protocol, write results.json / report.md / plots."""
+    from dataclasses import replace
+
+    from ecgemotion.errors import ConfigError, EcgEmotionError
+    from ecgemotion.evaluation.report import write_report
+    from ecgemotion.evaluation.systems import build_systems
+    from ecgemotion.training.loop import TrainConfig
+
+    if target not in store.label_names:
+        raise ConfigError(f"{getattr(store, 'path', 'store')}: no '{target}' labels; the store has "
+                          f"{', '.join(store.label_names) or 'none'}")
+    out_dir = Path(out_dir)
+    if (out_dir / "results.json").exists():
+        raise EcgEmotionError(f"{out_dir}: already holds results.json; choose another --out")
+    train_cfg = replace(train_cfg or TrainConfig(epochs=10), seed=seed)
+    ssl_cfg = replace(ssl_cfg or TrainConfig(epochs=5), seed=seed)
+    system_list, notes = build_systems(systems, init, model, overrides, init_cnn, cnn_overrides,
+                                       sarkar_overrides, ssl_store,
+                                       per_fold_init=fold_init is not None)
+    ctx = Context(target=target, train_cfg=train_cfg, ssl_cfg=ssl_cfg, seed=seed,
+                  keep_checkpoints=keep_checkpoints, ui=ui)
+    cfg = {"systems": [s.name for s in system_list], "init": init, "init_cnn": init_cnn,
+           "model": model, "model_overrides": overrides or {}, "cnn_overrides": cnn_overrides or {},
+           "sarkar_overrides": sarkar_overrides or {},
+           "ssl_store": str(ssl_store.path) if ssl_store is not None else None,
+           "imbalance": "class-weighted cross-entropy (n / (2 n_c)); HRV models class_weight=balanced",
+           "model_selection": "epoch with the lowest class-weighted validation loss",
+           **(config or {})}
+    results = run_evaluation(store, target, protocol, system_list, ctx, out_dir, repeats=repeats,
+                             k=k, val_fraction=val_fraction, max_folds=max_folds, n_boot=n_boot,
+                             config=cfg, notes=notes, fold_init=fold_init, tracer=tracer, ui=ui)
+    paths = write_report(results, out_dir)
+    results["files"] = {k2: str(v) for k2, v in paths.items()}
+    return results

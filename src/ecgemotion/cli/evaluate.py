@@ -1,0 +1,86 @@
+"""``ecgemotion evaluate``: cross-validate systems under a protocol, honestly."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ecgemotion.errors import ConfigError
+
+EPILOG = """protocols:
+  paper    stratified k-fold over windows (SUBJECT-DEPENDENT, WINDOW-MIXED: the paper's setting)
+  subject  k-fold grouped by subject (subject-independent: the honest figure)
+  loso     leave one subject out
+  trial    k-fold grouped by (subject, trial)
+
+examples:
+  ecgemotion evaluate --store STORE --init runs/pretrain-paper --task arousal --protocol subject --out eval/arousal-subject
+  ecgemotion evaluate --store STORE --init runs/pretrain-fast --init-cnn runs/pretrain-cnn \\
+      --task valence --protocol paper --repeats 3 --out eval/valence-paper
+  ecgemotion evaluate --store STORE --init scratch --task arousal --protocol loso \\
+      --systems hrv-logreg,hrv-forest --out eval/hrv-loso
+"""
+
+
+def add_parser(sub, common):
+    from ecgemotion.cli.finetune import add_train_flags
+    from ecgemotion.evaluation.splits import PROTOCOLS
+
+    p = sub.add_parser("evaluate", parents=[common], help="cross-validate systems under a protocol",
+                       description=__doc__, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--store", required=True, help="labelled window store")
+    p.add_argument("--init", default="scratch",
+                   help="pre-trained transformer folder, or 'scratch' (default)")
+    p.add_argument("--init-cnn", help="pre-trained CNN folder for the 'cnn' system (else from scratch)")
+    p.add_argument("--task", required=True, help="arousal or valence")
+    p.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS))
+    p.add_argument("--repeats", type=int, help="repeats of the k-fold (default: the protocol's)")
+    p.add_argument("--k", type=int, help="folds (default 10; capped at the number of groups)")
+    p.add_argument("--val-fraction", type=float, help="training-side share held out for validation")
+    p.add_argument("--max-folds", type=int, help="run only the first N folds (smoke tests)")
+    p.add_argument("--systems", default="transformer,scratch,cnn,sarkar,hrv-logreg,hrv-forest",
+                   help="comma-separated systems (default: all six)")
+    p.add_argument("--cnn-overrides", metavar="K=V,...", help="model overrides for the cnn system")
+    p.add_argument("--sarkar-overrides", metavar="K=V,...", help="model overrides for sarkar")
+    p.add_argument("--ssl-store", help="unlabelled store for sarkar's pretext training "
+                   "(default: each fold's training-side windows)")
+    p.add_argument("--ssl-epochs", type=int, default=5, help="sarkar pretext epochs (default 5)")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep every fold's checkpoints")
+    p.add_argument("--out", required=True, help="output folder (results.json, report.md, plots/)")
+    add_train_flags(p)
+    return p
+
+
+def run(args: argparse.Namespace, ui) -> dict[str, Any]:
+    from ecgemotion.cli.finetune import train_config
+    from ecgemotion.evaluation.report import console_table
+    from ecgemotion.evaluation.runner import evaluate
+    from ecgemotion.store import WindowStore
+    from ecgemotion.training.finetune import parse_overrides
+    from ecgemotion.training.loop import TrainConfig
+
+    if args.model not in ("fast", "paper", "cnn"):
+        raise ConfigError(f"--model must be fast, paper or cnn, found {args.model!r}")
+    store = WindowStore.open(args.store)
+    ssl_store = WindowStore.open(args.ssl_store) if args.ssl_store else None
+    cfg = train_config(args)
+    ssl_cfg = TrainConfig(epochs=args.ssl_epochs, batch_size=args.batch_size, lr=1e-3,
+                          device=args.device, precision=args.precision, seed=args.seed)
+    results = evaluate(store, args.task, args.protocol, args.out, systems=args.systems,
+                       init=args.init, model=args.model,
+                       overrides=parse_overrides(args.model_overrides), init_cnn=args.init_cnn,
+                       cnn_overrides=parse_overrides(args.cnn_overrides),
+                       sarkar_overrides=parse_overrides(args.sarkar_overrides),
+                       ssl_store=ssl_store, train_cfg=cfg, ssl_cfg=ssl_cfg, repeats=args.repeats,
+                       k=args.k, val_fraction=args.val_fraction, max_folds=args.max_folds,
+                       n_boot=args.n_boot, seed=args.seed, keep_checkpoints=args.keep_checkpoints,
+                       config={"command": "evaluate"}, ui=ui)
+    ui.say(console_table(results))
+    ui.say(f"wrote {results['files']['results']} and {results['files']['report']}")
+    from ecgemotion.evaluation.report import summary_rows
+
+    return {"out": args.out, "task": args.task, "protocol": results["protocol"],
+            "label_rule": results["label_rule"], "seed": results["seed"],
+            "summary": summary_rows(results), "files": results["files"]}

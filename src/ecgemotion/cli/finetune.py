@@ -1,0 +1,89 @@
+"""``ecgemotion finetune``: train one deployable arousal or valence model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ecgemotion.errors import ConfigError
+
+EPILOG = """examples:
+  ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --out models/arousal
+  ecgemotion finetune --store STORE --init scratch --model fast --task valence --epochs 20 --out models/valence
+  ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --freeze --out models/probe
+
+The output folder is what `ecgemotion predict --model DIR` loads; P(high) = softmax(logits)[:, 1].
+Validation: whole subjects held out from the store's labelled windows (--val-fraction).
+Class imbalance: class-weighted cross-entropy (weight n / (2 n_c)).
+"""
+
+
+def add_train_flags(p: argparse.ArgumentParser, default_epochs: int = 10) -> None:
+    g = p.add_argument_group("training")
+    budget = g.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=int, help=f"epochs per training run (default {default_epochs})")
+    budget.add_argument("--minutes", type=float, help="wall-time budget per training run")
+    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--lr", type=float, default=1e-4,
+                   help="peak learning rate (default 1e-4: fine-tuning a pre-trained encoder)")
+    g.add_argument("--weight-decay", type=float, default=0.01)
+    g.add_argument("--warmup", type=float, default=0.1, help="warm-up fraction of the steps")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    g.add_argument("--model", default="fast",
+                   help="preset for --init scratch: fast, paper or cnn (default fast)")
+    g.add_argument("--model-overrides", metavar="K=V,...",
+                   help="model config overrides, e.g. d_model=32,n_layers=1,conv_strides=[4,4,4]")
+
+
+def train_config(args, default_epochs: int = 10):
+    from ecgemotion.training.loop import TrainConfig
+
+    epochs = args.epochs if args.epochs is not None else (None if args.minutes else default_epochs)
+    return TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size, lr=args.lr,
+                       weight_decay=args.weight_decay, warmup_fraction=args.warmup, seed=args.seed,
+                       device=args.device, precision=args.precision).validate()
+
+
+def add_parser(sub, common):
+    p = sub.add_parser("finetune", parents=[common], help="fine-tune a model for arousal or valence",
+                       description=__doc__, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--store", required=True, help="labelled window store (ecgemotion prepare)")
+    p.add_argument("--init", default="scratch",
+                   help="pre-trained folder or shipped name, or 'scratch' (default)")
+    p.add_argument("--task", required=True, help="label to learn: arousal or valence")
+    p.add_argument("--out", required=True, help="output folder for the model")
+    p.add_argument("--freeze", action="store_true",
+                   help="train only the classifier head on a frozen encoder (a probe)")
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="share of subjects held out for validation (default 0.2)")
+    add_train_flags(p)
+    return p
+
+
+def run(args: argparse.Namespace, ui) -> dict[str, Any]:
+    from ecgemotion.store import WindowStore
+    from ecgemotion.training.finetune import finetune, parse_overrides
+
+    store = WindowStore.open(args.store)
+    if args.task not in store.label_names:
+        raise ConfigError(f"{store.path}: no '{args.task}' labels; the store has "
+                          f"{', '.join(store.label_names) or 'none'} (prepare it with --label-rule)")
+    if args.model not in ("fast", "paper", "cnn"):
+        raise ConfigError(f"--model must be fast, paper or cnn, found {args.model!r}")
+    cfg = train_config(args)
+    ui.say(f"fine-tuning {'(frozen encoder) ' if args.freeze else ''}from {args.init} for "
+           f"{args.task} on {store.path} -> {args.out}")
+    summary = finetune(store, args.init, args.task, Path(args.out), model=args.model,
+                       freeze=args.freeze, train_cfg=cfg, val_fraction=args.val_fraction,
+                       overrides=parse_overrides(args.model_overrides), ui=ui)
+    vm = summary["val_metrics"]
+    if vm:
+        ui.say(f"best epoch {vm.get('epoch')}: validation loss {vm['loss']:.4f}, accuracy "
+               f"{vm['accuracy']:.3f}, balanced accuracy {vm['balanced_accuracy']:.3f} "
+               f"(subjects {', '.join(summary['val_subjects'])})")
+    ui.say(f"saved {summary['out']} (load with `ecgemotion predict --model {summary['out']}`)")
+    return summary
