@@ -8,7 +8,7 @@ Build one::
 
 Presets (``PRESETS``): ``paper`` (stride-1 conv encoder 65/33/17 -> 1280 + CLS tokens,
 4 layers x 8 heads, d_model 256, sinusoidal positions), ``fast`` (same family, total
-conv stride 8 -> 160 + 1 tokens), ``cnn`` (1-D CNN, global average pooling, same heads),
+conv stride 32 -> 40 + 1 tokens, d_model 128), ``cnn`` (1-D CNN, global average pooling, same heads),
 ``sarkar`` (Sarkar & Etemad 2020 CNN with the transformation-recognition heads).
 
 Forward API (every model):

@@ -16,9 +16,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Vazquez-Rodriguez et al. (ICPR 2022): conv encoder 65/33/17, stride 1, width 256,
     # CLS + Transformer. Depth/heads are not known from the paper: 4 layers x 8 heads [ours].
     "paper": dict(kind="transformer"),
-    # Same family, strided encoder: 1280 samples -> 160 tokens of 8 samples.
-    "fast": dict(kind="transformer", conv_channels=[64, 128, 256], conv_kernels=[15, 9, 5],
-                 conv_strides=[2, 2, 2]),
+    # Same family, sized for CPUs: the strided conv encoder turns 1280 samples into 40 tokens
+    # of 32 samples (0.25 s), d_model 128. Measured on 2 cores against a 160-token, d_model-256
+    # variant: 75 vs 1221 MFLOP per window, ~13x the inference throughput (1300 windows/s at
+    # batch 64), ~10x the pre-training steps, and a lower validation masked MSE after the same
+    # 3 minutes on the open-ECG store (0.913 vs 0.945; zeros predictor 0.959).
+    "fast": dict(kind="transformer", conv_channels=[32, 64, 128], conv_kernels=[15, 9, 5],
+                 conv_strides=[4, 4, 2], d_model=128, n_heads=4, n_layers=4, d_ff=512),
     # 1-D CNN of similar size (~3-4 M parameters), global average pooling.
     "cnn": dict(kind="cnn", conv_channels=[64, 128, 256, 256, 256, 256, 256],
                 conv_kernels=[65, 33, 17, 9, 9, 9, 9], conv_strides=[1, 2, 2, 2, 1, 1, 1],

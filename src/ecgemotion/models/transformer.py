@@ -2,7 +2,7 @@
 
 ``paper``: stride-1 conv encoder (kernels 65/33/17, widths up to 256), one token per
 sample, so attention runs over window_len + 1 tokens. ``fast``: the same family with a
-strided encoder (total stride 8 -> 160 tokens per 1280-sample window); the
+strided encoder (total stride 32 -> 40 tokens per 1280-sample window); the
 reconstruction head then predicts the ``stride`` samples of each token.
 """
 
