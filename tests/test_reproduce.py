@@ -62,4 +62,5 @@ def test_reproduce_excludes_test_subjects_from_pretraining(tmp_path, capsys):
             f"fold{per_fold.index(next(p for p in per_fold if p['excluded'] == excluded)):02d}",
             "transformer", "run.json").read_text())
         assert not set(run["val_subjects"]) & set(excluded)
+        assert run["subjects"]["train"] + run["subjects"]["val"] == 4 - len(excluded)
     assert "excluded from pre-training" in (out / "table.md").read_text()

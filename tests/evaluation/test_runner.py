@@ -4,8 +4,6 @@ instrumented store proves that no test window reaches training or model selectio
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -21,8 +19,6 @@ from tests.fixtures.emotion_layouts import write_amigos
 
 TINY = ("d_model=32,n_heads=4,n_layers=1,d_ff=64,conv_channels=[8,16,32],conv_kernels=[15,9,5],"
         "conv_strides=[4,4,4],classifier_hidden=32,dropout=0,conv_norm=batch")
-TINY_CNN = "conv_channels=[8,16,32,32],conv_kernels=[15,9,9,5],conv_strides=[2,2,2,2],classifier_hidden=32"
-TINY_SARKAR = "conv_channels=[4,8,8],classifier_hidden=16"
 
 
 @pytest.fixture(scope="module")

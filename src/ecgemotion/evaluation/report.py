@@ -73,7 +73,7 @@ def console_table(results: dict[str, Any]) -> str:
         lines.append(f"{r['system']:<13} {_fmt(r['accuracy'])} ± {_fmt(r['accuracy_std'])}"
                      f"  [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] {_fmt(r['balanced_accuracy']):>8} "
                      f"{_fmt(r['macro_f1']):>8} {_fmt(r['auroc']):>6}")
-    lines.append(f"CI: percentile bootstrap over {results['bootstrap_unit']}s; "
+    lines.append(f"CI: percentile bootstrap, unit = {results['bootstrap_unit']}; "
                  "majority = training-majority class for every test window")
     if p.get("warning"):
         lines.append("NOTE: " + p["warning"])
@@ -225,7 +225,7 @@ def report_markdown(results: dict[str, Any]) -> str:
         "## Results (window level)", "",
         markdown_table(results), "",
         f"Mean ± std over folds; 95 % CI: percentile bootstrap of the pooled out-of-fold "
-        f"predictions, resampling **{results['bootstrap_unit']}s**. The majority baseline predicts "
+        f"predictions, resampling unit: **{results['bootstrap_unit']}**. The majority baseline predicts "
         "the training majority class for every test window. Trial-level accuracy averages "
         "P(high) over each trial's windows (reported separately, not comparable with window "
         "figures).", "",

@@ -367,7 +367,8 @@ def _json_default(o):
     return str(o)
 
 
-def evaluate(store, target: str, protocol: str, out_dir: str | Path, systems="transformer,scratch,cnn,sarkar,hrv-logreg,hrv-forest",
+def evaluate(store, target: str, protocol: str, out_dir: str | Path,
+             systems="transformer,scratch,cnn,sarkar,hrv-logreg,hrv-forest",
              init: str | None = "scratch", model: str = "fast", overrides: dict | None = None,
              init_cnn: str | None = None, cnn_overrides: dict | None = None,
              sarkar_overrides: dict | None = None, ssl_store=None, train_cfg=None, ssl_cfg=None,

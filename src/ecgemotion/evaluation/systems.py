@@ -268,7 +268,8 @@ def build_systems(names, init: str | None, model: str = "fast", overrides: dict 
             if scratch_init:
                 desc = f"'{model}' model, NO pre-training (--init scratch), fully fine-tuned"
             else:
-                desc = f"pre-trained encoder from {init if init else 'per-fold pre-training'}, fully fine-tuned"
+                desc = (f"pre-trained encoder from {init or 'per-fold pre-training'}, "
+                        "fully fine-tuned")
             out.append(NeuralSystem("transformer", None if scratch_init else init, model,
                                     overrides or {}, desc, pretrained=not scratch_init))
         elif n == "scratch":

