@@ -97,9 +97,12 @@ def write_toml(path: Path, mitdb: Path, cinc: Path, pretrain_records: list[str])
     return path
 
 
-def run(cmd: list[str]) -> dict:
-    print("+", " ".join(cmd), flush=True)
-    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+def run(cmd: list[str], threads: int | None = None) -> dict:
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    print("+", ("OMP_NUM_THREADS=%d " % threads if threads else "") + " ".join(cmd), flush=True)
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env).stdout
     sys.stdout.write("\n".join(out.splitlines()[:-1]) + "\n")
     return json.loads(out.strip().splitlines()[-1])
 
@@ -114,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=20.0)
     p.add_argument("--step", choices=["all", "split", "prepare", "pretrain", "release"], default="all")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads for pre-training (OMP_NUM_THREADS; 1 by default: on "
+                        "the shared 2-core release machine 2 threads were 10x slower per step)")
     args = p.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     RELEASE.mkdir(parents=True, exist_ok=True)
@@ -137,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     if "pretrain" in steps:
         summary = run(ecg + ["pretrain", "--store", store, "--model", "fast", "--minutes",
                              str(args.minutes), "--batch-size", "64", "--quality", "usable",
-                             "--seed", "0", "--out", str(args.work / "run"), "--json"])
+                             "--seed", "0", "--out", str(args.work / "run"), "--json"],
+                      threads=args.threads)
         (args.work / "pretrain.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
 
     if "release" in steps:

@@ -1,0 +1,24 @@
+"""``ecgemotion demo``: the whole method end to end on real ECG and synthetic emotions."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(sub, common):
+    p = sub.add_parser("demo", parents=[common], help="run the whole method and write a report",
+                       epilog="examples:\n  ecgemotion demo\n  ecgemotion demo --quick --out /tmp/demo",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a 2-minute version (smaller everything)")
+    p.add_argument("--out", default="ecgemotion-demo", help="output folder (ecgemotion-demo)")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def run(args: argparse.Namespace, ui) -> dict[str, Any]:
+    from ecgemotion.demo.run import one_screen, run_demo
+
+    summary = run_demo(args.out, quick=args.quick, ui=ui, seed=args.seed)
+    ui.say(one_screen(summary))
+    return summary
