@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     downstream, pretrain_pool = set(split["downstream"]), set(split["pretrain"])
     assert not downstream & pretrain_pool
     source = get_source("wfdb", str(args.cinc), labels=str(args.cinc / "REFERENCE.csv"))
-    store, _ = build_store([source], PreprocessConfig(), workers=2)
+    # label_af (1 A, 0 N, NaN otherwise) becomes y_af through the threshold:0.5 label rule
+    store, _ = build_store([source], PreprocessConfig(), label_rule="threshold:0.5", workers=2)
     index = store.index
     rows = store.select(quality="all", labelled="af")
     rows = rows[index["subject"].iloc[rows].isin(downstream).to_numpy()]

@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = json.loads((args.work / "pretrain.json").read_text())
         best = Path(summary["best"])
         for name in ("model.safetensors", "config.json"):
-            shutil.copy2(best / name, RELEASE / name)
+            shutil.copyfile(best / name, RELEASE / name)
         keep = ("steps", "epochs", "seconds", "windows_per_s", "val_mse", "val_mse_zeros",
                 "val_mse_interp", "beats_zeros", "beats_interp", "parameters", "train_windows",
                 "val_windows", "train_subjects", "val_subjects", "mask", "best_epoch", "stopped")

@@ -131,10 +131,9 @@ def _results_section(doc: Document, task: str, results: dict[str, Any], out: Pat
     doc.table(["system", "accuracy (mean ± SD over folds)", "95 % CI (bootstrap by subject)",
                "balanced accuracy", "macro-F1", "AUROC"], rows)
     doc.bullets([f"**{name}**: {d['description']}" for name, d in results["systems"].items()])
-    base = out / f"evaluation-{task}"
-    plots = results.get("plots", {})
-    doc.image(base / plots.get("confusion", "-"), f"{task}: confusion matrices, summed over folds")
-    doc.image(base / plots.get("per_subject", "-"), f"{task}: accuracy per test subject")
+    files = results.get("files", {})
+    doc.image(files.get("confusion", ""), f"{task}: confusion matrices, summed over folds")
+    doc.image(files.get("per_subject", ""), f"{task}: accuracy per test subject")
     table = per_subject_frame(results)
     if not table.empty:
         doc.table(["subject", *table.columns],
