@@ -16,8 +16,8 @@ from ecgemotion.models.hub import CONFIG_NAME, HEAD_PREFIXES
 from ecgemotion.preprocess import PreprocessConfig
 from ecgemotion.sources import get_source
 from ecgemotion.store import build_store
-from ecgemotion.training.finetune import (balanced_weights, build_model, fit_classifier,
-                                          parse_overrides)
+from ecgemotion.cli.pairs import parse_overrides
+from ecgemotion.training.finetune import balanced_weights, build_model, fit_classifier
 from ecgemotion.training.loop import TrainConfig
 from tests.fixtures.emotion_layouts import write_amigos
 

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.evaluation.report import console_table
     from ecgemotion.evaluation.runner import evaluate
     from ecgemotion.store import WindowStore
-    from ecgemotion.training.finetune import parse_overrides
+    from ecgemotion.cli.pairs import parse_overrides
     from ecgemotion.training.loop import TrainConfig
 
     if args.model not in ("fast", "paper", "cnn"):

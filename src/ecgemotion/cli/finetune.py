@@ -66,7 +66,8 @@ def add_parser(sub, common):
 
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.store import WindowStore
-    from ecgemotion.training.finetune import finetune, parse_overrides
+    from ecgemotion.cli.pairs import parse_overrides
+    from ecgemotion.training.finetune import finetune
 
     store = WindowStore.open(args.store)
     if args.task not in store.label_names:

@@ -8,7 +8,8 @@ from typing import Any
 from ecgemotion.errors import ConfigError
 from ecgemotion.preprocess import PreprocessConfig
 from ecgemotion.store import build_store
-from ecgemotion.store.recipes import parse_options, sources_from_spec, sources_from_toml
+from ecgemotion.cli.pairs import parse_options
+from ecgemotion.store.recipes import sources_from_spec, sources_from_toml
 
 EXAMPLES = """examples:
   ecgemotion prepare --dataset open-ecg

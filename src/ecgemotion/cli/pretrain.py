@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
+from ecgemotion.cli.pairs import parse_overrides
 from ecgemotion.errors import ConfigError
 
 EPILOG = """examples:
@@ -15,13 +15,6 @@ EPILOG = """examples:
   ecgemotion pretrain --store STORE --out runs/paper --epochs 20 --resume
   torchrun --nproc_per_node=4 -m ecgemotion pretrain --store STORE --model paper --epochs 20
 """
-
-
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def add_parser(sub, common):
@@ -81,12 +74,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
 
     if args.model not in ("paper", "fast", "cnn"):
         raise ConfigError(f"--model must be paper, fast or cnn, found {args.model!r}")
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        if "=" not in item:
-            raise ConfigError(f"--set expects KEY=VALUE, found {item!r}")
-        key, value = item.split("=", 1)
-        overrides[key.strip()] = _value(value)
+    overrides = parse_overrides(args.set, "--set")
     if args.mask_mode:
         overrides["mask_mode"] = args.mask_mode
     minutes = args.minutes if args.minutes is not None else (None if args.epochs else 10.0)

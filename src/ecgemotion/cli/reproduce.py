@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from ecgemotion.errors import ConfigError
 
 EPILOG = """examples:
   ecgemotion reproduce --amigos ~/data/amigos --pretrain dreamer=~/data/DREAMER.mat,ascertain=~/data/ascertain --out repro
@@ -78,19 +77,6 @@ def add_parser(sub, common):
     return p
 
 
-def _parse_pretrain(text: str | None) -> list[tuple[str, str]]:
-    out = []
-    for part in (text or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "=" not in part:
-            raise ConfigError(f"--pretrain expects NAME=PATH, found {part!r}")
-        name, path = part.split("=", 1)
-        out.append((name.strip(), str(Path(path.strip()).expanduser())))
-    return out
-
-
 def _subject_keys(index, rows=None):
     sub = index if rows is None else index.iloc[rows]
     return (sub["dataset"].astype(str) + "/" + sub["subject"].astype(str)).to_numpy()
@@ -104,9 +90,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.preprocess import PreprocessConfig
     from ecgemotion.sources import get_source
     from ecgemotion.store import build_store
-    from ecgemotion.store.recipes import parse_options
+    from ecgemotion.cli.pairs import parse_options, parse_overrides, split_pairs
     from ecgemotion.training import TrainConfig, pretrain
-    from ecgemotion.training.finetune import parse_overrides
 
     t0 = time.time()
     out = Path(args.out)
@@ -144,7 +129,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
                             out_dir=out / "stores", label_rule="threshold:5", workers=args.workers,
                             progress=ui.progress)
     # 2. the unlabelled pre-training store
-    pre_sources = [get_source(name, path) for name, path in _parse_pretrain(args.pretrain)]
+    pre_sources = [get_source(name, path) for name, path in split_pairs(args.pretrain, "--pretrain")]
     pre_sources.append(get_source("amigos", args.amigos, **amigos_opts))
     if not args.no_open_ecg:
         pre_sources.append(get_source("open-ecg", None))

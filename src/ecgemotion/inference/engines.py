@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ecgemotion.errors import ConfigError, EcgEmotionError
+from ecgemotion.io.model_files import read_config_file
 from ecgemotion.preprocess import PreprocessConfig
 
 CONFIG_NAME = "config.json"
@@ -147,16 +148,7 @@ class OnnxEngine:
 # --------------------------------------------------------------------------- discovery
 def read_folder_spec(folder: Path) -> ModelSpec:
     """The :class:`ModelSpec` of a ``save_pretrained`` folder (reads ``config.json`` only)."""
-    path = folder / CONFIG_NAME
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read model config ({exc})") from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: expected a JSON object, found {type(config).__name__}")
-    extra = config.pop("extra", None) or {}
-    config.pop("format", None)
-    config.pop("ecgemotion_version", None)
+    config, extra = read_config_file(folder / CONFIG_NAME)
     return _spec_from(extra, config, str(folder), default_task=folder.name)
 
 

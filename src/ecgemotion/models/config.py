@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ecgemotion.errors import ConfigError
+from ecgemotion.io.model_files import read_config_file
 
 KINDS = ("transformer", "cnn", "sarkar")
 MASK_MODES = ("input", "embedding")
@@ -117,15 +118,6 @@ class ModelConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelConfig":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read model config ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a JSON object, found {type(data).__name__}")
-        data.pop("format", None)
-        data.pop("ecgemotion_version", None)
-        data.pop("extra", None)  # task facts saved beside the architecture (finetune, predict)
-        data.pop("extra", None)
+        data, _ = read_config_file(path)
         return cls.from_dict(data, source=str(path))
+

@@ -13,7 +13,7 @@ import hashlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -116,3 +116,12 @@ def file_fingerprint(path: Path) -> str:
 def option(options: dict[str, Any], name: str, default: Any) -> Any:
     """Read an option, accepting CLI spellings (``--skip-subjects`` → ``skip_subjects``)."""
     return options.get(name, options.get(name.replace("_", "-"), default))
+
+
+def as_list(value: Any) -> list[str]:
+    """An option given as a list, a comma-separated string or nothing, as a list of strings."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v).strip() for v in value]

@@ -59,7 +59,7 @@ from ecgemotion.io.safe_pickle import safe_loads
 from ecgemotion.paths import cache_dir
 from ecgemotion.recording import Recording
 from ecgemotion.sources import register_source
-from ecgemotion.sources.base import Skip, Source, SourceItem, option
+from ecgemotion.sources.base import as_list, Skip, Source, SourceItem, option
 
 # --------------------------------------------------------------------------- parsers
 
@@ -405,23 +405,17 @@ WHEELS: tuple[Wheel, ...] = (
 # ------------------------------------------------------------------------ selection
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v).strip() for v in value]
 
 
 def select_wheels(packages: Any = None, licence: Any = None) -> list[Wheel]:
     """The wheels matching ``packages`` (names) and ``licence`` (``permissive`` or SPDX ids)."""
-    names = [p.lower().replace("_", "-") for p in _as_list(packages)]
+    names = [p.lower().replace("_", "-") for p in as_list(packages)]
     known = {w.package for w in WHEELS}
     unknown = sorted(set(names) - known)
     if unknown:
         raise ConfigError(f"open-ecg: unknown package(s) {unknown}; expected some of "
                           f"{sorted(known)}")
-    wanted = _as_list(licence)
+    wanted = as_list(licence)
     allowed: set[str] = set()
     for entry in wanted:
         if entry.lower() in ("permissive",):

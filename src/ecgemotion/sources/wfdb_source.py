@@ -37,7 +37,7 @@ import numpy as np
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.recording import Recording
 from ecgemotion.sources import register_source
-from ecgemotion.sources.base import Skip, Source, SourceItem, option
+from ecgemotion.sources.base import as_list, Skip, Source, SourceItem, option
 
 _ECG_NAME = re.compile(
     r"^(ml(i{1,3})?|i{1,3}|a?v[rlf]|v\d+r?|cm\d?|mv\d?|d\d|ecg.*|ekg.*|lead.*)$", re.I)
@@ -178,12 +178,6 @@ def _aliases(value: Any) -> dict[str, str]:
     return out
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v).strip() for v in value]
 
 
 # ------------------------------------------------------------------------ source
@@ -199,7 +193,7 @@ class WfdbSource(Source):
     def __init__(self, root: Any = None, **options: Any):
         super().__init__(root, **options)
         self.lead = option(self.options, "lead", None)
-        self.records = set(_as_list(option(self.options, "records", None)))
+        self.records = set(as_list(option(self.options, "records", None)))
         self.keep_derived = str(option(self.options, "keep_derived", False)).lower() in (
             "1", "true", "yes")
         self.aliases = _aliases(option(self.options, "same_subject", None))

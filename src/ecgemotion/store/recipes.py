@@ -15,17 +15,6 @@ from ecgemotion.preprocess import PreprocessConfig
 from ecgemotion.sources import Source, get_source
 
 
-def parse_options(pairs: list[str] | None) -> dict[str, Any]:
-    """``["lead=right", "skip_subjects=none"]`` → ``{"lead": "right", ...}`` (values stay strings)."""
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise ConfigError(f"--option expects KEY=VALUE, got {pair!r}")
-        key, value = pair.split("=", 1)
-        options[key.strip().replace("-", "_")] = value.strip()
-    return options
-
-
 def sources_from_spec(datasets: str, roots: str | None, options: dict[str, Any] | None = None
                       ) -> list[Source]:
     """``--dataset a,b --root PA,PB``: one source per name, roots matched by position."""

@@ -25,7 +25,6 @@ Validation also reports accuracy and balanced accuracy.
 
 from __future__ import annotations
 
-import json
 import shutil
 import types
 from dataclasses import dataclass, field
@@ -92,36 +91,6 @@ def balanced_weights(y: np.ndarray) -> tuple[float, float]:
 
 
 # -- building models ---------------------------------------------------------------------------
-def parse_overrides(text: str | None) -> dict[str, Any]:
-    """``"d_model=32,n_layers=1,conv_channels=[8,16]"`` -> dict (values parsed as JSON when
-    possible). Commas inside brackets do not split."""
-    out: dict[str, Any] = {}
-    if not text:
-        return out
-    parts, depth, cur = [], 0, ""
-    for ch in text:
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-            continue
-        depth += ch in "[{" 
-        depth -= ch in "]}"
-        cur += ch
-    parts.append(cur)
-    for part in parts:
-        part = part.strip()
-        if not part:
-            continue
-        if "=" not in part:
-            raise ConfigError(f"model override expects KEY=VALUE, found {part!r}")
-        k, v = part.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except ValueError:
-            out[k.strip()] = v.strip()
-    return out
-
-
 def is_scratch(init: str | Path | None) -> bool:
     return init is None or str(init).lower() in ("scratch", "none", "random", "")
 
