@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 
 from ecgemotion.errors import ConfigError, DataError
-from ecgemotion.recording import Recording
 from ecgemotion.sources import get_source
 from ecgemotion.sources.checks import ImplausibleHeartRateWarning, estimate_hr
+from tests.fixtures import load_all
 from tests.fixtures.emotion_layouts import AMIGOS_VIDEO_IDS, write_amigos
 
-
-def load_all(source):
-    recs, skips = [], []
-    for item in source.items():
-        for out in source.load(item):
-            (recs if isinstance(out, Recording) else skips).append(out)
-    return recs, skips
 
 
 @pytest.fixture(scope="module")

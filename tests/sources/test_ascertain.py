@@ -6,19 +6,12 @@ import numpy as np
 import pytest
 
 from ecgemotion.errors import DataError
-from ecgemotion.recording import Recording
 from ecgemotion.sources import get_source
 from ecgemotion.sources.ascertain import TimestampRateWarning, read_clip
 from ecgemotion.sources.checks import ImplausibleHeartRateWarning, estimate_hr
+from tests.fixtures import load_all
 from tests.fixtures.emotion_layouts import write_ascertain
 
-
-def load_all(source):
-    recs, skips = [], []
-    for item in source.items():
-        for out in source.load(item):
-            (recs if isinstance(out, Recording) else skips).append(out)
-    return recs, skips
 
 
 @pytest.fixture(scope="module")

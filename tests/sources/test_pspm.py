@@ -6,19 +6,12 @@ import numpy as np
 import pytest
 
 from ecgemotion.errors import DataError
-from ecgemotion.recording import Recording
 from ecgemotion.sources import get_source
 from ecgemotion.sources.checks import ImplausibleHeartRateWarning, estimate_hr
 from ecgemotion.sources.pspm import subject_from_name
+from tests.fixtures import load_all
 from tests.fixtures.emotion_layouts import write_pspm
 
-
-def load_all(source):
-    recs, skips = [], []
-    for item in source.items():
-        for out in source.load(item):
-            (recs if isinstance(out, Recording) else skips).append(out)
-    return recs, skips
 
 
 def test_happy_path_two_ecg_channels(tmp_path):
