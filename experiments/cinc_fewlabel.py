@@ -50,13 +50,13 @@ def is_test(record: str) -> bool:
 
 def draw(records: pd.DataFrame, fraction: float, seed: int) -> tuple[list[str], list[str]]:
     """Stratified draw of ``fraction`` of the records, split 80/20 into (train, val)."""
-    rng = np.random.default_rng([seed, int(round(fraction * 1000))])
+    rng = np.random.default_rng([seed, round(fraction * 1000)])
     train, val = [], []
     for _, group in records.groupby("y"):
         names = sorted(group["record"])
-        n = max(2, int(round(fraction * len(names))))
+        n = max(2, round(fraction * len(names)))
         pick = list(rng.permutation(names)[:n])
-        n_val = max(1, int(round(0.2 * n)))
+        n_val = max(1, round(0.2 * n))
         val += pick[:n_val]
         train += pick[n_val:]
     return sorted(train), sorted(val)
@@ -133,10 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     y_test = y_all[test_rows].astype(int)
     design = {
         "store": str(store.path), "store_identity": store.meta.get("identity"),
-        "downstream_AN_records": int(len(recs)), "downstream_AN_windows": int(len(rows)),
-        "test_records": len(test_recs), "test_windows": int(len(test_rows)),
+        "downstream_AN_records": len(recs), "downstream_AN_windows": len(rows),
+        "test_records": len(test_recs), "test_windows": len(test_rows),
         "test_AF_records": int(recs[recs["record"].isin(test_recs)]["y"].sum()),
-        "pool_records": int(len(pool)), "pool_AF_records": int(pool["y"].sum()),
+        "pool_records": len(pool), "pool_AF_records": int(pool["y"].sum()),
         "args": {k: str(v) for k, v in vars(args).items()},
     }
     print(json.dumps(design, indent=1), flush=True)
@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             va = rows[np.isin(rec_of[rows], val_recs)]
             y_lab = y_all[np.concatenate([tr, va])].astype(int)
             base = {"fraction": fraction, "seed": seed, "train_records": len(train_recs),
-                    "val_records": len(val_recs), "train_windows": int(len(tr)),
-                    "val_windows": int(len(va)),
+                    "val_records": len(val_recs), "train_windows": len(tr),
+                    "val_windows": len(va),
                     "train_AF_records": int(pool[pool["record"].isin(train_recs)]["y"].sum()),
                     "val_AF_records": int(pool[pool["record"].isin(val_recs)]["y"].sum())}
             for system in systems:
@@ -211,8 +211,8 @@ def summarise(results: list[dict]) -> str:
     lines = []
     df = pd.DataFrame(results)
     for level in ("window", "record"):
-        lines += [f"\n**{level} level** (mean ± std over seeds; [95 % bootstrap CI over test "
-                  "records, bounds averaged over seeds])\n",
+        lines += [(f"\n**{level} level** (mean ± std over seeds; [95 % bootstrap CI over test "
+                   "records, bounds averaged over seeds])\n"),
                   "| labels | system | seeds | " + " | ".join(METRICS) + " |",
                   "|---|---|---|" + "---|" * len(METRICS)]
         for fraction in sorted(df["fraction"].unique()):

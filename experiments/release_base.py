@@ -101,7 +101,7 @@ def run(cmd: list[str], threads: int | None = None) -> dict:
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
-    print("+", ("OMP_NUM_THREADS=%d " % threads if threads else "") + " ".join(cmd), flush=True)
+    print("+", (f"OMP_NUM_THREADS={threads} " if threads else "") + " ".join(cmd), flush=True)
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env).stdout
     sys.stdout.write("\n".join(out.splitlines()[:-1]) + "\n")
     return json.loads(out.strip().splitlines()[-1])

@@ -112,7 +112,8 @@ def test_no_test_window_reaches_training_or_selection(amigos_store, tmp_path, pr
                                   conv_kernels=[7, 5, 3], conv_strides=[4, 4, 4], classifier_hidden=8),
                    sarkar_overrides=dict(conv_channels=[4, 8, 8], classifier_hidden=8),
                    train_cfg=TrainConfig(epochs=1, batch_size=32),
-                   ssl_cfg=TrainConfig(epochs=1, batch_size=16), k=3, max_folds=2, n_boot=50,
+                   ssl_cfg=TrainConfig(epochs=1, batch_size=4, stop_after_steps=2), k=3,
+                   max_folds=2, n_boot=50,
                    tracer=tracer)
     assert len(folds) == 2
     for (fold_name, system, phase), parts in spy.log.items():
