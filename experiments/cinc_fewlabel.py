@@ -19,7 +19,7 @@ pre-training), each record its own subject.
   at record level (mean P(AF) over a record's windows): accuracy, balanced accuracy,
   macro-F1, AUROC; 95 % percentile bootstrap CIs; mean ± std over seeds.
 
-Run (about 25 min on one shared CPU core)::
+Run (11 min on one core of a shared 2-core CPU machine; docs/results.md)::
 
     python experiments/cinc_fewlabel.py --out runs/cinc-fewlabel
 
@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pretrained", default="ecgemotion-base")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "cinc-fewlabel")
     p.add_argument("--fractions", default="0.01,0.1,1.0")
-    p.add_argument("--seeds", default="0.01:3,0.1:3,1.0:1", help="seeds per fraction")
-    p.add_argument("--epochs", default="0.01:20,0.1:8,1.0:2", help="epoch cap per fraction")
+    p.add_argument("--seeds", default="0.01:5,0.1:3,1.0:2", help="seeds per fraction")
+    p.add_argument("--epochs", default="0.01:30,0.1:10,1.0:3", help="epoch cap per fraction")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--systems", default="pretrained,scratch,hrv-logreg,hrv-forest")
