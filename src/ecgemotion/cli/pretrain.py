@@ -28,6 +28,8 @@ def add_parser(sub, common):
     budget.add_argument("--minutes", type=float, help="wall-time budget (default: 10 when no --epochs)")
     budget.add_argument("--epochs", type=int, help="number of epochs")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--init", help="start from saved weights (a folder or 'ecgemotion-base') "
+                   "instead of a random initialisation; --model is then taken from them")
     p.add_argument("--checkpoint-every", type=float, default=600.0, metavar="SECONDS",
                    help="also save the last checkpoint this often within an epoch (600)")
     p.add_argument("--seed", type=int, default=0)
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     summary = pretrain(store, args.model, out, cfg, mask_ratio=args.mask_ratio,
                        mask_span_s=args.mask_span_s, val_fraction=args.val_fraction,
                        datasets=args.datasets.split(",") if args.datasets else None,
-                       quality=args.quality, ui=ui, **overrides)
+                       quality=args.quality, ui=ui, init=args.init, **overrides)
     from ecgemotion.training.distributed import cleanup_distributed
 
     cleanup_distributed()

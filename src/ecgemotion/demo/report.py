@@ -69,6 +69,10 @@ def _pretrain_section(doc: Document, facts: dict[str, Any], out: Path) -> None:
     pre, pre_dir = facts["pretrain"], Path(facts["pretrain_dir"])
     doc.heading("Pre-training (masked-signal reconstruction)")
     doc.paragraph(
+        "The demo continues pre-training the shipped encoder `ecgemotion-base` (62.8 h of real "
+        "ECG from MIT-BIH, CinC 2017 and permissively licensed open-ECG recordings; no emotion "
+        "data) on the open-ECG corpus above.")
+    doc.paragraph(
         f"Model `fast` ({pre['parameters']:,} parameters), {pre['steps']} steps in "
         f"{_f(pre['elapsed_s'], 0)} s at {_f(pre['windows_per_s'], 0)} windows/s; "
         f"{pre['mask']['ratio']:.0%} of each window masked in {pre['mask']['span_s']:g}-s spans; "

@@ -123,10 +123,12 @@ def plot_reconstruction(x: np.ndarray, pred: np.ndarray, mask: np.ndarray, fs: f
 def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretrain",
              train: TrainConfig | None = None, mask_ratio: float = 0.15, mask_span_s: float = 0.5,
              val_fraction: float = 0.2, datasets: list[str] | None = None, quality: str = "usable",
-             ui=None, **model_overrides: Any) -> dict[str, Any]:
+             ui=None, init: str | Path | None = None, **model_overrides: Any) -> dict[str, Any]:
     """Pre-train ``model`` (a preset name or :class:`ModelConfig`) on ``store`` by masked
-    reconstruction; validation on held-out subjects. Returns the run summary, which holds
-    the model's validation MSE and the zeros / interpolation baselines."""
+    reconstruction; validation on held-out subjects. ``init`` (a folder or a shipped name such
+    as ``"ecgemotion-base"``) continues from saved weights instead of a random start.
+    Returns the run summary, which holds the model's validation MSE and the zeros /
+    interpolation baselines."""
     from ecgemotion.store import WindowDataset
 
     train = train or TrainConfig(epochs=1)
@@ -136,13 +138,19 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
     train_rows, val_rows, subjects = split_rows(store.index, rows, val_fraction, train.seed)
     overrides = {"window_len": store.window_len, "fs": store.fs, **model_overrides}
     torch.manual_seed(train.seed)
-    net = create_model(model, **overrides)
+    if init is not None:
+        from ecgemotion.models import from_pretrained
+
+        net = from_pretrained(init, **overrides)
+    else:
+        net = create_model(model, **overrides)
     if net.config.kind == "sarkar":
         raise ConfigError("masked pre-training needs paper, fast or cnn (sarkar uses the "
                           "transformation-recognition pretext task)")
     span = max(1, round(mask_span_s * store.fs))
     task = MaskedReconstruction(ratio=mask_ratio, span=span, seed=train.seed)
     info = {"store": str(store.path), "store_identity": store.meta.get("identity"),
+            "init": str(init) if init is not None else None,
             "mask": {"ratio": mask_ratio, "span_s": mask_span_s, "span_samples": span,
                      "mode": net.config.mask_mode},
             "subjects": {"train": len(subjects["train"]), "val": len(subjects["val"])},
