@@ -106,3 +106,15 @@ def test_resume_equals_uninterrupted(tiny_store_path, tmp_path, mask_mode):
 def test_resume_without_checkpoint_is_an_error(tiny_store_path, tmp_path):
     with pytest.raises(EcgEmotionError, match="no checkpoint"):
         _run(WindowStore.open(tiny_store_path), tmp_path / "none", resume=True)
+
+
+def test_pretrain_continues_from_saved_weights(tiny_store_path, tmp_path):
+    """``init`` starts from the saved encoder: the first validation loss is the trained one's."""
+    store = WindowStore.open(tiny_store_path)
+    first = _run(store, tmp_path / "first", epochs=6, lr=3e-3)
+    again = pretrain(store, "fast", tmp_path / "again", TrainConfig(epochs=1, batch_size=16, lr=1e-6),
+                     val_fraction=0.34, mask_span_s=0.25, init=tmp_path / "first")
+    fresh = _run(store, tmp_path / "fresh", epochs=1, lr=1e-6)
+    assert again["val_mse"] < fresh["val_mse"]
+    assert abs(again["val_mse"] - first["best_val_loss"]) < 0.05 * first["best_val_loss"]
+    assert json.loads((tmp_path / "again" / "run.json").read_text())["init"] == str(tmp_path / "first")
