@@ -48,6 +48,16 @@ class EmotionEffects:
     drift_bpm: float = 3.0              # slow within-trial heart-rate drift (SD)
 
 
+def cell(items: Any, column: bool = False) -> np.ndarray:
+    """A MATLAB 1×n (or n×1) cell: an object array filled element by element (so that
+    equal-shaped items are not merged into one numeric array)."""
+    items = list(items)
+    out = np.empty((len(items), 1) if column else (1, len(items)), dtype=object)
+    for i, item in enumerate(items):
+        out.flat[i] = item
+    return out
+
+
 def write_amigos_participant(path: Path, trials: list[np.ndarray], ratings: list[np.ndarray],
                              video_ids: list[str], extra: dict[str, Any] | None = None) -> Path:
     """Write one ``Data_Preprocessed_PNN.mat`` with AMIGOS' variable nesting.
@@ -55,12 +65,6 @@ def write_amigos_participant(path: Path, trials: list[np.ndarray], ratings: list
     ``trials``: (samples × 17) float arrays; ``ratings``: length-12 rows (five 1–9
     ratings, then seven 0/1 emotions). Cells are 1 × n object arrays, as MATLAB saves them.
     """
-    def cell(items: list[Any]) -> np.ndarray:
-        out = np.empty((1, len(items)), dtype=object)
-        for i, item in enumerate(items):
-            out[0, i] = item
-        return out
-
     path.parent.mkdir(parents=True, exist_ok=True)
     variables = {
         "joined_data": cell(trials),

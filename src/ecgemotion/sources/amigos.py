@@ -51,7 +51,7 @@ from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.io.matfile import as_cells, load_mat
 from ecgemotion.recording import Recording
 from ecgemotion.sources import register_source
-from ecgemotion.sources.base import Skip, Source, SourceItem, option
+from ecgemotion.sources.base import Skip, Source, SourceItem, option, option_choice
 from ecgemotion.sources.checks import check_heart_rate
 
 FS = 128.0
@@ -100,10 +100,7 @@ class AmigosSource(Source):
 
     def __init__(self, root: Any = None, **options: Any):
         super().__init__(root, **options)
-        lead = str(option(self.options, "lead", "left")).strip().lower()
-        if lead not in ("left", "right", "both"):
-            raise ConfigError(f"source 'amigos': option lead must be left, right or both, found {lead!r}")
-        self.lead = lead
+        self.lead = option_choice("amigos", self.options, "lead", "left", ("left", "right", "both"))
         self.skip_subjects = parse_subject_list(option(self.options, "skip_subjects", None),
                                                 DEFAULT_SKIP, "skip_subjects")
 

@@ -41,11 +41,11 @@ from typing import Any
 
 import numpy as np
 
-from ecgemotion.errors import ConfigError, DataError
+from ecgemotion.errors import DataError
 from ecgemotion.io.matfile import load_mat, numeric_matrix
 from ecgemotion.recording import Recording
 from ecgemotion.sources import register_source
-from ecgemotion.sources.base import Skip, Source, SourceItem, option
+from ecgemotion.sources.base import Skip, Source, SourceItem, option_choice
 from ecgemotion.sources.checks import check_heart_rate
 
 FS = 256.0
@@ -96,10 +96,7 @@ class AscertainSource(Source):
 
     def __init__(self, root: Any = None, **options: Any):
         super().__init__(root, **options)
-        lead = str(option(self.options, "lead", "left")).strip().lower()
-        if lead not in ("left", "right", "both"):
-            raise ConfigError(f"source 'ascertain': option lead must be left, right or both, found {lead!r}")
-        self.lead = lead
+        self.lead = option_choice("ascertain", self.options, "lead", "left", ("left", "right", "both"))
 
     def _ratings_file(self) -> Path | None:
         assert self.root is not None

@@ -113,6 +113,16 @@ def file_fingerprint(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def option_choice(source: str, options: dict[str, Any], name: str, default: str,
+                  allowed: tuple[str, ...]) -> str:
+    """A string option that must be one of ``allowed`` (case-insensitive)."""
+    value = str(option(options, name, default)).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"source '{source}': option {name} must be {', '.join(allowed[:-1])} or "
+                          f"{allowed[-1]}, found {value!r}")
+    return value
+
+
 def option(options: dict[str, Any], name: str, default: Any) -> Any:
     """Read an option, accepting CLI spellings (``--skip-subjects`` → ``skip_subjects``)."""
     return options.get(name, options.get(name.replace("_", "-"), default))

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ecgemotion.signal import repair_gaps
+
 HR_MIN_BPM = 40.0
 HR_MAX_BPM = 180.0
 _ANALYSIS_S = 60.0  # analyse at most this much of each recording (from its middle)
@@ -26,18 +28,6 @@ _MIN_CONTRAST = 10.0
 
 class ImplausibleHeartRateWarning(UserWarning):
     """Most recordings of a file have no plausible heart rate: channel or rate is wrong."""
-
-
-def _fill_nan(x: np.ndarray) -> np.ndarray:
-    bad = ~np.isfinite(x)
-    if not bad.any():
-        return x
-    if bad.all():
-        return np.zeros_like(x)
-    idx = np.arange(len(x))
-    out = x.copy()
-    out[bad] = np.interp(idx[bad], idx[~bad], x[~bad])
-    return out
 
 
 def estimate_hr(signal: np.ndarray, fs: float, max_seconds: float = _ANALYSIS_S) -> float:
@@ -62,7 +52,7 @@ def estimate_hr(signal: np.ndarray, fs: float, max_seconds: float = _ANALYSIS_S)
         x = x[start:start + n_max]
     if np.isfinite(x).mean() < 0.5:
         return float("nan")
-    x = _fill_nan(x)
+    x, _ = repair_gaps(x, fs)  # linear fill; at least half the samples are finite here
     x = x - np.mean(x)
     nyq = fs / 2.0
     lo, hi = 5.0, min(15.0, 0.8 * nyq)
