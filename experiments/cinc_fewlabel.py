@@ -29,7 +29,6 @@ Writes ``results.json`` (every run), ``table.md`` (the summary) into ``--out``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import time
@@ -38,28 +37,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecgemotion.probe import draw, is_test  # one home for the test records and the label draw
+
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ROOT / "src" / "ecgemotion" / "pretrained" / "ecgemotion-base" / "splits.json"
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "auroc")
-TEST_SALT = "cinc-fewlabel/test"
-
-
-def is_test(record: str) -> bool:
-    return hashlib.sha256(f"{TEST_SALT}:{record}".encode()).digest()[0] < 77
-
-
-def draw(records: pd.DataFrame, fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Stratified draw of ``fraction`` of the records, split 80/20 into (train, val)."""
-    rng = np.random.default_rng([seed, round(fraction * 1000)])
-    train, val = [], []
-    for _, group in records.groupby("y"):
-        names = sorted(group["record"])
-        n = max(2, round(fraction * len(names)))
-        pick = list(rng.permutation(names)[:n])
-        n_val = max(1, round(0.2 * n))
-        val += pick[:n_val]
-        train += pick[n_val:]
-    return sorted(train), sorted(val)
 
 
 def evaluate(index: pd.DataFrame, rows: np.ndarray, y: np.ndarray, prob: np.ndarray,

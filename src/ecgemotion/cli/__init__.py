@@ -21,7 +21,7 @@ from ecgemotion.cli.ui import UI
 from ecgemotion.errors import EcgEmotionError
 
 # Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ["prepare", "info", "pretrain", "finetune", "evaluate", "reproduce", "predict",
+COMMANDS = ["prepare", "info", "pretrain", "probe", "finetune", "evaluate", "reproduce", "predict",
             "export", "demo"]
 
 

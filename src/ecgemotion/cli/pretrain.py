@@ -37,7 +37,13 @@ def add_parser(sub, common):
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--warmup", type=float, default=0.05, help="warm-up fraction of the steps")
-    p.add_argument("--mask-ratio", type=float, default=0.15)
+    p.add_argument("--objective", choices=["paper", "mae", "contrastive", "mae+contrastive"],
+                   default="paper", help="self-supervised objective (docs/models.md): paper = masked "
+                   "reconstruction of 15%% in 0.5-s spans; mae = 75%% of tokens hidden, encoder on "
+                   "the rest; contrastive = InfoNCE on two windows of a recording; mae+contrastive")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: chosen and printed)")
+    p.add_argument("--mask-ratio", type=float,
+                   help="fraction hidden (default: the objective's, 0.15 for paper)")
     p.add_argument("--mask-span-s", type=float, default=0.5, help="masked span length in seconds")
     p.add_argument("--mask-mode", choices=["input", "embedding"], help="default: the preset's")
     p.add_argument("--val-fraction", type=float, default=0.2, help="subjects held out for validation")
@@ -94,7 +100,11 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     store = _open_store(args, ui)
     ui.say(f"pre-training {args.model} on {store.path} ({len(store)} windows) -> {out}"
            + (f" on {env.world_size} processes" if env.distributed else ""))
+    from ecgemotion.training.threads import configure_threads
+
+    ui.say(configure_threads(args.threads, args.device))
     summary = pretrain(store, args.model, out, cfg, mask_ratio=args.mask_ratio,
+                       objective=args.objective,
                        mask_span_s=args.mask_span_s, val_fraction=args.val_fraction,
                        datasets=args.datasets.split(",") if args.datasets else None,
                        quality=args.quality, ui=ui, init=args.init, **overrides)

@@ -18,6 +18,7 @@ from ecgemotion.io.model_files import read_config_file
 KINDS = ("transformer", "cnn", "sarkar")
 MASK_MODES = ("input", "embedding")
 POSITIONAL = ("sinusoidal", "learned")
+POOLING = ("cls", "mean")
 
 
 @dataclass
@@ -46,8 +47,12 @@ class ModelConfig:
     dropout: float = 0.1
     positional: str = "sinusoidal"       # sinusoidal | learned
     max_tokens: int = 0                  # 0: window_len // stride + 1 (the CLS token)
+    pooling: str = "cls"                 # window embedding: the CLS token or the token mean
     # masked pre-training
     mask_mode: str = "input"             # input | embedding
+    decoder_layers: int = 0              # MAE decoder blocks (0: no decoder, the paper's head)
+    decoder_dim: int = 64
+    proj_dim: int = 0                    # contrastive projection head width (0: none)
     # heads
     n_classes: int = 2
     classifier_hidden: int = 128
@@ -75,6 +80,8 @@ class ModelConfig:
             raise ConfigError(f"model kind: expected one of {KINDS}, found {self.kind!r}")
         if self.mask_mode not in MASK_MODES:
             raise ConfigError(f"mask_mode: expected one of {MASK_MODES}, found {self.mask_mode!r}")
+        if self.pooling not in POOLING:
+            raise ConfigError(f"pooling: expected one of {POOLING}, found {self.pooling!r}")
         if self.positional not in POSITIONAL:
             raise ConfigError(f"positional: expected one of {POSITIONAL}, found {self.positional!r}")
         n = len(self.conv_channels)

@@ -24,7 +24,8 @@ WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 # Heads that are task-specific: dropped when loading an encoder for a new task.
-HEAD_PREFIXES = ("recon_head.", "classifier.", "transform_heads.")
+HEAD_PREFIXES = ("recon_head.", "classifier.", "transform_heads.", "mae_decoder.",
+                 "contrastive_head.")
 
 
 def _atomic_write(path: Path, write) -> None:
