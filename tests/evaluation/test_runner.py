@@ -41,7 +41,8 @@ def _cli(capsys, *argv):
 @pytest.mark.parametrize("protocol", ["paper", "subject", "loso", "trial"])
 def test_every_protocol_writes_results(amigos_store, tmp_path, capsys, protocol):
     out = tmp_path / protocol
-    code, s = _cli(capsys, "evaluate", "--store", str(amigos_store.path), "--task", "arousal",
+    code, s = _cli(capsys, "evaluate", "--store", str(amigos_store.path), "--init", "scratch",
+                   "--task", "arousal",
                    "--protocol", protocol, "--k", "3", "--max-folds", "2", "--epochs", "1",
                    "--systems", "transformer,hrv-logreg", "--model-overrides", TINY,
                    "--n-boot", "100", "--seed", "3", "--out", str(out))

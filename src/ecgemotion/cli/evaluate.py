@@ -30,8 +30,9 @@ def add_parser(sub, common):
                        description=__doc__, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, help="labelled window store")
-    p.add_argument("--init", default="scratch",
-                   help="pre-trained transformer folder, or 'scratch' (default)")
+    from ecgemotion.cli.finetune import add_init_flag
+
+    add_init_flag(p, "the 'transformer' system's encoder")
     p.add_argument("--init-cnn", help="pre-trained CNN folder for the 'cnn' system (else from scratch)")
     p.add_argument("--task", required=True, help="arousal or valence")
     p.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS))
@@ -54,22 +55,21 @@ def add_parser(sub, common):
 
 
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
-    from ecgemotion.cli.finetune import train_config
+    from ecgemotion.cli.finetune import resolve_init, train_config
     from ecgemotion.evaluation.report import console_table
     from ecgemotion.evaluation.runner import evaluate
     from ecgemotion.store import WindowStore
     from ecgemotion.cli.pairs import parse_overrides
     from ecgemotion.training.loop import TrainConfig
 
-    if args.model not in ("fast", "paper", "cnn"):
-        raise ConfigError(f"--model must be fast, paper or cnn, found {args.model!r}")
+    init = resolve_init(args, ui)
     store = WindowStore.open(args.store)
     ssl_store = WindowStore.open(args.ssl_store) if args.ssl_store else None
     cfg = train_config(args)
     ssl_cfg = TrainConfig(epochs=args.ssl_epochs, batch_size=args.batch_size, lr=1e-3,
                           device=args.device, precision=args.precision, seed=args.seed)
     results = evaluate(store, args.task, args.protocol, args.out, systems=args.systems,
-                       init=args.init, model=args.model,
+                       init=init, model=args.model,
                        overrides=parse_overrides(args.model_overrides), init_cnn=args.init_cnn,
                        cnn_overrides=parse_overrides(args.cnn_overrides),
                        sarkar_overrides=parse_overrides(args.sarkar_overrides),

@@ -9,6 +9,7 @@ from typing import Any
 from ecgemotion.errors import ConfigError
 
 EPILOG = """examples:
+  ecgemotion finetune --store STORE --task arousal --out models/arousal     # from ecgemotion-base
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --out models/arousal
   ecgemotion finetune --store STORE --init scratch --model fast --task valence --epochs 20 --out models/valence
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --freeze --out models/probe
@@ -24,18 +25,51 @@ def add_train_flags(p: argparse.ArgumentParser, default_epochs: int = 10) -> Non
     budget = g.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help=f"epochs per training run (default {default_epochs})")
     budget.add_argument("--minutes", type=float, help="wall-time budget per training run")
-    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--batch-size", type=int, default=32, help="windows per training step (32)")
     g.add_argument("--lr", type=float, default=1e-4,
                    help="peak learning rate (default 1e-4: fine-tuning a pre-trained encoder)")
-    g.add_argument("--weight-decay", type=float, default=0.01)
+    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (0.01)")
     g.add_argument("--warmup", type=float, default=0.1, help="warm-up fraction of the steps")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0,
+                   help="seed for weights, batches and the validation split (0); same seed, same model")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
-    g.add_argument("--model", default="fast",
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto (bf16 autocast where the GPU supports it), fp32 or bf16")
+    g.add_argument("--model", default=None,
                    help="preset for --init scratch: fast, paper or cnn (default fast)")
     g.add_argument("--model-overrides", metavar="K=V,...",
-                   help="model config overrides, e.g. d_model=32,n_layers=1,conv_strides=[4,4,4]")
+                   help="model config overrides, e.g. d_model=32,n_layers=1,conv_strides=[4,4,4] "
+                        "(architecture fields need --init scratch)")
+
+
+def add_init_flag(p: argparse.ArgumentParser, what: str) -> None:
+    from ecgemotion.training.finetune import DEFAULT_INIT
+
+    p.add_argument("--init", default=None,
+                   help=f"{what}: a pre-trained folder, a shipped name, or 'scratch' for random "
+                        f"weights (default: the shipped encoder {DEFAULT_INIT})")
+
+
+def resolve_init(args, ui) -> str:
+    """``--init`` or the shipped encoder, said aloud; refuses architecture flags that a
+    pre-trained encoder would silently ignore."""
+    from ecgemotion.cli.pairs import parse_overrides
+    from ecgemotion.training.finetune import DEFAULT_INIT, HEAD_FIELDS, is_scratch
+
+    init = args.init or DEFAULT_INIT
+    if args.model not in (None, "fast", "paper", "cnn"):
+        raise ConfigError(f"--model must be fast, paper or cnn, found {args.model!r}")
+    if not is_scratch(init):
+        arch = sorted(set(parse_overrides(args.model_overrides)) - set(HEAD_FIELDS))
+        if args.model or arch:
+            what = f"--model {args.model}" if args.model else f"--model-overrides {','.join(arch)}"
+            raise ConfigError(f"{what} builds a new network, but --init {init} loads a pre-trained "
+                              "one; add --init scratch to train it from random weights")
+    if args.init is None:
+        ui.say(f"initialising from the shipped encoder {DEFAULT_INIT} (default; --init scratch "
+               "for random weights)")
+    args.model = args.model or "fast"
+    return init
 
 
 def train_config(args, default_epochs: int = 10):
@@ -52,8 +86,7 @@ def add_parser(sub, common):
                        description=__doc__, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, help="labelled window store (ecgemotion prepare)")
-    p.add_argument("--init", default="scratch",
-                   help="pre-trained folder or shipped name, or 'scratch' (default)")
+    add_init_flag(p, "weights to start from")
     p.add_argument("--task", required=True, help="label to learn: arousal or valence")
     p.add_argument("--out", required=True, help="output folder for the model")
     p.add_argument("--freeze", action="store_true",
@@ -73,12 +106,11 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     if args.task not in store.label_names:
         raise ConfigError(f"{store.path}: no '{args.task}' labels; the store has "
                           f"{', '.join(store.label_names) or 'none'} (prepare it with --label-rule)")
-    if args.model not in ("fast", "paper", "cnn"):
-        raise ConfigError(f"--model must be fast, paper or cnn, found {args.model!r}")
+    init = resolve_init(args, ui)
     cfg = train_config(args)
-    ui.say(f"fine-tuning {'(frozen encoder) ' if args.freeze else ''}from {args.init} for "
+    ui.say(f"fine-tuning {'(frozen encoder) ' if args.freeze else ''}from {init} for "
            f"{args.task} on {store.path} -> {args.out}")
-    summary = finetune(store, args.init, args.task, Path(args.out), model=args.model,
+    summary = finetune(store, init, args.task, Path(args.out), model=args.model,
                        freeze=args.freeze, train_cfg=cfg, val_fraction=args.val_fraction,
                        overrides=parse_overrides(args.model_overrides), ui=ui)
     vm = summary["val_metrics"]

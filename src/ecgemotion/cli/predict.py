@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,10 @@ def add_parser(sub, common):
     p.add_argument("--model", action="append", required=True, metavar="DIR",
                    help="fine-tuned model folder, a folder of them, or an .onnx file (repeatable)")
     p.add_argument("--lead", help="channel/column/variable name or 0-based index")
-    p.add_argument("--fs", type=float, help="sampling rate in Hz (needed when the file has none)")
+    p.add_argument("--fs", type=float, help="sampling rate in Hz (needed when the file has none; "
+                                            "one that contradicts the file's own rate is an error)")
+    p.add_argument("--force", action="store_true",
+                   help="use --fs even when it contradicts the rate stored in the file")
     p.add_argument("--units", default=None, help="signal units (mV, uV, V) if the file has none")
     p.add_argument("--mains", type=float, default=None,
                    help="mains frequency (50/60) for models trained with notch 'auto'")
@@ -63,6 +69,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
         raise ConfigError(f"--fs must be a positive number of Hz, got {args.fs:g}")
     recognizer = EmotionRecognizer.from_pretrained(args.model, engine=args.engine,
                                                    threads=args.threads, step_s=args.step)
+    say_models(recognizer, ui)
     if args.follow:
         return _follow(args, ui, recognizer, recording)
     return _batch(args, ui, recognizer, recording)
@@ -73,15 +80,19 @@ def _batch(args, ui, recognizer, recording: Path) -> dict[str, Any]:
     from ecgemotion.inference.plot import timeline_png
     from ecgemotion.io.readers import read_signal
 
-    sf = read_signal(recording, fs=args.fs, lead=args.lead)
+    sf = read_signal(recording, fs=args.fs, lead=args.lead, force=args.force)
     units = args.units if args.units is not None else sf.units
     where = str(recording)
+    say_signal(sf, where, ui)
     table = recognizer.predict(sf.signal, sf.fs, units=units, mains_hz=args.mains, where=where)
     check_some_good(table, where)
+    warn_not_ecg(sf, where, ui)
     out = Path(args.out) if args.out else _default_out(recording)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.6g")
     summary: dict[str, Any] = {"recording": where, "lead": sf.lead, "fs": sf.fs, "units": units,
+                               "lead_chosen_because": sf.provenance.get("chosen_because"),
+                               "ecg_likeness": sf.provenance.get("ecg_likeness"),
                                "duration_s": round(len(sf.signal) / sf.fs, 3),
                                **recognizer.summary(table), "csv": str(out)}
     if not args.no_plot:
@@ -107,42 +118,155 @@ def _default_out(recording: Path) -> Path:
     return recording.parent / f"{stem}-emotion.csv"
 
 
+def say_models(recognizer, ui) -> None:
+    """Each model's provenance, and a warning for synthetic labels or a one-class model."""
+    for spec in recognizer.specs:
+        ui.say(spec.origin())
+        for caution in spec.cautions():
+            ui.warn(caution)
+
+
+def say_signal(sf, where: str, ui) -> None:
+    """The channel and rate used (and why); a loud warning for a forced rate."""
+    from ecgemotion.io.readers import describe_choice
+
+    ui.say(f"{where}: {describe_choice(sf)}")
+    if "OVERRIDING" in describe_choice(sf):
+        ui.warn(f"{where}: using --fs {sf.fs:g} Hz against the file's own rate (--force): "
+                "times and heart rates scale by the ratio of the two")
+
+
+def warn_not_ecg(sf, where: str, ui) -> None:
+    """A warning when the chosen signal does not look like ECG (after the quality checks,
+    so that a flat line gets one error, not a warning and an error)."""
+    from ecgemotion.io.readers import ECG_LIKE_MIN, looks_like_ecg_signal
+
+    if not looks_like_ecg_signal(sf):
+        ui.warn(f"{where}: {sf.lead!r} does not look like ECG (ECG-likeness "
+                f"{sf.provenance['ecg_likeness']:.2f} < {ECG_LIKE_MIN}); pick the ECG with --lead")
+
+
 def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
+    """Tail the file; every prediction is printed and appended (flushed) to --out as it comes,
+    so that Ctrl-C or SIGTERM loses nothing: they stop the run cleanly (exit 130 / 143)."""
     from ecgemotion.inference import check_some_good, predictions_frame
     from ecgemotion.inference.follow import TextTail, follow
 
-    tail = TextTail(recording, fs=args.fs, lead=args.lead)
+    tail = TextTail(recording, fs=args.fs, lead=args.lead, force=args.force,
+                    min_rows=int(CHOOSE_ON_S * (args.fs or 250)))
 
     def make_stream(fs, units):
+        if tail.probe is not None:
+            say_signal(tail.probe, str(recording), ui)
+            warn_not_ecg(tail.probe, str(recording), ui)
         return recognizer.stream(fs, hop_s=args.hop, delay_s=args.delay,
                                  units=args.units if args.units is not None else units,
                                  mains_hz=args.mains)
 
     ui.say(f"following {recording} (hop {args.hop:g} s, delay {args.delay:g} s); "
-           "stops after idle timeout or --max-seconds")
+           "stops after idle timeout, --max-seconds, Ctrl-C or SIGTERM")
     predictions = []
-    for pred in follow(tail, make_stream, idle_timeout_s=args.idle_timeout or None,
-                       max_seconds=args.max_seconds):
-        predictions.append(pred)
-        if args.json:
-            print(json.dumps(_jsonable(pred.as_row())), flush=True)
-        elif not args.quiet:
-            print(pred.line(), flush=True)
+    out = Path(args.out) if args.out else None
+    stopped = None
+    with _csv_rows(out, recognizer.tasks) as write, _stop_signals() as guard:
+        try:
+            for pred in follow(tail, make_stream, idle_timeout_s=args.idle_timeout or None,
+                               max_seconds=args.max_seconds):
+                with guard.deferred():
+                    predictions.append(pred)
+                    write(pred)
+                    if args.json:
+                        print(json.dumps(_jsonable(pred.as_row())), flush=True)
+                    elif not args.quiet:
+                        print(pred.line(), flush=True)
+        except _Stopped as exc:
+            stopped = exc.signum
     table = predictions_frame(predictions, recognizer.tasks)
     summary: dict[str, Any] = {"recording": str(recording), "fs": tail.fs, "follow": True,
                                "hop_s": args.hop, "delay_s": args.delay,
                                **recognizer.summary(table)}
+    if out is not None:
+        summary["csv"] = str(out)
+    if stopped is not None:
+        name = signal.Signals(stopped).name
+        ui.say(f"stopped by {name} after {len(table)} predictions"
+               + (f"; every one is in {out}" if out else ""))
+        return {**summary, "stopped_by": name, "_exit_code": 128 + int(stopped)}
     if not len(table):
         from ecgemotion.errors import DataError
 
         raise DataError(recording, f"fewer than one {recognizer.preprocess.window_s:g}-s window "
                                    "of samples arrived; nothing to predict")
     check_some_good(table, str(recording))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out, index=False, float_format="%.6g")
-        summary["csv"] = args.out
     return summary
+
+
+CHOOSE_ON_S = 4.0  # --follow picks the column on the first rows: enough of them to judge ECG
+
+
+@contextmanager
+def _csv_rows(out: Path | None, tasks: list[str]):
+    """A ``write(prediction)`` that appends one CSV row and flushes it (a no-op without --out)."""
+    from ecgemotion.inference import predictions_frame
+
+    if out is None:
+        yield lambda pred: None
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as fh:
+        predictions_frame([], tasks).to_csv(fh, index=False)
+        fh.flush()
+
+        def write(pred) -> None:
+            predictions_frame([pred], tasks).to_csv(fh, index=False, header=False,
+                                                    float_format="%.6g")
+            fh.flush()
+
+        yield write
+
+
+class _Stopped(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _SignalGuard:
+    """SIGINT/SIGTERM raise :class:`_Stopped`, but never in the middle of writing a row."""
+
+    def __init__(self):
+        self.busy = False
+        self.pending: int | None = None
+
+    def handle(self, signum, frame) -> None:
+        if self.busy:
+            self.pending = signum
+        else:
+            raise _Stopped(signum)
+
+    @contextmanager
+    def deferred(self):
+        self.busy = True
+        try:
+            yield
+        finally:
+            self.busy = False
+        if self.pending is not None:
+            raise _Stopped(self.pending)
+
+
+@contextmanager
+def _stop_signals():
+    guard = _SignalGuard()
+    if threading.current_thread() is not threading.main_thread():
+        yield guard  # signal handlers can only be set in the main thread
+        return
+    previous = {sig: signal.signal(sig, guard.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield guard
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -117,6 +117,7 @@ def fold_metrics(y_true, prob, y_train=None, threshold: float = 0.5) -> dict:
     pos_share = float(y.mean()) if len(y) else float("nan")
     out["test_majority_share"] = max(pos_share, 1 - pos_share) if len(y) else float("nan")
     out["test_positive_share"] = pos_share
+    out["predicted_high_share"] = float(pred.mean()) if len(pred) else float("nan")
     if y_train is not None and len(np.asarray(y_train)):
         yt = _as_binary(y_train)
         majority = int(yt.mean() >= 0.5)
@@ -128,6 +129,12 @@ def fold_metrics(y_true, prob, y_train=None, threshold: float = 0.5) -> dict:
     out["n"] = int(len(y))
     out["confusion"] = cm.astype(np.int64).tolist()
     return out
+
+
+def one_class(predicted_high_share: float | None) -> bool:
+    """True when a model gave every window the same class: its accuracy is then just that
+    class's share and it has learned nothing a majority vote does not know."""
+    return predicted_high_share is not None and predicted_high_share in (0.0, 1.0)
 
 
 # -- aggregation ------------------------------------------------------------------------------

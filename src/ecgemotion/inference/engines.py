@@ -33,6 +33,8 @@ WEIGHTS_NAME = "model.safetensors"
 ONNX_NAME = "model.onnx"
 ONNX_META_KEY = "ecgemotion"
 ENGINES = ("torch", "onnx")
+# What a fine-tuned model records about its origin (printed by predict, kept by ONNX export).
+PROVENANCE_KEYS = ("training_data", "val_metrics", "val_subjects", "init")
 
 
 @dataclass
@@ -55,11 +57,54 @@ class ModelSpec:
     def fs(self) -> float:
         return float(self.model_config.get("fs", 0.0))
 
+    def origin(self) -> str:
+        """Where the model comes from, in one line: task, label rule, training data, validation."""
+        e = self.extra
+        text = (f"model {self.task} ({self.source}): P({self.classes[1]} {self.task}), labels by "
+                f"rule {self.label_rule or '(not recorded)'}")
+        data = e.get("training_data") or {}
+        if data:
+            text += (f"; trained on {', '.join(data.get('datasets') or ['?'])} "
+                     f"({data.get('subjects', '?')} subjects, {data.get('windows', '?')} windows"
+                     + (", SYNTHETIC labels" if data.get("synthetic") else "") + ")")
+        elif (e.get("store") or {}).get("path"):
+            text += f"; trained on the store {e['store']['path']}"
+        else:
+            text += "; training data not recorded"
+        if e.get("init"):
+            text += f" from {e['init']}"
+        vm = e.get("val_metrics") or {}
+        if vm.get("balanced_accuracy") is not None:
+            held = e.get("val_subjects")
+            text += (f"; validation balanced accuracy {vm['balanced_accuracy']:.3f}, accuracy "
+                     f"{vm.get('accuracy', float('nan')):.3f}"
+                     + (f" on {len(held)} held-out subjects" if held else ""))
+        else:
+            text += "; no validation figures"
+        return text
+
+    def cautions(self) -> list[str]:
+        """Warnings a user must see before trusting the probabilities."""
+        from ecgemotion.evaluation.metrics import one_class
+
+        out = []
+        synthetic = (self.extra.get("training_data") or {}).get("synthetic")
+        if synthetic:
+            out.append(f"model {self.task} was trained on SYNTHETIC labels ({'; '.join(synthetic)}): "
+                       "its probabilities say nothing about anyone's real emotions")
+        vm = self.extra.get("val_metrics") or {}
+        if one_class(vm.get("predicted_high_share")) or (
+                "predicted_high_share" not in vm and vm.get("balanced_accuracy") == 0.5):
+            out.append(f"model {self.task} predicted one class for every validation window "
+                       "(balanced accuracy 0.500): its output carries no information")
+        return out
+
     def describe(self) -> dict[str, Any]:
         """The JSON that makes an exported ONNX file self-describing."""
         return {"format": "ecgemotion-onnx", "task": self.task, "classes": self.classes,
                 "positive_class_index": 1, "label_rule": self.label_rule,
                 "preprocess": self.preprocess, "model_config": self.model_config,
+                **{k: self.extra[k] for k in PROVENANCE_KEYS if k in self.extra},
                 "input": {"name": "window", "shape": ["batch", 1, self.window_len],
                           "dtype": "float32"},
                 "outputs": {"probabilities": ["batch", len(self.classes)],
@@ -171,8 +216,8 @@ def read_onnx_spec(path: Path, session) -> ModelSpec:
 def _spec_from(extra: dict[str, Any], model_config: dict[str, Any], source: str,
                default_task: str) -> ModelSpec:
     if not isinstance(extra.get("preprocess"), dict):
-        raise ConfigError(f"{source}: no preprocessing recorded (config.json 'extra.preprocess'); "
-                          "expected a fine-tuned model written by `ecgemotion finetune`")
+        raise ConfigError(f"{source}: no preprocessing recorded (config.json 'extra.preprocess'): "
+                          f"a pre-trained encoder, not an emotion model; {FINETUNE_HINT}")
     classes = [str(c) for c in (extra.get("classes") or ["low", "high"])]
     n_classes = int(model_config.get("n_classes", len(classes)))
     if len(classes) != n_classes:
@@ -206,6 +251,9 @@ def expand_sources(paths: str | Path | list[str | Path], engine: str = "torch") 
             found.append(path)
             continue
         if not path.is_dir():
+            if str(item) in _shipped_encoders():
+                raise ConfigError(f"{item!r} is the shipped pre-trained encoder: it has no emotion "
+                                  f"head yet; {FINETUNE_HINT}")
             raise ConfigError(f"{path}: no such model folder or .onnx file")
         if _is_onnx_folder(path, engine) or _is_model_folder(path):
             found.append(_pick(path, engine))
@@ -221,6 +269,17 @@ def expand_sources(paths: str | Path | list[str | Path], engine: str = "torch") 
                               "or a folder of model folders; found neither")
         found += [_pick(p, engine) if p.is_dir() else p for p in subs]
     return found
+
+
+FINETUNE_HINT = ("fine-tune it on labelled ECG first: `ecgemotion finetune --store STORE --task "
+                 "arousal --out models/arousal` (starts from ecgemotion-base), or in Python "
+                 "`ecgemotion.fit(signals, labels, fs=...)`")
+
+
+def _shipped_encoders() -> list[str]:
+    from ecgemotion.models.hub import available_pretrained  # error path only: imports torch
+
+    return available_pretrained()
 
 
 def _is_onnx_folder(path: Path, engine: str) -> bool:

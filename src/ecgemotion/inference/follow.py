@@ -22,12 +22,14 @@ from ecgemotion.io.readers import TEXT_EXTENSIONS, read_signal
 class TextTail:
     """Incremental reader of one column of a growing delimited text file."""
 
-    def __init__(self, path: str | Path, fs: float | None = None, lead=None, min_rows: int = 20):
+    def __init__(self, path: str | Path, fs: float | None = None, lead=None, min_rows: int = 20,
+                 force: bool = False):
         self.path = Path(path)
         if self.path.suffix.lower() not in TEXT_EXTENSIONS:
             raise ConfigError(f"{self.path}: --follow reads growing text files ({', '.join(TEXT_EXTENSIONS)}); "
                               f"'{self.path.suffix or '(none)'}' files cannot be appended to while read")
-        self.fs_given, self.lead, self.min_rows = fs, lead, min_rows
+        self.fs_given, self.lead, self.min_rows, self.force = fs, lead, min_rows, force
+        self.probe = None  # the SignalFile of the first rows: which column, which rate, and why
         self.offset = 0
         self.pending = b""
         self.head_lines: list[str] = []
@@ -80,12 +82,13 @@ class TextTail:
             probe = Path(tmp) / self.path.name
             probe.write_text("\n".join(lines) + "\n")
             try:
-                sf = read_signal(probe, fs=self.fs_given, lead=self.lead)
+                sf = read_signal(probe, fs=self.fs_given, lead=self.lead, force=self.force)
             except DataError as exc:
                 raise DataError(self.path, exc.reason) from None
             except ConfigError as exc:
                 raise ConfigError(str(exc).replace(str(probe), str(self.path))) from None
         prov = sf.provenance
+        self.probe = sf
         self.column = int(prov["column_index"])
         self.fs, self.units = sf.fs, sf.units
         start = 0

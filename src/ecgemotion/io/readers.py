@@ -31,7 +31,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ecgemotion.errors import ConfigError, DataError
+from ecgemotion.signal import ecg_likeness
 
 TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
 EDF_EXTENSIONS = (".edf", ".bdf")
@@ -58,6 +59,7 @@ _S_WORDS = {"s", "sec", "secs", "seconds"}
 # CASE documents daqtime (and jstime) in milliseconds (CASE_dataset/data/interpolated/
 # physiological/README: "daqtime ... Measurements in milliseconds (ms)").
 _MS_BASES = {"daqtime", "jstime"}
+ECG_LIKE_MIN = 0.5  # ecg_likeness below this: warn that the chosen signal may not be ECG
 _FS_VARIABLES = ("fs", "Fs", "FS", "sr", "SR", "srate", "sampling_rate", "SamplingRate",
                  "sampling_frequency", "samplingrate", "sample_rate", "SampleRate")
 
@@ -108,8 +110,11 @@ def _lead_as_index(lead: Any) -> int | None:
 
 
 def _pick_channel(path: Path, names: Sequence[str], lead: Any, kind: str = "channel",
-                  candidates: Sequence[int] | None = None) -> int:
-    """Index into ``names`` chosen by name (case-insensitive), index, or ECG-likeness."""
+                  candidates: Sequence[int] | None = None,
+                  score: Callable[[int], float] | None = None) -> tuple[int, str]:
+    """``(index into names, how it was chosen)``: by name (case-insensitive, repeated
+    words ignored), by index, by an ECG-like name, or else by :func:`ecg_likeness`
+    (``score(i)``) among several unnamed candidates."""
     pool = list(range(len(names))) if candidates is None else list(candidates)
     if not pool:
         raise DataError(path, f"no signal {kind}s found")
@@ -117,22 +122,36 @@ def _pick_channel(path: Path, names: Sequence[str], lead: Any, kind: str = "chan
     if lead is None:
         for i in pool:
             if looks_like_ecg(names[i]):
-                return i
-        return pool[0]
-    wanted = str(lead).strip().lower()
+                return i, "its name looks like ECG"
+        if score is None or len(pool) == 1:
+            return pool[0], f"the first signal {kind}"
+        scores = {i: score(i) for i in pool}
+        best = max(pool, key=lambda i: -1.0 if np.isnan(scores[i]) else scores[i])
+        if np.isnan(scores[best]):
+            return pool[0], f"the first signal {kind} (too short to judge which looks like ECG)"
+        others = ", ".join(f"{names[i]!r} {scores[i]:.2f}" for i in pool if i != best)
+        return best, f"the most ECG-like of {len(pool)} {kind}s ({scores[best]:.2f}; {others})"
+    wanted = _name_key(lead)
     for i in pool:
-        if str(names[i]).strip().lower() == wanted:
-            return i
+        if _name_key(names[i]) == wanted:
+            return i, "named by --lead"
     index = _lead_as_index(lead)
     if index is not None:
         if 0 <= index < len(names):
             if index not in pool:
                 raise ConfigError(f"{path}: {kind} {index} ({names[index]!r}) is not a signal "
                                   f"{kind}; signal {kind}s: {listing}")
-            return index
+            return index, "numbered by --lead"
         raise ConfigError(f"{path}: lead index {index} out of range; the file has {len(names)} "
                           f"{kind}s: {listing}")
     raise ConfigError(f"{path}: no {kind} named {lead!r}; available: {listing}")
+
+
+def _name_key(name: Any) -> str:
+    """Channel names compared case-insensitively, a repeated word once: EDF labels such as
+    ``ECG ECG`` (type + name) match ``ECG``."""
+    words = str(name).strip().lower().split()
+    return " ".join(w for k, w in enumerate(words) if k == 0 or w != words[k - 1])
 
 
 def _as_signal(path: Path, x: Any, what: str) -> np.ndarray:
@@ -148,39 +167,95 @@ def _as_signal(path: Path, x: Any, what: str) -> np.ndarray:
     return arr
 
 
-def _choose_fs(path: Path, given: float | None, from_file: float | None, hint: str) -> float:
-    if given is not None:
-        return given
-    if from_file is None:
-        raise ConfigError(f"{path}: {hint}; pass --fs")
-    return check_fs(from_file, f"{path}: sampling rate stored in the file")  # type: ignore[return-value]
+def _choose_fs(path: Path, given: float | None, from_file: float | None, hint: str,
+               force: bool = False, how: str = "stored in the file") -> float:
+    """The sampling rate: the file's own, or the given one; a conflict between them is an
+    error (a wrong rate silently rescales time and heart rate) unless ``force``."""
+    if from_file is not None:
+        from_file = check_fs(from_file, f"{path}: sampling rate {how}")
+    if given is None:
+        if from_file is None:
+            raise ConfigError(f"{path}: {hint}; pass --fs")
+        return from_file  # type: ignore[return-value]
+    if from_file is not None and abs(given - from_file) > 0.01 * from_file and not force:
+        raise ConfigError(f"{path}: --fs {given:g} Hz conflicts with the file's own rate "
+                          f"{from_file:g} Hz ({how}); drop --fs, or add --force to use {given:g} Hz")
+    return given
+
+
+def describe_choice(sf: "SignalFile") -> str:
+    """One line saying which channel and rate were used, and why (printed by ``predict``)."""
+    prov = sf.provenance
+    text = f"channel {sf.lead!r}"
+    if prov.get("chosen_because"):
+        text += f" ({prov['chosen_because']})"
+    own = prov.get("fs_from_time", prov.get("fs_in_file"))
+    if prov.get("fs_given") is None:
+        origin = f"from time column {prov['time_column']!r}" if "fs_from_time" in prov \
+            else "from the file"
+    elif own is not None and abs(own - sf.fs) > 0.01 * own:
+        origin = f"from --fs, OVERRIDING the file's own {own:g} Hz (--force)"
+    else:
+        origin = "from --fs"
+    return f"{text}, {sf.fs:g} Hz ({origin})"
 
 
 # --------------------------------------------------------------------------- dispatch
 def read_signal(path: str | Path, fs: float | None = None, lead: Any = None, *,
-                variable: str | None = None) -> SignalFile:
+                variable: str | None = None, force: bool = False,
+                sampling_rate: float | None = None) -> SignalFile:
     """Read one lead of ECG from ``path``; see the module docstring for formats.
 
-    ``fs`` overrides (or supplies) the sampling rate; ``lead`` picks the channel,
-    column or (for ``.mat``) the variable when ``variable`` is not given.
+    ``fs`` (or ``sampling_rate``) supplies the sampling rate when the file has none; one
+    that contradicts the file's own rate is refused unless ``force``. ``lead`` picks the
+    channel, column or (for ``.mat``) the variable when ``variable`` is not given.
+    ``provenance`` says what was chosen and why (``chosen_because``) and how ECG-like the
+    chosen signal is (``ecg_likeness``, see :func:`ecgemotion.signal.ecg_likeness`).
     """
     path = Path(path).expanduser()
-    fs = check_fs(fs, f"{path}: fs")
+    fs = check_fs(rate_argument(fs, sampling_rate), f"{path}: fs")
+    sf = _read_any(path, fs, lead, variable, force)
+    sf.provenance["fs_given"] = fs
+    if "ecg_likeness" not in sf.provenance:
+        sf.provenance["ecg_likeness"] = _score(sf.signal, sf.fs)
+    return sf
+
+
+def rate_argument(fs: Any = None, sampling_rate: Any = None) -> Any:
+    """``fs`` or its NeuroKit2 spelling ``sampling_rate`` (accepted wherever ``fs`` is)."""
+    if fs is not None and sampling_rate is not None and fs != sampling_rate:
+        raise ConfigError(f"fs={fs!r} and sampling_rate={sampling_rate!r} disagree; pass one")
+    return fs if fs is not None else sampling_rate
+
+
+def looks_like_ecg_signal(sf: SignalFile) -> bool:
+    """False when the chosen signal was long enough to judge and does not look like ECG."""
+    score = sf.provenance.get("ecg_likeness")
+    return score is None or not score < ECG_LIKE_MIN
+
+
+def _score(x: np.ndarray, fs: float) -> float | None:
+    value = ecg_likeness(x, fs)
+    return None if np.isnan(value) else round(float(value), 3)
+
+
+def _read_any(path: Path, fs: float | None, lead: Any, variable: str | None,
+              force: bool) -> SignalFile:
     ext = path.suffix.lower()
     if ext in TEXT_EXTENSIONS:
-        return _read_text(_existing(path), fs, lead)
+        return _read_text(_existing(path), fs, lead, force)
     if ext in EDF_EXTENSIONS:
-        return _read_edf(_existing(path), fs, lead)
+        return _read_edf(_existing(path), fs, lead, force)
     if ext == ".npy":
         return _read_npy(_existing(path), fs, lead)
     if ext == ".mat":
-        return _read_mat(_existing(path), fs, lead, variable)
+        return _read_mat(_existing(path), fs, lead, variable, force)
     if ext == ".hea":
-        return _read_wfdb(_existing(path).with_suffix(""), fs, lead)
+        return _read_wfdb(_existing(path).with_suffix(""), fs, lead, force)
     if ext in ("", ".dat") or not path.exists():
         record = path.with_suffix("") if ext == ".dat" else path
         if Path(str(record) + ".hea").exists():
-            return _read_wfdb(record, fs, lead)
+            return _read_wfdb(record, fs, lead, force)
     if not path.exists():
         raise DataError(path, "no such file")
     raise DataError(path, f"unsupported file type '{ext or '(none)'}'; supported: "
@@ -327,7 +402,7 @@ def fs_from_time(path: Path, t: np.ndarray, unit: str, name: str) -> tuple[float
     return float(f"{fs:.9g}"), unit  # 249.99999999999977 -> 250.0
 
 
-def _read_text(path: Path, fs: float | None, lead: Any) -> SignalFile:
+def _read_text(path: Path, fs: float | None, lead: Any, force: bool = False) -> SignalFile:
     names, data, first_line = read_table(path)
     time_cols = [i for i, n in enumerate(names) if _time_unit(n) is not None
                  and not (n.startswith("col") and n[3:].isdigit())]
@@ -335,9 +410,7 @@ def _read_text(path: Path, fs: float | None, lead: Any) -> SignalFile:
     candidates = [i for i in range(len(names)) if i != time_col]
     if not candidates:
         raise DataError(path, "has only a time column and no signal column")
-    idx = _pick_channel(path, names, lead, kind="column", candidates=candidates)
-    prov: dict[str, Any] = {"file": str(path), "format": "text", "column": names[idx],
-                            "column_index": idx}
+    prov: dict[str, Any] = {"file": str(path), "format": "text"}
     inferred = None
     if time_col is not None:
         inferred, unit = fs_from_time(path, data[:, time_col], _time_unit(names[time_col]) or "?",
@@ -345,13 +418,17 @@ def _read_text(path: Path, fs: float | None, lead: Any) -> SignalFile:
         prov.update(time_column=names[time_col], time_unit=unit, fs_from_time=inferred)
     if fs is None and inferred is None:
         raise ConfigError(f"{path} has no time column; pass --fs")
-    rate = fs if fs is not None else inferred
+    rate = _choose_fs(path, fs, inferred, "", force, f"from time column '{names[time_col]}'"
+                      if time_col is not None else "")
+    idx, how = _pick_channel(path, names, lead, kind="column", candidates=candidates,
+                             score=lambda i: ecg_likeness(data[:, i], rate))
+    prov.update(column=names[idx], column_index=idx, chosen_because=how)
     signal = _as_signal(path, data[:, idx], f"column '{names[idx]}'")
     return SignalFile(signal, float(rate), str(names[idx]), "", prov)
 
 
 # --------------------------------------------------------------------------- EDF
-def _read_edf(path: Path, fs: float | None, lead: Any) -> SignalFile:
+def _read_edf(path: Path, fs: float | None, lead: Any, force: bool = False) -> SignalFile:
     try:
         import pyedflib
     except ImportError:  # pragma: no cover - a declared dependency
@@ -362,7 +439,10 @@ def _read_edf(path: Path, fs: float | None, lead: Any) -> SignalFile:
         raise DataError(path, f"not a readable EDF/BDF file ({exc})") from None
     try:
         labels = [str(s).strip() for s in reader.getSignalLabels()]
-        idx = _pick_channel(path, labels, lead, kind="channel")
+        lengths = reader.getNSamples()
+        idx, how = _pick_channel(path, labels, lead, kind="channel", score=lambda i: ecg_likeness(
+            reader.readSignal(i, 0, min(int(lengths[i]), int(60 * reader.getSampleFrequency(i)))),
+            reader.getSampleFrequency(i)))
         rate = float(reader.getSampleFrequency(idx))
         units = str(reader.getPhysicalDimension(idx)).strip()
         signal = _as_signal(path, reader.readSignal(idx), f"channel '{labels[idx]}'")
@@ -373,8 +453,8 @@ def _read_edf(path: Path, fs: float | None, lead: Any) -> SignalFile:
     finally:
         reader.close()
     prov = {"file": str(path), "format": "edf", "channel": labels[idx], "channel_index": idx,
-            "fs_in_file": rate}
-    return SignalFile(signal, _choose_fs(path, fs, rate, "EDF channel has no sampling rate"),
+            "fs_in_file": rate, "chosen_because": how}
+    return SignalFile(signal, _choose_fs(path, fs, rate, "EDF channel has no sampling rate", force),
                       labels[idx], units, prov)
 
 
@@ -476,7 +556,8 @@ def _numeric(value: Any) -> np.ndarray | None:
     return arr
 
 
-def _read_mat(path: Path, fs: float | None, lead: Any, variable: str | None) -> SignalFile:
+def _read_mat(path: Path, fs: float | None, lead: Any, variable: str | None,
+              force: bool = False) -> SignalFile:
     variables = _load_mat_variables(path)
     file_fs = None
     for name in _FS_VARIABLES:
@@ -504,7 +585,8 @@ def _read_mat(path: Path, fs: float | None, lead: Any, variable: str | None) -> 
                           + ", ".join(sorted(arrays)))
     arr = np.squeeze(arrays[chosen])
     x, index, _ = _pick_row_of_2d(path, arr, lead_for_array, f"variable '{chosen}'")
-    rate = _choose_fs(path, fs, file_fs, "no sampling-rate variable (fs, Fs, sr, sampling_rate)")
+    rate = _choose_fs(path, fs, file_fs, "no sampling-rate variable (fs, Fs, sr, sampling_rate)",
+                      force, "its sampling-rate variable")
     prov = {"file": str(path), "format": "mat", "variable": chosen, "column": index}
     if file_fs is not None:
         prov["fs_in_file"] = file_fs
@@ -513,7 +595,7 @@ def _read_mat(path: Path, fs: float | None, lead: Any, variable: str | None) -> 
 
 
 # --------------------------------------------------------------------------- WFDB
-def _read_wfdb(record: Path, fs: float | None, lead: Any) -> SignalFile:
+def _read_wfdb(record: Path, fs: float | None, lead: Any, force: bool = False) -> SignalFile:
     import wfdb
 
     header = Path(str(record) + ".hea")
@@ -524,14 +606,16 @@ def _read_wfdb(record: Path, fs: float | None, lead: Any) -> SignalFile:
     names = [str(n) for n in (rec.sig_name or [])]
     if rec.p_signal is None or not names:
         raise DataError(header, "WFDB record has no signals")
-    idx = _pick_channel(header, names, lead, kind="signal")
+    idx, how = _pick_channel(header, names, lead, kind="signal",
+                             score=lambda i: ecg_likeness(rec.p_signal[:, i], float(rec.fs)))
     units = str(rec.units[idx]) if rec.units else ""
     prov = {"file": str(header), "format": "wfdb", "channel": names[idx], "channel_index": idx,
-            "fs_in_file": float(rec.fs)}
+            "fs_in_file": float(rec.fs), "chosen_because": how}
     signal = _as_signal(header, rec.p_signal[:, idx], f"signal '{names[idx]}'")
-    return SignalFile(signal, _choose_fs(header, fs, float(rec.fs), "WFDB header has no rate"),
+    return SignalFile(signal, _choose_fs(header, fs, float(rec.fs), "WFDB header has no rate", force),
                       names[idx], units, prov)
 
 
-__all__ = ["SUPPORTED_FORMATS", "SignalFile", "check_fs", "fs_from_time", "looks_like_ecg",
+__all__ = ["ECG_LIKE_MIN", "SUPPORTED_FORMATS", "SignalFile", "check_fs", "describe_choice",
+           "fs_from_time", "looks_like_ecg", "looks_like_ecg_signal", "rate_argument",
            "read_signal", "read_table"]

@@ -130,8 +130,11 @@ class AmigosSource(Source):
         if participant in self.skip_subjects:
             yield Skip(str(path), f"participant {participant} in skip list")
             return
-        content = load_mat(path, ["joined_data", "labels_selfassessment", "VideoIDs"]
-                           if "VideoIDs" in _peek(path) else ["joined_data", "labels_selfassessment"])
+        present = _peek(path)
+        content = load_mat(path, ["joined_data", "labels_selfassessment"]
+                           + [v for v in ("VideoIDs", "synthetic") if v in present])
+        # the demo's files say they are invented (a 'synthetic' variable); so must the store
+        synthetic = str(content["synthetic"]) if "synthetic" in content else None
         trials = as_cells(content["joined_data"])
         labels = as_cells(content["labels_selfassessment"])
         if len(trials) < 1 or any(isinstance(t, (dict, list, str)) for t in trials):
@@ -194,7 +197,8 @@ class AmigosSource(Source):
                     lead=lead_name, labels=dict(ratings), units="",
                     provenance={"file": str(path), "variable": f"joined_data{{{i + 1}}}",
                                 "column": col, "labels_variable": f"labels_selfassessment{{{i + 1}}}",
-                                "trial_id_variable": id_variable, "licence": self.licence},
+                                "trial_id_variable": id_variable, "licence": self.licence,
+                                "synthetic": synthetic},
                     meta=meta))
         check_heart_rate(check_signals, FS, path, f"{main_name} (column {main_col})")
         yield from out

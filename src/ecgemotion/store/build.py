@@ -48,6 +48,7 @@ class BuildReport:
     flagged: Counter = field(default_factory=Counter)
     skipped: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    synthetic: set[str] = field(default_factory=set)  # notes of sources whose data is invented
 
     def to_dict(self) -> dict[str, Any]:
         return {"recordings": self.recordings, "hours": round(self.seconds / 3600, 3),
@@ -108,7 +109,8 @@ def _process_item(source: Source, item: SourceItem, config: PreprocessConfig) ->
 def _recording_facts(rec) -> dict[str, Any]:
     return {"dataset": rec.dataset, "subject": rec.subject, "trial": rec.trial, "lead": rec.lead,
             "labels": dict(rec.labels), "seconds": rec.duration_s,
-            "part": rec.meta.get("part", ""), "file": str(rec.provenance.get("file", ""))}
+            "part": rec.meta.get("part", ""), "file": str(rec.provenance.get("file", "")),
+            "synthetic": rec.provenance.get("synthetic")}
 
 
 # -- writer side -----------------------------------------------------------------------
@@ -230,6 +232,8 @@ def build_store(sources: list[Source], config: PreprocessConfig = PreprocessConf
         for facts, windows in result["results"]:
             report.recordings += 1
             report.seconds += facts["seconds"]
+            if facts["synthetic"]:
+                report.synthetic.add(str(facts["synthetic"]))
             report.dropped.update(windows.dropped)
             if len(windows) == 0:
                 continue
@@ -259,6 +263,8 @@ def build_store(sources: list[Source], config: PreprocessConfig = PreprocessConf
         "preprocess": config.to_dict(), "label_rule": label_rule,
         "sources": [s.describe() for s in sources],
         "licences": sorted({s.licence for s in sources}),
+        # Every model trained on this store carries this on (SYNTHETIC in predict's output).
+        "synthetic": sorted(report.synthetic),
         "shards": shards, "n_windows": report.windows,
         "index_sha256": sha256_file(tmp / INDEX_FILE), "summary": summary,
     }

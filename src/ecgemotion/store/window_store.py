@@ -96,7 +96,8 @@ class WindowStore:
 
         ``quality="good"`` keeps windows with no quality flag; ``"usable"`` also keeps
         clipped ones (R peaks saturating a 10-bit ADC still teach a model ECG, and
-        make up most of the BITalino recordings); ``"all"`` keeps every window;
+        make up most of the BITalino recordings) but never noise, which is not ECG at
+        all (stores built before the noise flag have no ``q_noise``); ``"all"`` keeps every window;
         ``labelled="arousal"`` keeps windows whose binary label ``y_arousal`` is set.
         """
         keep = np.ones(len(self.index), dtype=bool)
@@ -107,8 +108,9 @@ class WindowStore:
         if quality == "good":
             keep &= self.index["good"].to_numpy(dtype=bool)
         elif quality == "usable":
-            for flag in ("q_flat", "q_amplitude", "q_heart_rate"):
-                keep &= ~self.index[flag].to_numpy(dtype=bool)
+            for flag in ("q_flat", "q_amplitude", "q_heart_rate", "q_noise"):
+                if flag in self.index:
+                    keep &= ~self.index[flag].to_numpy(dtype=bool)
         elif quality != "all":
             raise ValueError(f"quality must be 'good', 'usable' or 'all', not {quality!r}")
         if labelled:
@@ -137,6 +139,7 @@ class WindowStore:
             "recordings": int(idx[["dataset", "subject", "trial", "lead"]].drop_duplicates().shape[0]),
             "labels": self.label_names,
             "label_rule": self.meta.get("label_rule"),
+            "synthetic": self.meta.get("synthetic", []),
             "flags": {c[2:]: int(idx[c].sum()) for c in idx.columns if c.startswith("q_")},
             "identity": self.meta.get("identity"),
         }

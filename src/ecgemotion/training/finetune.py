@@ -73,7 +73,8 @@ class Classification:
         return {"loss": (float((ce * w[y]).sum()), float(w[y].sum())),
                 "accuracy": (float((pred == y).sum()), float(len(y))),
                 "recall_high": (float((pred[pos] == 1).sum()), float(pos.sum())),
-                "recall_low": (float((pred[neg] == 0).sum()), float(neg.sum()))}
+                "recall_low": (float((pred[neg] == 0).sum()), float(neg.sum())),
+                "predicted_high": (float((pred == 1).sum()), float(len(y)))}
 
     def on_epoch_end(self, model, x, rows, out_dir, epoch) -> None:  # noqa: D401 - nothing to draw
         return None
@@ -91,6 +92,12 @@ def balanced_weights(y: np.ndarray) -> tuple[float, float]:
 
 
 # -- building models ---------------------------------------------------------------------------
+# The shipped encoder every user-facing fine-tune starts from unless told otherwise.
+DEFAULT_INIT = "ecgemotion-base"
+# Model fields a pre-trained encoder may take new values for (the rest is its architecture).
+HEAD_FIELDS = ("dropout", "classifier_hidden", "classifier_dropout")
+
+
 def is_scratch(init: str | Path | None) -> bool:
     return init is None or str(init).lower() in ("scratch", "none", "random", "")
 
@@ -120,10 +127,10 @@ def build_model(init: str | Path | None, store, model: str = "fast",
         if cfg.window_len != store.window_len or abs(cfg.fs - store.fs) > 1e-6:
             raise ConfigError(f"{folder}: the model was built for {cfg.window_len}-sample windows at "
                               f"{cfg.fs:g} Hz but the store has {store.window_len} at {store.fs:g} Hz; "
-                              "prepare the store with the model's window and rate")
+                              "prepare the store with the model's window and rate, or pass "
+                              "--init scratch")
         # head-only fields may change; architecture fields must not
-        head = {k: v for k, v in overrides.items()
-                if k in ("dropout", "classifier_hidden", "classifier_dropout")}
+        head = {k: v for k, v in overrides.items() if k in HEAD_FIELDS}
         if architecture_only:
             net = create_model(cfg.replace(n_classes=2, **head))
         else:
@@ -209,6 +216,7 @@ def fit_classifier(model: nn.Module, store, train_rows, val_rows, target: str, o
         val_metrics = {"loss": float(best_row["val_loss"]),
                        "accuracy": float(best_row.get("val_accuracy", float("nan"))),
                        "balanced_accuracy": float(np.mean(vals)) if vals else float("nan"),
+                       "predicted_high_share": float(best_row.get("val_predicted_high", float("nan"))),
                        "epoch": int(best_row["epoch"])}
     summary.update({"selected": selected, "history": history, "val_metrics": val_metrics,
                     "class_weights": list(weights)})
@@ -232,6 +240,34 @@ def predict_proba(model: nn.Module, windows_of, rows, batch_size: int = 256,
         logits = model(x.unsqueeze(1).to(device))["logits"].float()
         out[i:i + len(x)] = torch.softmax(logits, dim=1)[:, 1].cpu().numpy()
     return out
+
+
+def training_data(store, rows) -> dict[str, Any]:
+    """What a model was trained on, saved with it and printed by ``predict``; ``synthetic``
+    carries the store's note when its data (and labels) were invented, e.g. by the demo."""
+    index = store.index.iloc[np.asarray(rows, dtype=np.int64)]
+    return {"datasets": sorted(index["dataset"].unique().tolist()),
+            "subjects": int(index[["dataset", "subject"]].drop_duplicates().shape[0]),
+            "windows": int(len(index)), "hours": round(len(index) * store.window_len / store.fs / 3600, 3),
+            "licences": store.meta.get("licences", []), "synthetic": store.meta.get("synthetic", [])}
+
+
+def warn_one_class(val_metrics: dict[str, Any], what: str, ui=None) -> bool:
+    """Say so when the selected model gave every validation window the same class."""
+    from ecgemotion.evaluation.metrics import one_class
+
+    if not one_class(val_metrics.get("predicted_high_share")):
+        return False
+    message = (f"{what} predicts one class for every validation window (balanced accuracy "
+               f"{val_metrics.get('balanced_accuracy', float('nan')):.3f}): it has learned nothing "
+               "yet; more epochs, more data or another --lr may help")
+    if ui is not None:
+        ui.warn(message)
+    else:
+        import warnings
+
+        warnings.warn(message, stacklevel=3)
+    return True
 
 
 # -- the command's API -----------------------------------------------------------------------
@@ -268,7 +304,9 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
              "train_windows": int(len(train_rows)), "val_windows": int(len(val_rows)),
              "train_subjects": split["train"], "val_subjects": split["val"],
              "selected_epoch": summary["val_metrics"].get("epoch")}
+    extra["training_data"] = training_data(store, train_rows)
     save_pretrained(net, out_dir, extra=extra)
+    warn_one_class(summary["val_metrics"], f"{out_dir} ({task})", ui)
     return {"out": str(out_dir), "task": task, "init": init_desc, "model": net.config.name,
             "freeze": freeze, "train_windows": int(len(train_rows)),
             "val_windows": int(len(val_rows)), "val_subjects": split["val"],
