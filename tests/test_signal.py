@@ -3,7 +3,9 @@ import pytest
 from scipy import signal as sps
 
 from ecgemotion import signal as sig
-from ecgemotion.synthetic import ecg
+from ecgemotion.preprocess import PreprocessConfig, process_recording
+from ecgemotion.recording import Recording
+from ecgemotion.synthetic import NOT_ECG, ecg, not_ecg
 
 
 def r_peaks_truth(x, fs):
@@ -106,5 +108,45 @@ def test_heart_rate_detector():
     windows = np.vstack([sig.bandpass(ecg(10, fs, hr_bpm=hr, seed=hr), fs) for hr in (45, 70, 150)])
     hr = sig.heart_rate_windows(windows, fs)
     assert np.allclose(hr, [45, 70, 150], atol=4)
-    noise = np.random.default_rng(0).standard_normal((1, 1280)) * 0.0
-    assert np.isnan(sig.heart_rate_windows(noise, fs)).all()
+    assert np.isnan(sig.heart_rate_windows(np.zeros((1, 1280)), fs)).all()  # a flat line: no beats
+
+
+def _windows(x: np.ndarray, fs: float):
+    return process_recording(Recording(x, fs, "t", "s", "t", units="mV"), PreprocessConfig())
+
+
+@pytest.mark.parametrize("kind", NOT_ECG)
+def test_signals_that_are_not_ecg_are_flagged_noise(kind):
+    """Noise passes the heart-rate check (the detector finds 150-200 "bpm" in it), so a
+    signal-quality index must catch it: every window of 2 minutes is flagged."""
+    fs = 500.0
+    w = _windows(not_ecg(kind, 120, fs, seed=7), fs)
+    assert len(w) == 12 and w.flags["noise"].all() and not w.good.any()
+
+
+@pytest.mark.parametrize("hr", [40, 72, 120, 180])
+def test_clean_and_clipped_ecg_is_not_flagged_noise(hr):
+    fs = 500.0
+    x = ecg(60, fs, hr_bpm=hr, wander_mv=0.2, seed=hr)
+    clipped = np.clip(x, None, 0.3 * x.max())           # saturated R peaks are still ECG
+    for signal, min_kurtosis in ((x, 4.0), (clipped, 2.5)):
+        w = _windows(signal, fs)
+        assert not w.flags["noise"].any()
+        data = w.data.astype(float)
+        assert (sig.beat_correlation(data, 128.0) > 0.85).all()
+        assert (sig.kurtosis(data) > min_kurtosis).all()
+
+
+def test_signal_quality_indices_on_known_values():
+    rng = np.random.default_rng(0)
+    assert sig.kurtosis(rng.standard_normal((1, 200_000)))[0] == pytest.approx(3.0, abs=0.05)
+    assert sig.kurtosis(np.sin(np.linspace(0, 200 * np.pi, 100_000))[None])[0] == pytest.approx(1.5, abs=1e-3)
+    assert np.isnan(sig.kurtosis(np.ones((1, 50))))[0]
+    beat = np.exp(-np.linspace(-8, 8, 32) ** 2)
+    train = np.zeros((1, 1280))
+    for start in range(40, 1200, 100):
+        train[0, start:start + 32] = beat                   # identical beats
+    assert sig.beat_correlation(train, 128.0)[0] > 0.95
+    noise = rng.standard_normal((20, 1280))
+    assert np.all(np.abs(sig.beat_correlation(noise, 128.0)) < 0.2)
+    assert np.isnan(sig.beat_correlation(np.zeros((1, 1280)), 128.0)[0])

@@ -10,8 +10,8 @@ Order of operations, and why:
    computed on the raw samples;
 3. resample to ``fs`` first, then filter: filtering 128 Hz instead of 1000 Hz is
    8× cheaper, and ``resample_poly`` is itself anti-aliased;
-4. band-pass (and optional mains notch), window, flag (flat, amplitude, heart rate),
-   normalise.
+4. band-pass (and optional mains notch), window, flag (flat, amplitude, heart rate,
+   noise), normalise.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ecgemotion import signal as sig
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.recording import Recording
 
-QUALITY_FLAGS = ("flat", "clipped", "amplitude", "heart_rate")
+QUALITY_FLAGS = ("flat", "clipped", "amplitude", "heart_rate", "noise")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ class PreprocessConfig:
     normalize: Literal["window", "recording", "none"] = "window"
     dtype: Literal["float32", "float16"] = "float32"
     hr_range_bpm: tuple[float, float] = (30.0, 220.0)
+    # "noise": "beats" that do not repeat (noise, EMG) or no sharp peaks at all (a sine);
+    # measured in docs/reliability.md (MIT-BIH and CinC 2017 normal ECG vs noise).
+    min_beat_correlation: float = 0.35
+    min_kurtosis: float = 2.0
     clip_fraction: float = 0.005
     min_label_purity: float = 0.9
 
@@ -170,13 +174,16 @@ def process_recording(rec: Recording, config: PreprocessConfig) -> Windows:
         np.zeros((0, config.window_len))
 
     ref_amp = float(np.median(np.ptp(windows, axis=1))) if len(windows) else 0.0
-    hr = sig.heart_rate_windows(windows, config.fs)
+    peaks = sig.beat_peaks(windows, config.fs)
+    hr = sig.heart_rate_windows(windows, config.fs, peaks)
     lo_bpm, hi_bpm = config.hr_range_bpm
     flags = {
         "flat": flat,
         "clipped": clipped,
         "amplitude": sig.amplitude_flags(windows, rec.units, ref_amp),
         "heart_rate": ~((hr >= lo_bpm) & (hr <= hi_bpm)),
+        "noise": (sig.beat_correlation(windows, config.fs, peaks) < config.min_beat_correlation)
+        | (sig.kurtosis(windows) < config.min_kurtosis),
     }
 
     if config.normalize == "window":

@@ -186,21 +186,62 @@ def detect_r_peaks(x: np.ndarray, fs: float, refractory_s: float = 0.25,
     return peaks
 
 
-def heart_rate_windows(windows: np.ndarray, fs: float) -> np.ndarray:
-    """Heart rate (bpm) per window from the median RR interval; NaN when < 3 beats found."""
+def beat_peaks(windows: np.ndarray, fs: float) -> list[np.ndarray]:
+    """QRS-envelope peaks of each window (above 0.3 × its 99th percentile, ≥ 0.25 s apart)."""
     if len(windows) == 0:
-        return np.zeros(0)
+        return []
     env = qrs_envelope(windows, fs)
     tops = np.percentile(env, 99, axis=1)
     distance = max(1, int(0.25 * fs))
-    rates = np.full(len(windows), np.nan)
-    for i, (row, top) in enumerate(zip(env, tops)):
-        if top <= 0:
-            continue
-        peaks, _ = sps.find_peaks(row, height=0.3 * top, distance=distance)
-        if len(peaks) >= 3:
-            rates[i] = 60.0 * fs / float(np.median(np.diff(peaks)))
-    return rates
+    return [sps.find_peaks(row, height=0.3 * top, distance=distance)[0] if top > 0
+            else np.zeros(0, dtype=np.int64) for row, top in zip(env, tops)]
+
+
+def heart_rate_windows(windows: np.ndarray, fs: float,
+                       peaks: list[np.ndarray] | None = None) -> np.ndarray:
+    """Heart rate (bpm) per window from the median RR interval; NaN when < 3 beats found."""
+    peaks = beat_peaks(windows, fs) if peaks is None else peaks
+    return np.array([60.0 * fs / float(np.median(np.diff(p))) if len(p) >= 3 else np.nan
+                     for p in peaks], dtype=np.float64)
+
+
+def beat_correlation(windows: np.ndarray, fs: float, peaks: list[np.ndarray] | None = None,
+                     before_s: float = 0.2, after_s: float = 0.3) -> np.ndarray:
+    """Template-matching signal-quality index: mean correlation of each beat with the others.
+
+    Beats of ECG repeat, so each beat correlates with the average of the other beats
+    (~0.9 on clean ECG); noise and EMG also trigger the detector, but the "beats" it
+    finds do not repeat (~0). Leave-one-out, because with the beat itself in the
+    template a window of 4 random bursts would still score ~1/√4. After Orphanidou et
+    al. (2015), who average beats the same way. NaN when fewer than 3 whole beats.
+    """
+    peaks = beat_peaks(windows, fs) if peaks is None else peaks
+    before, after = int(round(before_s * fs)), int(round(after_s * fs))
+    offsets = np.arange(-before, after)
+    out = np.full(len(windows), np.nan)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for i, (row, p) in enumerate(zip(windows, peaks)):
+            p = p[(p >= before) & (p + after <= len(row))]
+            if len(p) < 3:
+                continue
+            beats = row[p[:, None] + offsets] / np.max(np.abs(row))   # scale-free: no overflow
+            beats = beats - beats.mean(axis=1, keepdims=True)
+            others = beats.sum(axis=0) - beats          # leave-one-out templates (centred, too)
+            norms = np.linalg.norm(beats, axis=1) * np.linalg.norm(others, axis=1)
+            out[i] = float(np.mean(np.einsum("ij,ij->i", beats, others) / np.maximum(norms, 1e-300)))
+    return out
+
+
+def kurtosis(windows: np.ndarray) -> np.ndarray:
+    """Pearson kurtosis per window (3 for Gaussian noise, 1.5 for a sine, > 5 for ECG); NaN if constant."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        centred = windows - windows.mean(axis=1, keepdims=True)
+        peak = np.max(np.abs(centred), axis=1, keepdims=True)
+        centred = centred / np.where(peak > 0, peak, 1.0)   # scale-free: no overflow at 1e300
+        squared = centred * centred
+        m2 = squared.mean(axis=1)
+        m4 = (squared * squared).mean(axis=1)
+        return np.where(m2 > 0, m4 / np.where(m2 > 0, m2, 1.0) ** 2, np.nan)
 
 
 def std_in_windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:

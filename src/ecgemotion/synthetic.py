@@ -78,3 +78,34 @@ def ecg(duration_s: float, fs: float, hr_bpm: float = 70.0, hrv_ms: float = 40.0
     x += wander_mv * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t + rng.uniform(0, 2 * np.pi))
     x += noise_mv * rng.standard_normal(n)
     return x
+
+
+NOT_ECG = ("gaussian noise", "5-15 Hz noise", "sine 1.2 Hz", "sine 3 Hz", "EMG bursts")
+
+
+def not_ecg(kind: str, duration_s: float, fs: float, seed: int = 0) -> np.ndarray:
+    """Signals that are not ECG but fool a heart-rate detector, for quality-flag checks.
+
+    ``kind`` is one of :data:`NOT_ECG`; "EMG bursts" is muscle noise: 20-200 Hz
+    bursts of 50-500 ms at random intervals on a quiet baseline.
+    """
+    from scipy import signal as sps
+
+    rng = np.random.default_rng(seed)
+    n = int(round(duration_s * fs))
+    t = np.arange(n) / fs
+    if kind.startswith("sine "):
+        return np.sin(2 * np.pi * float(kind.split()[1]) * t)
+    if kind == "gaussian noise":
+        return rng.standard_normal(n)
+    if kind == "5-15 Hz noise":
+        return sps.sosfilt(sps.butter(2, [5, 15], btype="bandpass", fs=fs, output="sos"),
+                           rng.standard_normal(n))
+    if kind == "EMG bursts":
+        envelope, pos = np.zeros(n), 0
+        while pos < n:
+            pos += int(rng.uniform(0.2, 1.5) * fs)
+            envelope[pos:pos + int(rng.uniform(0.05, 0.5) * fs)] = rng.uniform(0.3, 1.0)
+        band = sps.butter(2, [20, min(200.0, 0.45 * fs)], btype="bandpass", fs=fs, output="sos")
+        return sps.sosfilt(band, rng.standard_normal(n)) * envelope + 0.02 * rng.standard_normal(n)
+    raise ValueError(f"unknown kind {kind!r}; expected one of {NOT_ECG}")
