@@ -1,0 +1,141 @@
+"""The v2 objectives: MAE encoder on visible tokens, paired windows, InfoNCE, pooling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ecgemotion import synthetic
+from ecgemotion.models import create_model, from_pretrained, save_pretrained
+from ecgemotion.training.objectives import (OBJECTIVES, PairedWindows, SelfSupervised, info_nce,
+                                            random_keep)
+
+TINY = dict(window_len=256, d_model=32, n_heads=4, n_layers=1, d_ff=64,
+            conv_channels=[8, 16, 32], classifier_hidden=16)
+
+
+def tiny(objective: str = "mae+contrastive", **kw):
+    torch.manual_seed(0)
+    return create_model("fast", **{**TINY, **OBJECTIVES[objective][1], **kw})
+
+
+def test_visible_encoder_with_every_token_equals_the_full_encoder():
+    model = tiny().eval()
+    x = torch.randn(3, 1, 256)
+    keep = torch.arange(8).expand(3, -1)                      # 256 / stride 32 = 8 tokens
+    torch.testing.assert_close(model.encode_visible(x, keep), model.encode(x))
+
+
+def test_hidden_samples_never_reach_the_visible_tokens():
+    model = tiny().eval()
+    x = torch.randn(2, 1, 256)
+    keep = torch.tensor([[0, 3, 5], [1, 2, 7]])
+    y = x.clone()
+    for b, kept in enumerate(keep.tolist()):                  # change every hidden sample
+        for t in set(range(8)) - set(kept):
+            y[b, 0, t * 32:(t + 1) * 32] = torch.randn(32) * 5
+    torch.testing.assert_close(model.encode_visible(x, keep), model.encode_visible(y, keep))
+    pred, _ = model.mae(x, keep)
+    assert pred.shape == x.shape
+
+
+def test_mean_pooling_is_the_token_mean_and_what_forward_returns():
+    model = tiny().eval()
+    x = torch.randn(2, 1, 256)
+    h = model.encode(x)
+    torch.testing.assert_close(model(x)["features"], h[:, 1:].mean(dim=1))
+    cls_model = tiny(pooling="cls").eval()
+    torch.testing.assert_close(cls_model(x)["features"], cls_model.encode(x)[:, 0])
+
+
+def test_random_keep_is_sorted_unique_and_seeded():
+    a = random_keep(4, 40, 10, torch.Generator().manual_seed(1))
+    b = random_keep(4, 40, 10, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.shape == (4, 10)
+    assert all(len(set(r)) == 10 and r == sorted(r) for r in a.tolist())
+
+
+def test_info_nce_rewards_matching_pairs_and_ignores_same_person_negatives():
+    torch.manual_seed(0)
+    z = torch.randn(6, 16)
+    groups = torch.arange(6)
+    good, top1 = info_nce(z, z + 0.01 * torch.randn(6, 16), groups, 0.1)
+    bad, _ = info_nce(z, torch.randn(6, 16), groups, 0.1)
+    assert good < bad and top1.mean() == 1.0
+    # the pair's twin from the same person is not a negative: a near copy of it costs nothing
+    z2 = z.clone()
+    z2[1] = z[0] * 1.001
+    same = torch.tensor([0, 0, 1, 2, 3, 4])
+    loss_same, _ = info_nce(z[:2], z2[:2], same[:2], 0.1)
+    assert loss_same < 1e-3
+
+
+class _Store:
+    """The slice of WindowStore that PairedWindows reads."""
+
+    def __init__(self, index: pd.DataFrame, windows: np.ndarray):
+        self.index, self._w = index, windows
+
+    def windows(self, rows):
+        return self._w[np.asarray(rows)]
+
+
+def _store():
+    # recording A: 5 windows, B: 1 window, C (another trial of A's person): 2 windows
+    index = pd.DataFrame({"dataset": "d", "subject": ["a"] * 5 + ["b"] + ["a"] * 2,
+                          "trial": ["1"] * 5 + ["1"] + ["2"] * 2, "lead": "ECG",
+                          "start_s": [0, 10, 20, 30, 40, 0, 0, 10]})
+    return _Store(index, np.arange(8, dtype=np.float32)[:, None].repeat(16, axis=1))
+
+
+def test_partners_come_from_the_same_recording_within_reach():
+    ds = PairedWindows(_store(), np.arange(8), reach=2)
+    torch.manual_seed(0)
+    for _ in range(20):
+        x, y = ds.batch(np.arange(8))
+        anchor, partner = x[:, 0, 0].long().tolist(), x[:, 1, 0].long().tolist()
+        for a, p in zip(anchor, partner):
+            if a == 5:
+                assert p == 5                                 # single-window recording
+            elif a < 5:
+                assert p < 5 and p != a and abs(p - a) <= 2
+            else:
+                assert {a, p} == {6, 7}
+    assert y[0] == y[6] != y[5]                               # one id per person
+    val = PairedWindows(_store(), np.arange(8), reach=2, random=False)
+    assert torch.equal(val.batch(np.arange(8))[0], val.batch(np.arange(8))[0])
+
+
+@pytest.mark.parametrize("objective", ["mae", "contrastive", "mae+contrastive"])
+def test_a_few_steps_lower_the_objective_on_ecg(objective):
+    fs, n = 128.0, 24
+    sig = [synthetic.ecg(5, fs, hr_bpm=50 + 3 * i, seed=i) for i in range(n // 2)]
+    w = np.stack([s[o:o + 256] for s in sig for o in (0, 128)]).astype(np.float32)
+    w = (w - w.mean(1, keepdims=True)) / w.std(1, keepdims=True)
+    x = torch.from_numpy(w).view(n // 2, 2, 256)
+    groups = torch.arange(n // 2)
+    model = tiny(objective)
+    task = SelfSupervised(**OBJECTIVES[objective][0])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    with torch.no_grad():
+        before = task._losses(model.eval(), x, groups, torch.Generator().manual_seed(0), False)["loss"]
+    model.train()
+    for step in range(80):
+        loss = task.train_loss(model, x, groups, torch.Generator().manual_seed(step))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = task._losses(model.eval(), x, groups, torch.Generator().manual_seed(0), False)["loss"]
+    assert float(after) < 0.9 * float(before)
+
+
+def test_pretraining_heads_are_dropped_when_loading_an_encoder(tmp_path):
+    model = tiny()
+    save_pretrained(model, tmp_path / "m")
+    enc = from_pretrained(tmp_path / "m", encoder_only=True, n_classes=2)
+    for name in ("mae_decoder", "contrastive_head"):
+        assert hasattr(enc, name)                             # built, freshly initialised
+    torch.testing.assert_close(enc.encoder.net[0].weight, model.encoder.net[0].weight)
