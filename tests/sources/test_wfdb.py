@@ -76,6 +76,25 @@ def test_mitdb_fs_duration_units_and_default_lead(real_data):
     assert recs["100"].meta["comments"][0].startswith("69 M")
 
 
+def test_noise_flag_spares_real_ecg(real_data):
+    """Sinus rhythm, paced beats and atrial fibrillation are ECG: the noise flag stays off on
+    MIT-BIH 100, 102, 114, 201, 202 (900 windows) and on 41 of the 42 CinC windows (A00002's
+    third window holds a motion artefact); record 108, known for its noise, loses a few."""
+    from ecgemotion.preprocess import PreprocessConfig, process_recording
+
+    def noise(folder):
+        return {t: process_recording(r, PreprocessConfig()).flags["noise"]
+                for t, r in _records(get_source("wfdb", real_data / folder)).items()}
+
+    mitdb = noise("mitdb")
+    assert {t: int(f.sum()) for t, f in mitdb.items() if t != "108"} == dict.fromkeys(
+        ["100", "102", "114", "201", "202"], 0)
+    assert 0 < mitdb["108"].sum() <= 0.05 * len(mitdb["108"])
+    cinc = noise("cinc2017")
+    assert sum(len(f) for f in cinc.values()) == 42
+    assert {t: int(f.sum()) for t, f in cinc.items() if f.any()} == {"A00002": 1}
+
+
 def test_mitdb_201_and_202_are_one_person(real_data):
     recs = _records(get_source("wfdb", real_data / "mitdb", records="201,202,100"))
     assert {t: r.subject for t, r in recs.items()} == {"100": "100", "201": "201", "202": "201"}
