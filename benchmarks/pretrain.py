@@ -1,4 +1,5 @@
-"""Pre-training throughput and model FLOP utilisation: ``paper`` vs ``fast``, same run.
+"""Pre-training throughput and model FLOP utilisation: ``paper`` vs ``fast``, same run;
+with ``--objectives``, the step cost of each self-supervised objective on ``fast``.
 
 For each model: training windows/s (forward + backward + AdamW step of masked
 reconstruction), the FLOPs of one training window (``FlopCounterMode``, forward +
@@ -9,6 +10,11 @@ zeros / linear-interpolation baselines on the same masks). Prints one JSON objec
 
     python benchmarks/pretrain.py                         # synthetic ECG, CPU or GPU
     python benchmarks/pretrain.py --store STORE --minutes 5 --batch-size 64
+    python benchmarks/pretrain.py --objectives paper,mae,contrastive,mae+contrastive --batch-size 128
+
+The objective timing interleaves the objectives step by step (A B C D A B C D ...), so
+load from other processes falls on all of them alike: their ratios are meaningful even on
+a shared machine. Training FLOPs are counted on the objective's real training step.
 """
 
 from __future__ import annotations
@@ -108,6 +114,56 @@ def throughput(name: str, device, autocast, batch: int, window_len: int, seconds
             "train_flops_per_window": train_flops, "achieved_flops_per_s": wps * train_flops}
 
 
+def objective_step_costs(objectives: list[str], batch: int, rounds: int, precision: str) -> dict:
+    """Seconds per training step and windows/s of each objective on ``fast``, interleaved."""
+    from ecgemotion.models.registry import flop_counter
+    from ecgemotion.training.objectives import OBJECTIVES, SelfSupervised
+
+    torch.use_deterministic_algorithms(False)
+    x1 = torch.from_numpy(synthetic_windows(4, batch // 2 + 1))[:batch, None]
+    x2 = torch.cat([x1, x1.roll(1, dims=0)], dim=1)            # (B, 2, T) pairs
+    groups = torch.arange(batch)
+    device = torch.device("cpu")
+    autocast, _ = autocast_context(device, precision)
+    setups = {}
+    for name in objectives:
+        settings, fields = OBJECTIVES[name]
+        torch.manual_seed(0)
+        model = create_model("fast", **fields)
+        task = (MaskedReconstruction(span=64) if name == "paper"
+                else SelfSupervised(**settings, name=name))
+        x = x2 if getattr(task, "paired", False) else x1
+        setups[name] = (model, task, make_optimizer(model, TrainConfig(epochs=1)), x)
+
+    def step(name: str, i: int) -> None:
+        model, task, opt, x = setups[name]
+        with autocast:
+            loss = task.train_loss(model, x, groups, torch.Generator().manual_seed(i))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    times: dict[str, list[float]] = {n: [] for n in objectives}
+    for i in range(rounds + 1):
+        for name in objectives:
+            t0 = time.perf_counter()
+            step(name, i)
+            if i:                                                  # round 0 warms up
+                times[name].append(time.perf_counter() - t0)
+    out = {}
+    for name in objectives:
+        model, task, _, x = setups[name]
+        counter = flop_counter()
+        with counter:
+            task.train_loss(model, x, groups, torch.Generator().manual_seed(0)).backward()
+        t = float(np.median(times[name]))
+        views = x.shape[0] * x.shape[1]
+        out[name] = {"seconds_per_step": t, "windows_per_s": batch / t, "views_per_s": views / t,
+                     "train_flops_per_step": int(counter.get_total_flops()),
+                     "achieved_flops_per_s": counter.get_total_flops() / t}
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--store", help="window store (default: synthetic ECG in memory)")
@@ -116,7 +172,21 @@ def main() -> None:
     p.add_argument("--throughput-seconds", type=float, default=20.0)
     p.add_argument("--minutes", type=float, default=2.0, help="training wall time per model")
     p.add_argument("--device", default="auto")
+    p.add_argument("--objectives", help="time these objectives on fast instead (comma-separated)")
+    p.add_argument("--rounds", type=int, default=10, help="interleaved steps per objective")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     args = p.parse_args()
+    if args.objectives:
+        names = args.objectives.split(",")
+        batch = args.batch_size or 128
+        fp32 = matmul_peak(torch.device("cpu"), torch.float32, 1024)
+        res = objective_step_costs(names, batch, args.rounds, args.precision)
+        for r in res.values():
+            r["mfu_fp32"] = r["achieved_flops_per_s"] / fp32
+        print(json.dumps({"torch_threads": torch.get_num_threads(), "batch_size": batch,
+                          "precision": args.precision, "matmul_peak_fp32": fp32,
+                          "objectives": res}, indent=1))
+        return
 
     device = select_device(args.device)
     autocast, precision = autocast_context(device, "auto")

@@ -110,22 +110,25 @@ def model_key(name: str) -> str:
         return hashlib.sha256(name.encode()).hexdigest()[:16]
     from ecgemotion.models.hub import CONFIG_NAME, WEIGHTS_NAME, resolve_pretrained
 
+    name, _, pooling = name.partition("@")
     folder = resolve_pretrained(name)
-    h = hashlib.sha256()
+    h = hashlib.sha256(pooling.encode())
     for f in (WEIGHTS_NAME, CONFIG_NAME):
         h.update((folder / f).read_bytes())
     return h.hexdigest()[:16]
 
 
 def load_encoder(name: str) -> torch.nn.Module:
-    """A shipped name, a folder, or ``random[:PRESET]`` (the architecture, untrained)."""
+    """A shipped name, a folder, or ``random[:PRESET]`` (the architecture, untrained);
+    ``NAME@mean`` / ``NAME@cls`` reads the token mean / the CLS token whatever the config says."""
     from ecgemotion.models import create_model, from_pretrained
 
     if name.startswith("random"):
         torch.manual_seed(0)
         preset = name.split(":", 1)[1] if ":" in name else "fast"
         return create_model(preset, pooling="mean").eval()
-    return from_pretrained(name).eval()
+    name, _, pooling = name.partition("@")
+    return from_pretrained(name, **({"pooling": pooling} if pooling else {})).eval()
 
 
 @torch.no_grad()
@@ -338,7 +341,7 @@ class Probe:
             train, val = draw(self.pool, fraction, seed)
             tr = rows[np.isin(self.record[rows], train)]
             va = rows[np.isin(self.record[rows], val)]
-            init = "scratch" if rep.startswith("random") else rep
+            init = "scratch" if rep.startswith("random") else rep.partition("@")[0]
             net = build_model(init, cinc, "fast", seed=seed)
             cfg = TrainConfig(epochs=epochs, batch_size=32, lr=3e-4, warmup_fraction=0.1,
                               seed=seed, device="cpu")

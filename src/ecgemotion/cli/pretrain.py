@@ -27,6 +27,7 @@ def add_parser(sub, common):
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float, help="wall-time budget (default: 10 when no --epochs)")
     budget.add_argument("--epochs", type=int, help="number of epochs")
+    budget.add_argument("--steps", type=int, help="number of optimizer steps (an exact compute budget)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     p.add_argument("--init", help="start from saved weights (a folder or 'ecgemotion-base') "
                    "instead of a random initialisation; --model is then taken from them")
@@ -85,8 +86,10 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     overrides = parse_overrides(args.set, "--set")
     if args.mask_mode:
         overrides["mask_mode"] = args.mask_mode
-    minutes = args.minutes if args.minutes is not None else (None if args.epochs else 10.0)
-    cfg = TrainConfig(epochs=args.epochs, minutes=minutes, batch_size=args.batch_size, lr=args.lr,
+    minutes = args.minutes if args.minutes is not None else (
+        None if (args.epochs or args.steps) else 10.0)
+    cfg = TrainConfig(epochs=args.epochs, minutes=minutes, steps=args.steps,
+                      batch_size=args.batch_size, lr=args.lr,
                       weight_decay=args.weight_decay, warmup_fraction=args.warmup, seed=args.seed,
                       device=args.device, precision=args.precision,
                       deterministic=args.deterministic, val_max_windows=args.val_max_windows,

@@ -47,6 +47,7 @@ from ecgemotion.training.distributed import (DistEnv, allreduce_gradients, allre
 class TrainConfig:
     epochs: int | None = None          # run this many epochs ...
     minutes: float | None = None       # ... or fit the run into this wall time
+    steps: int | None = None           # ... or run exactly this many optimizer steps
     batch_size: int = 64
     lr: float = 3e-4
     min_lr_fraction: float = 0.1       # cosine decays to lr * this
@@ -64,8 +65,10 @@ class TrainConfig:
     stop_after_steps: int | None = None  # stop (and checkpoint) early, as if killed: tests
 
     def validate(self) -> "TrainConfig":
-        if (self.epochs is None) == (self.minutes is None):
-            raise ConfigError("give exactly one of epochs or minutes")
+        if sum(v is not None for v in (self.epochs, self.minutes, self.steps)) != 1:
+            raise ConfigError("give exactly one of epochs, minutes or steps")
+        if self.steps is not None and self.steps < 1:
+            raise ConfigError(f"steps must be >= 1, found {self.steps}")
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1, found {self.epochs}")
         if self.minutes is not None and self.minutes <= 0:
@@ -329,7 +332,9 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
         out_dir.mkdir(parents=True, exist_ok=True)
 
     if not st.total_steps:
-        if cfg.epochs is not None:
+        if cfg.steps is not None:
+            st.total_steps = cfg.steps
+        elif cfg.epochs is not None:
             st.total_steps = cfg.epochs * spe
         else:
             st.total_steps = _calibrate_total(model, task, train_ds, len(val_ds), cfg, env,
