@@ -39,6 +39,7 @@ class SyntheticCorpus(Source):
     """``hours`` of 10-min, 1000 Hz synthetic recordings, generated inside the workers."""
 
     name = "bench-synthetic"
+    accepts = ("hours",)
     needs_root = False
 
     def items(self):

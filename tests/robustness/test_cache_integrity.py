@@ -1,7 +1,8 @@
 """Store identity and integrity through the CLI.
 
-Every preprocessing flag of ``ecgemotion prepare`` and every source file goes into
-the store's identity (a new folder when any of them changes), and a damaged store
+Every preprocessing flag of ``ecgemotion prepare``, every option every source accepts
+(enumerated from ``Source.accepts``, so a new option cannot be forgotten) and every
+source file goes into the store's identity (a new folder when any of them changes), and a damaged store
 (truncated shard, one flipped byte, edited ``index.csv``, missing ``meta.json``) is
 detected, refused by ``WindowStore.open`` and rebuilt by the next ``prepare``.
 ``tests/store/test_store.py`` covers the same through the Python API.
@@ -16,9 +17,15 @@ import numpy as np
 import pytest
 
 from ecgemotion.cli import main
-from ecgemotion.errors import DataError
+from ecgemotion.errors import ConfigError, DataError
+from ecgemotion.preprocess import PreprocessConfig
+from ecgemotion.sources import available_sources, get_source, source_class
 from ecgemotion.store import WindowStore, check_store
-from tests.fixtures.other_layouts import write_manifest, write_npy
+from ecgemotion.store.build import store_identity
+from tests.fixtures.emotion_layouts import (write_amigos, write_ascertain, write_dreamer,
+                                            write_pspm)
+from tests.fixtures.other_layouts import (write_case, write_csv, write_edf, write_manifest,
+                                          write_npy, write_swell, write_wesad, write_wfdb)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +84,106 @@ def test_every_flag_and_every_file_changes_the_store_path(study, tmp_path, capsy
     finally:
         npy.write_bytes(original_npy)
         study.write_bytes(original_manifest)
+
+
+def _wfdb(folder: Path) -> Path:
+    write_wfdb(folder, "rec1")
+    write_wfdb(folder, "rec2", seed=3)
+    (folder / "labels.csv").write_text("rec1,A\nrec2,N\n")
+    (folder / "other.csv").write_text("rec1,N\nrec2,A\n")
+    return folder
+
+
+def _manifest(folder: Path) -> Path:
+    write_npy(folder / "a.npy")
+    return write_manifest(folder, [{"path": "a.npy", "fs": 250, "subject": "u1", "arousal": 3}])
+
+
+def _file(writer, name):
+    return lambda folder: writer(folder / name)
+
+
+def _in(writer, **kw):
+    def write(folder: Path) -> Path:
+        writer(folder, **kw)
+        return folder
+    return write
+
+
+# Each source: a writer of a small dataset (folder -> root), and two valid values for every
+# option it accepts. A source or option missing here fails the test below.
+SOURCE_OPTIONS = {
+    "amigos": (_in(write_amigos, subjects=(1, 2), n_trials=2),
+               {"lead": ("right", "both"), "skip_subjects": ("2", "none")}),
+    "ascertain": (_in(write_ascertain, subjects=(1, 2), n_clips=1), {"lead": ("right", "both")}),
+    "case": (_in(write_case, subjects=(1,)), {"videos": ("1,2", "all")}),
+    "dreamer": (_in(write_dreamer, subjects=1, n_videos=2),
+                {"lead": ("1", "both"), "parts": ("baseline", "stimulus,baseline")}),
+    "edf": (_file(write_edf, "a.edf"),
+            {"fs": ("256", "512"), "lead": ("ECG I", "0"), "subject": ("p1", "p2")}),
+    "csv": (_file(write_csv, "a.csv"),
+            {"fs": ("250", "500"), "lead": ("ECG", "resp"), "subject": ("p1", "p2")}),
+    "npy": (_file(write_npy, "a.npy"),
+            {"fs": ("250", "500"), "lead": ("0", "1"), "subject": ("p1", "p2")}),
+    "manifest": (_manifest, {"allow_absolute": ("true", "false")}),
+    "open-ecg": (lambda folder: None, {"packages": ("peakdet", "pyhrv,peakdet"),
+                                       "licence": ("permissive", "all"),
+                                       "license": ("permissive", "all")}),
+    "pspm": (_in(write_pspm, subjects=(1, 2)), {"pattern": ("*.mat", "tpspm_s01.mat")}),
+    "swell": (_in(write_swell, participants=(1,)),
+              {"fs": ("1024", "512"), "labels": ("none", "off"), "column": ("0", "1")}),
+    "wesad": (_in(write_wesad, subjects=("S2",)), {"conditions": ("2", "labelled")}),
+    "wfdb": (_wfdb, {"lead": ("V5", "0"), "records": ("rec1", "rec2"),
+                     "keep_derived": ("true", "false"), "same_subject": ("rec2=rec1", "rec1=p9"),
+                     "labels": ("labels.csv", "other.csv")}),
+}
+
+
+def test_every_builtin_source_is_covered():
+    builtin = {n for n in available_sources() if source_class(n).__module__.startswith("ecgemotion.")}
+    assert builtin == set(SOURCE_OPTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(SOURCE_OPTIONS))
+def test_every_source_option_changes_the_store_identity(name, tmp_path):
+    """Option values, not just their names: each of the two values gives its own store."""
+    write, changes = SOURCE_OPTIONS[name]
+    assert set(changes) == set(source_class(name).accepts), \
+        f"{name}: give two values for each option it accepts, here"
+    root = write(tmp_path)
+
+    def identity(**options) -> str:
+        source = get_source(name, root, **options)
+        return store_identity([source], [source.items()], PreprocessConfig(), None)
+
+    seen = {identity(): "the defaults"}
+    for option, values in changes.items():
+        for value in values:
+            key = identity(**{option: value})
+            assert key not in seen, f"{name}: {option}={value} gives the store of {seen[key]}"
+            seen[key] = f"{option}={value}"
+
+
+def test_another_lead_is_another_store(tmp_path, capsys):
+    """The CLI end to end: ``--option lead=right`` must not reuse the left-lead store."""
+    write_amigos(tmp_path / "amigos", subjects=(1,), n_trials=2, seconds=20)
+
+    def prepare_amigos(*flags: str) -> dict:
+        capsys.readouterr()
+        assert main(["prepare", "--json", "--quiet", "--workers", "1", "--dataset", "amigos",
+                     "--root", str(tmp_path / "amigos"), "--out", str(tmp_path / "s"), *flags]) == 0
+        return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    left = prepare_amigos()
+    right = prepare_amigos("--option", "lead=right")
+    assert right["reused"] is False and right["store"] != left["store"]
+    leads = {s["store"]: set(WindowStore.open(s["store"]).index["lead"]) for s in (left, right)}
+    assert leads == {left["store"]: {"ECG Left"}, right["store"]: {"ECG Right"}}
+
+
+def test_unknown_option_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="unknown option.*skip_subject.*lead, skip_subjects"):
+        get_source("amigos", tmp_path, skip_subject="3")
 
 
 def _truncate_shard(store: Path) -> None:

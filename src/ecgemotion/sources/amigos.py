@@ -96,6 +96,7 @@ def _video_id(value: Any) -> str:
 @register_source
 class AmigosSource(Source):
     name = "amigos"
+    accepts = ("lead", "skip_subjects")
     licence = "AMIGOS EULA: academic research only, no redistribution"
 
     def __init__(self, root: Any = None, **options: Any):

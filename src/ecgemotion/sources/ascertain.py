@@ -92,6 +92,7 @@ def rate_from_timestamps(ts: np.ndarray) -> float:
 @register_source
 class AscertainSource(Source):
     name = "ascertain"
+    accepts = ("lead",)
     licence = "ASCERTAIN EULA: academic research only"
 
     def __init__(self, root: Any = None, **options: Any):

@@ -57,6 +57,9 @@ class Source(ABC):
     name: ClassVar[str] = ""
     licence: ClassVar[str] = "see the dataset's own terms"
     needs_root: ClassVar[bool] = True
+    # Every option the source reads. Any other is refused (a typo must not be ignored),
+    # and tests/robustness/test_cache_integrity.py proves each one changes the store identity.
+    accepts: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, root: str | os.PathLike | None = None, **options: Any):
         if self.needs_root and root is None:
@@ -64,6 +67,10 @@ class Source(ABC):
         self.root = Path(root).expanduser() if root is not None else None
         if self.root is not None and not self.root.exists():
             raise ConfigError(f"source '{self.name}': root {self.root} does not exist")
+        unknown = sorted(k for k in options if k.replace("-", "_") not in self.accepts)
+        if unknown:
+            raise ConfigError(f"source '{self.name}': unknown option(s) {', '.join(unknown)}; it "
+                              f"accepts {', '.join(self.accepts) or 'none'}")
         self.options = dict(options)
 
     @abstractmethod

@@ -97,6 +97,7 @@ def _find_interpolated(root: Path) -> Path:
 @register_source
 class CaseSource(Source):
     name = "case"
+    accepts = ("videos",)
     licence = "CASE: CC BY 4.0 (Sharma et al., Sci. Data 2019)"
 
     def __init__(self, root=None, **options):

@@ -72,6 +72,7 @@ def _parse_lead(value: Any) -> tuple[int, ...]:
 @register_source
 class DreamerSource(Source):
     name = "dreamer"
+    accepts = ("lead", "parts")
     licence = "DREAMER EULA (Zenodo restricted access): academic research only"
 
     def __init__(self, root: Any = None, **options: Any):

@@ -27,6 +27,7 @@ class SingleFileSource(Source):
 
     extensions: ClassVar[tuple[str, ...]] = ()
     licence = "the user's own data"
+    accepts = ("fs", "lead", "subject")
 
     def __init__(self, root=None, **options):
         super().__init__(root, **options)

@@ -41,6 +41,7 @@ def _truthy(value) -> bool:
 @register_source
 class ManifestSource(Source):
     name = "manifest"
+    accepts = ("allow_absolute",)
     licence = "the user's own data"
 
     def _read(self):

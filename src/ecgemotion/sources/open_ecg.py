@@ -596,6 +596,7 @@ class OpenEcgSource(Source):
     """
 
     name = "open-ecg"
+    accepts = ("packages", "licence", "license")
     licence = "per wheel: GPL-3.0, MIT, BSD-3-Clause, Apache-2.0 (see provenance)"
     needs_root = False
 

@@ -61,6 +61,7 @@ def subject_from_name(stem: str) -> str:
 @register_source
 class PspmSource(Source):
     name = "pspm"
+    accepts = ("pattern",)
     licence = "see each PsPM data set's Zenodo record (mostly CC-BY 4.0)"
 
     def items(self) -> list[SourceItem]:

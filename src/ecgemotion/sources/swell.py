@@ -151,6 +151,7 @@ def _single_line(path: Path) -> np.ndarray | None:
 @register_source
 class SwellSource(Source):
     name = "swell"
+    accepts = ("fs", "labels", "column")
     licence = "SWELL-KW: CC BY 4.0 (DANS, doi:10.17026/dans-x55-69zp)"
 
     def __init__(self, root=None, **options):

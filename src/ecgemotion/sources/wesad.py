@@ -80,6 +80,7 @@ def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
 @register_source
 class WesadSource(Source):
     name = "wesad"
+    accepts = ("conditions",)
     licence = "WESAD: academic, non-commercial use (see the dataset readme)"
 
     def __init__(self, root=None, **options):

@@ -188,6 +188,7 @@ class WfdbSource(Source):
     """A folder (searched recursively) or a single ``.hea`` of WFDB records."""
 
     name = "wfdb"
+    accepts = ("lead", "records", "keep_derived", "same_subject", "labels")
     licence = "per database (MIT-BIH and CinC 2017: ODC-By 1.0)"
 
     def __init__(self, root: Any = None, **options: Any):
