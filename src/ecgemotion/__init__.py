@@ -11,4 +11,14 @@ __version__ = "0.1.0"
 from ecgemotion.errors import DataError, EcgEmotionError, SecurityError  # noqa: E402
 from ecgemotion.recording import Recording  # noqa: E402
 
-__all__ = ["__version__", "DataError", "EcgEmotionError", "Recording", "SecurityError"]
+__all__ = ["__version__", "DataError", "EcgEmotionError", "Recording", "SecurityError", "embed",
+           "fit"]
+
+
+def __getattr__(name: str):
+    """``embed`` and ``fit`` (:mod:`ecgemotion.api`) load torch on first use only."""
+    if name in ("embed", "fit"):
+        from ecgemotion import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'ecgemotion' has no attribute {name!r}")

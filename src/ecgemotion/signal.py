@@ -294,34 +294,35 @@ def amplitude_flags(windows: np.ndarray, units: str, reference_amp: float,
 def ecg_likeness(x: np.ndarray, fs: float, max_s: float = 60.0) -> float:
     """How much ``x`` looks like ECG, 0..1 (NaN when under 3 s of finite samples).
 
-    Used to pick the ECG among unnamed columns and to warn when a chosen channel is
-    something else. ECG has three traits that a sine, noise or a drifting sensor lack
-    together: beats that repeat (median correlation of each beat with the mean beat),
-    at a steady rate (share of RR intervals within 40 % of the median, median rate
-    30-220 bpm), and a peaky amplitude distribution (excess kurtosis, full marks from 3).
-    Measured: synthetic and NeuroKit2 ECG at 128-1000 Hz 0.82-1.0; sine + noise, white
-    noise, random walk, square wave <= 0.06; random spikes <= 0.35.
+    Picks the ECG among unnamed columns and warns when a chosen channel is something
+    else. Per 10-s window of the first ``max_s`` seconds (the median is returned), the
+    product of: beats that repeat (:func:`beat_correlation`, full marks from 0.5), a
+    peaky amplitude distribution (:func:`kurtosis`, 0 at 3 as for Gaussian noise, full
+    marks from 4.5), and a steady rate (from 0.5 to 1 with the share of RR intervals
+    within 40 % of their median; an irregular rhythm halves the score at most).
+    Measured per 10-s window: good windows of CinC 2017 and MIT-BIH (800): 1 % below
+    0.5; sines, noise, random walks, square waves, EEG-like noise, electrode drift and
+    respiration: at most 0.16; EMG bursts at most 0.43. Clicks at random times score
+    like ECG.
     """
-    from scipy.stats import kurtosis
-
     x = np.asarray(x, dtype=np.float64)[: int(max_s * fs)]
     x = x[np.isfinite(x)]
     if len(x) < 3 * fs:
         return float("nan")
-    y = bandpass(x - np.median(x), fs, 0.5, 40.0)
-    half = max(1, int(0.15 * fs))
-    peaks = detect_r_peaks(y, fs)
-    peaks = peaks[(peaks >= half) & (peaks < len(y) - half)]
-    if len(peaks) < 4:
+    n = int(min(10.0 * fs, len(x)))
+    windows = sliding_windows(bandpass(x - np.median(x), fs), n, n)
+    peaks = beat_peaks(windows, fs)
+    with np.errstate(invalid="ignore"):
+        repeat = np.clip(np.nan_to_num(beat_correlation(windows, fs, peaks)) / 0.5, 0, 1)
+        peaky = np.clip((np.nan_to_num(kurtosis(windows), nan=0.0) - 3.0) / 1.5, 0, 1)
+    steady = 0.5 + 0.5 * np.array([_steady(p, fs) for p in peaks])
+    return float(np.median(repeat * peaky * steady))
+
+
+def _steady(peaks: np.ndarray, fs: float) -> float:
+    """Share of RR intervals within 40 % of their median, 0 off a 30-220 bpm median."""
+    if len(peaks) < 3:
         return 0.0
     rr = np.diff(peaks) / fs
-    median_rr = float(np.median(rr))
-    steady = float(np.mean(np.abs(rr - median_rr) < 0.4 * median_rr)) \
-        if 30 <= 60 / median_rr <= 220 else 0.0
-    beats = np.stack([y[p - half:p + half] for p in peaks])
-    beats -= beats.mean(axis=1, keepdims=True)
-    template = beats.mean(axis=0)
-    norms = np.linalg.norm(beats, axis=1) * np.linalg.norm(template)
-    repeat = float(np.clip(np.median(beats @ template / np.maximum(norms, 1e-12)), 0, 1))
-    peaky = float(np.clip(kurtosis(y) / 3.0, 0, 1))
-    return repeat * steady * peaky
+    median = float(np.median(rr))
+    return float(np.mean(np.abs(rr - median) < 0.4 * median)) if 30 <= 60 / median <= 220 else 0.0

@@ -114,16 +114,27 @@ def test_the_ecg_column_is_found_by_its_shape_and_named(models_dir, tmp_path, ca
     assert heart.between(65, 80).all()            # synthetic(..., hr 72); the sine said 150-180
 
 
-def test_a_signal_that_is_not_ecg_is_flagged(models_dir, tmp_path, capsys):
-    """Clicks at random times pass the per-window quality checks, but they do not beat."""
-    rng = np.random.default_rng(0)
-    t = np.arange(int(40 * FS)) / FS
-    clicks = sum(np.exp(-0.5 * ((t - c) / 0.012) ** 2) for c in np.cumsum(rng.exponential(0.8, 45)))
-    path = _csv(tmp_path / "clicks.csv", {"ch1": clicks + 0.01 * rng.standard_normal(len(t))})
-    assert main(["predict", str(path), "--model", str(models_dir),
-                 "--out", str(tmp_path / "o.csv")]) == 0
+def test_a_signal_that_is_not_ecg_is_named_as_such(models_dir, tmp_path, capsys):
+    """A lone sine column: every window fails the quality checks, and the one-line error
+    says that the column is not ECG and how to choose another."""
+    path = _csv(tmp_path / "sine.csv", {"ch1": _sine_and_noise(int(40 * FS))})
+    assert main(["predict", str(path), "--model", str(models_dir)]) == 2
     err = capsys.readouterr().err
-    assert "'ch1' does not look like ECG" in err and "--lead" in err
+    assert err.count("\n") == 1 and str(path) in err
+    assert "'ch1' does not look like ECG (ECG-likeness 0.00 < 0.5); pick the ECG with --lead" in err
+
+
+def test_ecg_likeness_tells_ecg_from_what_sits_beside_it():
+    from ecgemotion.signal import ecg_likeness
+
+    rng = np.random.default_rng(1)
+    n = int(30 * FS)
+    for seed in range(3):
+        assert ecg_likeness(synthetic(30, FS, seed=seed), FS) > 0.8
+        assert ecg_likeness(_sine_and_noise(n, seed), FS) < 0.2
+    assert ecg_likeness(rng.standard_normal(n), FS) < 0.2                    # noise, EEG
+    assert ecg_likeness(2 + np.cumsum(rng.standard_normal(n)) * 0.002, FS) < 0.2   # GSR drift
+    assert np.isnan(ecg_likeness(synthetic(2, FS), FS))                      # too short to say
 
 
 def test_fs_contradicting_the_time_column_is_refused_unless_forced(models_dir, tmp_path, capsys):

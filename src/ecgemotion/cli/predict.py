@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ecgemotion.errors import ConfigError
+from ecgemotion.errors import ConfigError, DataError
 
 EXAMPLES = """examples:
   ecgemotion predict rec.edf --model runs/arousal --model runs/valence
@@ -85,7 +85,10 @@ def _batch(args, ui, recognizer, recording: Path) -> dict[str, Any]:
     where = str(recording)
     say_signal(sf, where, ui)
     table = recognizer.predict(sf.signal, sf.fs, units=units, mains_hz=args.mains, where=where)
-    check_some_good(table, where)
+    try:
+        check_some_good(table, where)
+    except DataError as exc:
+        raise DataError(where, "; ".join(filter(None, [exc.reason, not_ecg(sf)]))) from None
     warn_not_ecg(sf, where, ui)
     out = Path(args.out) if args.out else _default_out(recording)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -136,14 +139,22 @@ def say_signal(sf, where: str, ui) -> None:
                 "times and heart rates scale by the ratio of the two")
 
 
-def warn_not_ecg(sf, where: str, ui) -> None:
-    """A warning when the chosen signal does not look like ECG (after the quality checks,
-    so that a flat line gets one error, not a warning and an error)."""
+def not_ecg(sf) -> str | None:
+    """Why the chosen signal may not be ECG (None when it looks like ECG or is too short)."""
     from ecgemotion.io.readers import ECG_LIKE_MIN, looks_like_ecg_signal
 
-    if not looks_like_ecg_signal(sf):
-        ui.warn(f"{where}: {sf.lead!r} does not look like ECG (ECG-likeness "
-                f"{sf.provenance['ecg_likeness']:.2f} < {ECG_LIKE_MIN}); pick the ECG with --lead")
+    if looks_like_ecg_signal(sf):
+        return None
+    return (f"{sf.lead!r} does not look like ECG (ECG-likeness {sf.provenance['ecg_likeness']:.2f}"
+            f" < {ECG_LIKE_MIN}); pick the ECG with --lead")
+
+
+def warn_not_ecg(sf, where: str, ui) -> None:
+    """A warning when the chosen signal does not look like ECG (after the quality checks,
+    which already name it when every window fails)."""
+    reason = not_ecg(sf)
+    if reason:
+        ui.warn(f"{where}: {reason}")
 
 
 def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
@@ -193,8 +204,6 @@ def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
                + (f"; every one is in {out}" if out else ""))
         return {**summary, "stopped_by": name, "_exit_code": 128 + int(stopped)}
     if not len(table):
-        from ecgemotion.errors import DataError
-
         raise DataError(recording, f"fewer than one {recognizer.preprocess.window_s:g}-s window "
                                    "of samples arrived; nothing to predict")
     check_some_good(table, str(recording))

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ecgemotion.demo.document import Document
 from ecgemotion.demo.run import per_subject_frame
-from ecgemotion.evaluation.report import summary_rows
+from ecgemotion.evaluation.report import ONE_CLASS_NOTE, one_class_mark, summary_rows
 
 
 def _f(v: Any, digits: int = 3) -> str:
@@ -127,13 +127,17 @@ def _results_section(doc: Document, task: str, results: dict[str, Any], out: Pat
                   f"`{results['label_rule']}`; {results['n_windows']} windows from "
                   f"{results['n_subjects']} subjects.")
     rows = []
-    for r in summary_rows(results):
-        name = {"majority": "majority class (baseline)"}.get(r["system"], r["system"])
+    summary = summary_rows(results)
+    for r in summary:
+        name = {"majority": "majority class (baseline)"}.get(r["system"], r["system"]) \
+            + one_class_mark(r)
         rows.append([name, f"{_f(r['accuracy'])} ± {_f(r['accuracy_std'])}",
                      f"[{_f(r['ci_low'])}, {_f(r['ci_high'])}]", _f(r["balanced_accuracy"]),
                      _f(r["macro_f1"]), _f(r["auroc"])])
     doc.table(["system", "accuracy (mean ± SD over folds)", "95 % CI (bootstrap by subject)",
                "balanced accuracy", "macro-F1", "AUROC"], rows)
+    if any(one_class_mark(r) for r in summary):
+        doc.paragraph(f"**{ONE_CLASS_NOTE}.**")
     doc.bullets([f"**{name}**: {d['description']}" for name, d in results["systems"].items()])
     files = results.get("files", {})
     doc.image(files.get("confusion", ""), f"{task}: confusion matrices, summed over folds")

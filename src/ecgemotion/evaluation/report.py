@@ -29,11 +29,26 @@ def _fmt(v, digits=3) -> str:
     return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
 
 
+ONE_CLASS_NOTE = ("One class: in these folds the system gave every test window the same class, "
+                  "like the majority baseline; it learned nothing usable there")
+
+
+def one_class_mark(row: dict[str, Any]) -> str:
+    """`` (one class in 3/4 folds)`` for a system that predicted a single class, else ``""``."""
+    if row["system"] == MAJORITY or not row.get("one_class_folds"):
+        return ""
+    return f" (one class in {row['one_class_folds']}/{row['folds']} folds)"
+
+
 def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per system (majority first): mean ± std, bootstrap CI, other metrics."""
+    """One row per system (majority first): mean ± std, bootstrap CI, other metrics, and in
+    how many folds it predicted one class only."""
+    from ecgemotion.evaluation.metrics import one_class
+
     rows = []
     names = [MAJORITY] + [n for n in results["systems"]]
     for name in names:
+        folds = [f for f in results.get("folds", []) if f["system"] == name]
         agg = results["aggregate"][name]
         ci = results["bootstrap_ci"][name].get("accuracy", {})
         rows.append({
@@ -44,6 +59,8 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             "macro_f1": agg["macro_f1"]["mean"], "f1_high": agg["f1_high"]["mean"],
             "auroc": agg["auroc"]["mean"] if name != MAJORITY else None,
             "trial_accuracy": results["trial_level"][name]["accuracy"]["mean"],
+            "folds": len(folds),
+            "one_class_folds": sum(one_class(f.get("predicted_high_share")) for f in folds),
         })
     return rows
 
@@ -53,7 +70,7 @@ def markdown_table(results: dict[str, Any]) -> str:
              "F1 high | AUROC | trial-level acc. |",
              "|---|---|---|---|---|---|---|---|"]
     for r in summary_rows(results):
-        name = r["system"] + (" (baseline)" if r["system"] == MAJORITY else "")
+        name = r["system"] + (" (baseline)" if r["system"] == MAJORITY else one_class_mark(r))
         lines.append(f"| {name} | {_fmt(r['accuracy'])} ± {_fmt(r['accuracy_std'])} | "
                      f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {_fmt(r['balanced_accuracy'])} | "
                      f"{_fmt(r['macro_f1'])} | {_fmt(r['f1_high'])} | {_fmt(r['auroc'])} | "
@@ -69,10 +86,13 @@ def console_table(results: dict[str, Any]) -> str:
             f"{results['n_subjects']} subjects, seed {results['seed']}")
     lines = [head, f"{'system':<13} {'accuracy':>15} {'95% CI':>16} {'bal.acc':>8} {'macroF1':>8} "
                    f"{'AUROC':>6}"]
-    for r in summary_rows(results):
+    rows = summary_rows(results)
+    for r in rows:
         lines.append(f"{r['system']:<13} {_fmt(r['accuracy'])} ± {_fmt(r['accuracy_std'])}"
                      f"  [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] {_fmt(r['balanced_accuracy']):>8} "
-                     f"{_fmt(r['macro_f1']):>8} {_fmt(r['auroc']):>6}")
+                     f"{_fmt(r['macro_f1']):>8} {_fmt(r['auroc']):>6}{one_class_mark(r)}")
+    if any(one_class_mark(r) for r in rows):
+        lines.append("NOTE: " + ONE_CLASS_NOTE)
     lines.append(f"CI: percentile bootstrap, unit = {results['bootstrap_unit']}; "
                  "majority = training-majority class for every test window")
     if p.get("warning"):
@@ -229,6 +249,8 @@ def report_markdown(results: dict[str, Any]) -> str:
         "the training majority class for every test window. Trial-level accuracy averages "
         "P(high) over each trial's windows (reported separately, not comparable with window "
         "figures).", "",
+        *([f"**{ONE_CLASS_NOTE}.**", ""]
+          if any(one_class_mark(r) for r in summary_rows(results)) else []),
         "## Systems", "",
     ]
     for name, d in results["systems"].items():

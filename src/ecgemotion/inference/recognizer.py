@@ -23,6 +23,7 @@ import pandas as pd
 from ecgemotion import signal as sig
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.inference.engines import ModelSpec, expand_sources, load, shared_preprocess
+from ecgemotion.io.readers import rate_argument, read_signal
 from ecgemotion.preprocess import QUALITY_FLAGS, PreprocessConfig, Windows, process_recording
 from ecgemotion.recording import Recording
 
@@ -106,19 +107,23 @@ class EmotionRecognizer:
 
     # ------------------------------------------------------------------ batch
     def windows(self, signal: Any, fs: float | None = None, units: str = "",
-                mains_hz: float | None = None, where: str | None = None) -> Windows:
+                mains_hz: float | None = None, where: str | None = None, *,
+                sampling_rate: float | None = None) -> Windows:
         """The preprocessed windows of a recording (the training code path)."""
-        return process_recording(self._recording(signal, fs, units, mains_hz, where), self.preprocess)
+        rec = as_recording(signal, rate_argument(fs, sampling_rate), units, mains_hz, where)
+        return process_recording(rec, self.preprocess)
 
     def predict(self, signal: Any, fs: float | None = None, *, units: str = "",
-                mains_hz: float | None = None, where: str | None = None) -> pd.DataFrame:
+                mains_hz: float | None = None, where: str | None = None,
+                sampling_rate: float | None = None) -> pd.DataFrame:
         """One row per window: ``start_s, end_s, good, flag_*, heart_rate_bpm, p_<task>``.
 
-        ``signal`` is a 1-D array at ``fs`` Hz, or a :class:`~ecgemotion.io.readers.SignalFile`
-        (its rate and units are used). ``p_<task>`` is the probability of the model's
+        ``signal`` is a 1-D array at ``fs`` (or ``sampling_rate``) Hz, a file path, or a
+        :class:`~ecgemotion.io.readers.SignalFile` (its rate and units are used); any rate
+        is resampled to the model's. ``p_<task>`` is the probability of the model's
         positive class (``classes[1]``, e.g. "high" arousal); NaN on low-quality windows.
         """
-        rec = self._recording(signal, fs, units, mains_hz, where)
+        rec = as_recording(signal, rate_argument(fs, sampling_rate), units, mains_hz, where)
         win = process_recording(rec, self.preprocess)
         cfg = self.preprocess
         # Every window start the recording has, including those dropped for long gaps.
@@ -160,31 +165,29 @@ class EmotionRecognizer:
                 out[spec.task] = np.zeros(0)
         return out
 
-    def _recording(self, signal: Any, fs: float | None, units: str, mains_hz: float | None,
-                   where: str | None) -> Recording:
-        provenance: dict[str, Any] = {}
-        if hasattr(signal, "signal") and hasattr(signal, "fs"):  # a SignalFile
-            fs = signal.fs if fs is None else fs
-            units = units or getattr(signal, "units", "") or ""
-            provenance = dict(getattr(signal, "provenance", {}) or {})
-            signal = signal.signal
-        if where:
-            provenance["file"] = str(where)
-        if fs is None:
-            raise ConfigError(f"{where or 'signal'}: no sampling rate given; pass fs (--fs)")
-        meta = {"mains_hz": float(mains_hz)} if mains_hz else {}
-        return Recording(signal=np.asarray(signal), fs=float(fs), dataset="predict", subject="-",
-                         trial=Path(str(where)).name if where else "signal", units=units,
-                         provenance=provenance, meta=meta)
-
     # ------------------------------------------------------------------ streaming
-    def stream(self, fs: float, hop_s: float = 2.0, *, left_s: float | None = None,
-               delay_s: float = 4.0, units: str = "", mains_hz: float | None = None):
+    def stream(self, fs: float | None = None, hop_s: float = 2.0, *, left_s: float | None = None,
+               delay_s: float = 4.0, units: str = "", mains_hz: float | None = None,
+               sampling_rate: float | None = None):
         """An :class:`~ecgemotion.inference.stream.EmotionStream` for live samples at ``fs`` Hz."""
         from ecgemotion.inference.stream import EmotionStream
 
-        return EmotionStream(self, fs, hop_s=hop_s, left_s=left_s, delay_s=delay_s, units=units,
+        return EmotionStream(self, rate_argument(fs, sampling_rate), hop_s=hop_s, left_s=left_s, delay_s=delay_s, units=units,
                              mains_hz=mains_hz)
+
+    def save_pretrained(self, folder: str | Path) -> list[Path]:
+        """Save each model (``folder`` itself for one model, ``folder/<task>`` for several):
+        what ``from_pretrained`` and ``ecgemotion predict --model`` load."""
+        from ecgemotion.models import save_pretrained
+
+        folder = Path(folder)
+        out = []
+        for spec, engine in zip(self.specs, self.engines):
+            if not hasattr(engine, "model"):
+                raise ConfigError(f"{spec.source}: an ONNX model is saved by copying its file")
+            target = folder if len(self.specs) == 1 else folder / spec.task
+            out.append(save_pretrained(engine.model, target, extra=spec.extra))
+        return out
 
     def summary(self, table: pd.DataFrame) -> dict[str, Any]:
         """Per-task mean probability over good windows, windows predicted/skipped and why."""
@@ -208,6 +211,30 @@ class EmotionRecognizer:
                 "label_rule": spec.label_rule,
             }
         return out
+
+
+def as_recording(signal: Any, fs: float | None = None, units: str = "",
+                 mains_hz: float | None = None, where: str | None = None) -> Recording:
+    """A :class:`Recording` from a 1-D array at ``fs`` Hz, a file path (read with
+    :func:`~ecgemotion.io.readers.read_signal`) or a ``SignalFile``."""
+    provenance: dict[str, Any] = {}
+    if isinstance(signal, (str, Path)):
+        where = where or str(signal)
+        signal = read_signal(signal, fs=fs)
+    if hasattr(signal, "signal") and hasattr(signal, "fs"):  # a SignalFile
+        fs = signal.fs if fs is None else fs
+        units = units or getattr(signal, "units", "") or ""
+        provenance = dict(getattr(signal, "provenance", {}) or {})
+        signal = signal.signal
+    if where:
+        provenance["file"] = str(where)
+    if fs is None:
+        raise ConfigError(f"{where or 'signal'}: no sampling rate given; pass fs (--fs), e.g. "
+                          "fs=250 for a 250 Hz recording (it is resampled to the model's rate)")
+    meta = {"mains_hz": float(mains_hz)} if mains_hz else {}
+    return Recording(signal=np.asarray(signal), fs=float(fs), dataset="predict", subject="-",
+                     trial=Path(str(where)).name if where else "signal", units=units,
+                     provenance=provenance, meta=meta)
 
 
 def check_some_good(table: pd.DataFrame, where: str) -> None:

@@ -44,7 +44,12 @@ class WindowStore:
     until asked for, so opening a 100-hour store costs only the index.
     """
 
-    def __init__(self, path: Path, meta: dict[str, Any], index: pd.DataFrame):
+    def __init__(self, path: str | Path, meta: dict[str, Any] | None = None,
+                 index: pd.DataFrame | None = None, verify: bool = True):
+        """``WindowStore(path)`` opens a complete store, exactly as :meth:`open` does."""
+        path = Path(path).expanduser()
+        if meta is None or index is None:
+            meta, index = _read(path, verify)
         self.path = path
         self.meta = meta
         self.index = index
@@ -63,14 +68,7 @@ class WindowStore:
     @classmethod
     def open(cls, path: str | Path, verify: bool = True) -> "WindowStore":
         """Open a complete store; ``verify`` re-hashes every shard against ``meta.json``."""
-        path = Path(path).expanduser()
-        problem = check_store(path, full=verify)
-        if problem:
-            raise DataError(path, problem)
-        meta = json.loads((path / META_FILE).read_text())
-        index = pd.read_csv(path / INDEX_FILE, dtype={"subject": str, "trial": str, "lead": str,
-                                                       "dataset": str})
-        return cls(path, meta, index)
+        return cls(path, verify=verify)
 
     # -- reading ---------------------------------------------------------------------
     def __len__(self) -> int:
@@ -144,6 +142,16 @@ class WindowStore:
             "identity": self.meta.get("identity"),
         }
         return summary
+
+
+def _read(path: Path, verify: bool) -> tuple[dict[str, Any], pd.DataFrame]:
+    problem = check_store(path, full=verify)
+    if problem:
+        raise DataError(path, problem)
+    meta = json.loads((path / META_FILE).read_text())
+    index = pd.read_csv(path / INDEX_FILE, dtype={"subject": str, "trial": str, "lead": str,
+                                                   "dataset": str})
+    return meta, index
 
 
 def check_store(path: Path, full: bool = True) -> str | None:
