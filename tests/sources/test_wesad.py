@@ -3,7 +3,6 @@ import pytest
 from tests.fixtures.other_layouts import wesad_labels, write_malicious_wesad, write_wesad
 
 from ecgemotion.errors import ConfigError, DataError, SecurityError
-from ecgemotion.recording import Recording
 from ecgemotion.sources import Skip, get_source
 
 
@@ -86,6 +85,5 @@ def test_truncated_pickle_is_data_error(tmp_path):
     p = tmp_path / "S2" / "S2.pkl"
     p.write_bytes(p.read_bytes()[:100])
     src = get_source("wesad", tmp_path)
-    with pytest.raises(DataError):
+    with pytest.raises(DataError, match=r"S2\.pkl: not a readable pickle"):
         list(src.load(src.items()[0]))
-    assert all(isinstance(r, (Recording, Skip)) for r in [])

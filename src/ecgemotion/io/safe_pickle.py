@@ -30,6 +30,7 @@ _ALLOWED: set[tuple[str, str]] = {
     ("builtins", "tuple"),
     ("builtins", "set"),
     ("builtins", "frozenset"),
+    ("builtins", "bytes"),      # b"" in protocols 0-2 (an empty array's buffer)
     ("builtins", "bytearray"),
     ("builtins", "slice"),
     ("builtins", "complex"),
@@ -44,7 +45,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self._source = source
 
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED:
+        # Protocols 0-2 spell the builtins module '__builtin__' (Python 2's name).
+        if ({"__builtin__": "builtins"}.get(module, module), name) in _ALLOWED:
             return super().find_class(module, name)
         raise SecurityError(
             f"{self._source}: refused to unpickle '{module}.{name}': only numpy arrays and "
