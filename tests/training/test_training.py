@@ -90,6 +90,7 @@ def test_resume_equals_uninterrupted(tiny_store_path, tmp_path, mask_mode):
         _run(store, tmp_path / "cut", **kw)
     resumed = _run(store, tmp_path / "cut", resume=True, **kw)
     assert resumed["steps"] == full["steps"] == 18
+    assert resumed["resumed_from_step"] == 8 and full["resumed_from_step"] is None
     a = load_file(str(tmp_path / "full" / "last" / "model.safetensors"))
     b = load_file(str(tmp_path / "cut" / "last" / "model.safetensors"))
     assert a.keys() == b.keys()
@@ -101,6 +102,37 @@ def test_resume_equals_uninterrupted(tiny_store_path, tmp_path, mask_mode):
     assert full["final_val"] == resumed["final_val"]
     with open(tmp_path / "cut" / "log.csv") as fh:
         assert [r["step"] for r in csv.DictReader(fh)] == ["6", "12", "18"]
+
+
+def test_resume_starts_from_the_checkpoint_and_trains_only_the_rest(tiny_store_path, tmp_path,
+                                                                    monkeypatch):
+    """Bit-identical resume would also hold for a run that ignored the checkpoint and restarted
+    at step 0 (training is a function of (seed, step)): so perturb one weight in the checkpoint,
+    and count the steps trained after it."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from ecgemotion.training import loop
+
+    store = WindowStore.open(tiny_store_path)
+    _run(store, tmp_path / "a", epochs=3, stop_after_steps=8)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    weights_file = tmp_path / "b" / "last" / "model.safetensors"
+    weights = load_file(str(weights_file))
+    name = next(k for k, v in weights.items() if v.is_floating_point() and v.ndim == 2)
+    weights[name][0, 0] += 0.5
+    save_file(weights, str(weights_file))
+
+    steps = []
+    step = loop._train_step
+    monkeypatch.setattr(loop, "_train_step", lambda *a, **k: steps.append(1) or step(*a, **k))
+    a = _run(store, tmp_path / "a", epochs=3, resume=True)
+    assert a["resumed_from_step"] == 8 and len(steps) == 18 - 8
+    b = _run(store, tmp_path / "b", epochs=3, resume=True)
+    final = [load_file(str(tmp_path / run / "last" / "model.safetensors"))[name] for run in "ab"]
+    assert not torch.equal(*final), "the perturbed checkpoint did not change the result"
+    assert a["final_val"] != b["final_val"]
 
 
 def test_resume_without_checkpoint_is_an_error(tiny_store_path, tmp_path):

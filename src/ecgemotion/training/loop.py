@@ -310,6 +310,7 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
     optimizer = make_optimizer(model, cfg)
     spe = steps_per_epoch(len(train_ds), cfg.batch_size, env.world_size)
     st = _State()
+    resumed_from: int | None = None   # where this run picked up (in the summary: provable resume)
 
     last_dir, best_dir = out_dir / "last", out_dir / "best"
     if cfg.resume:
@@ -324,6 +325,7 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
             raise EcgEmotionError(f"{last_dir}: checkpoint was made with {saved.get('steps_per_epoch')} "
                                   f"steps per epoch, this run has {spe} (batch size, world size "
                                   "or data changed): cannot resume exactly")
+        resumed_from = st.step
         say(f"resuming from step {st.step} of {st.total_steps}")
     elif find_checkpoint(last_dir) is not None:
         raise EcgEmotionError(f"{out_dir}: already holds a training run; pass resume=True "
@@ -450,6 +452,7 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
     summary = {
         "task": task.name, "out": str(out_dir), "best": str(best_dir), "last": str(last_dir),
         "steps": st.step, "total_steps": total, "epochs": round(st.step / spe, 3),
+        "resumed_from_step": resumed_from,
         "complete": st.step >= total, "stopped": stopped,
         "best_val_loss": st.best_val_loss, "best_step": st.best_step,
         "final_val": st.last_val, "elapsed_s": round(st.elapsed, 2),
