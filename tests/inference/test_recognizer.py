@@ -89,3 +89,34 @@ def test_bad_signals(models_dir):
         recognizer.predict(np.full(5000, np.nan), 250.0)
     with pytest.raises(ConfigError, match="sampling rate"):
         recognizer.predict(synthetic(20, 250.0), None)
+
+
+@pytest.mark.parametrize("engine", ["torch", "onnx"])
+def test_predict_equals_an_independent_softmax_of_the_high_class(engine, onnx_models):
+    """Row by row: the one preprocessing, then the saved weights run by hand (torch) or the
+    exported graph's raw logits (onnxruntime), then a numpy softmax, column "high"."""
+    import onnxruntime
+    import torch
+
+    from ecgemotion.models import from_pretrained
+    from ecgemotion.preprocess import process_recording
+    from ecgemotion.recording import Recording
+
+    fs = 360.0
+    x = synthetic(95, fs, seed=11)
+    folder = onnx_models / "arousal"
+    table = EmotionRecognizer.from_pretrained(folder, engine=engine).predict(x, fs)
+    windows = process_recording(Recording(x, fs, "d", "s", "t"), PreprocessConfig())
+    assert windows.good.all() and table["good"].all() and len(table) == len(windows) == 9
+    if engine == "torch":
+        with torch.no_grad():
+            model = from_pretrained(folder).eval()
+            logits = model(torch.from_numpy(windows.data)[:, None])["logits"].numpy()
+    else:
+        session = onnxruntime.InferenceSession(str(folder / "model.onnx"))
+        logits = session.run(["logits"], {session.get_inputs()[0].name: windows.data[:, None]})[0]
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p_high = e[:, 1] / e.sum(axis=1)
+    assert json.loads((folder / "config.json").read_text())["extra"]["classes"][1] == "high"
+    assert np.std(p_high) > 0.05, "a model answering ~0.5 everywhere cannot tell p from 1-p"
+    np.testing.assert_allclose(table["p_arousal"], p_high, atol=1e-5)
