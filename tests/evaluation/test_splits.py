@@ -118,6 +118,39 @@ def test_guard_fires_on_handcrafted_leaks():
     assert issubclass(LeakageError, EcgEmotionError)
 
 
+PAIRS = [("train", "val"), ("train", "test"), ("val", "test")]
+
+
+@pytest.mark.parametrize("protocol", ["subject", "loso", "trial", "paper"])
+@pytest.mark.parametrize("a,b", PAIRS)
+def test_guard_refuses_a_row_in_two_parts(protocol, a, b):
+    index = make_index(n_subjects=3, n_trials=2, n_windows=2)
+    parts = {p: np.flatnonzero(index["subject"] == f"S{i}") for i, p in enumerate(("train", "val", "test"))}
+    if protocol == "trial":  # one subject, three trials: the subject may be shared, a trial not
+        index = make_index(n_subjects=1, n_trials=3, n_windows=2)
+        parts = {p: np.flatnonzero(index["trial"] == str(i)) for i, p in enumerate(("train", "val", "test"))}
+    assert_no_leakage(index, parts["train"], parts["val"], parts["test"], protocol)  # clean
+    parts[a] = np.r_[parts[a], parts[b][:1]]                # one row of b also in a
+    with pytest.raises(LeakageError, match=f"row.*in both {a} and {b}"):
+        assert_no_leakage(index, parts["train"], parts["val"], parts["test"], protocol)
+
+
+@pytest.mark.parametrize("protocol,by", [("subject", "subject"), ("loso", "subject"), ("trial", "trial")])
+@pytest.mark.parametrize("a,b", PAIRS)
+def test_guard_refuses_a_group_in_two_parts(protocol, by, a, b):
+    """Different rows, same subject (or trial): a window of b's group moved into a."""
+    index = make_index(n_subjects=3, n_trials=3, n_windows=2)
+    groups = index["subject"] if by == "subject" else index["subject"] + "/" + index["trial"]
+    names = ["S0", "S1", "S2"] if by == "subject" else ["S0/0", "S0/1", "S0/2"]
+    parts = {p: np.flatnonzero(groups == g) for p, g in zip(("train", "val", "test"), names)}
+    assert_no_leakage(index, parts["train"], parts["val"], parts["test"], protocol)  # clean
+    moved, parts[b] = parts[b][:1], parts[b][1:]
+    parts[a] = np.r_[parts[a], moved]
+    first, second = sorted((a, b), key=["test", "val", "train"].index)
+    with pytest.raises(LeakageError, match=f"{by}\\(s\\) appear in both {first} and {second}"):
+        assert_no_leakage(index, parts["train"], parts["val"], parts["test"], protocol)
+
+
 def test_nan_labels_and_unknown_protocol_refused():
     index = make_index()
     index.loc[3, "y_arousal"] = np.nan

@@ -126,3 +126,45 @@ def test_unknown_extension_and_missing_file(tmp_path):
         read_signal(p)
     with pytest.raises(DataError, match="no such file"):
         read_signal(tmp_path / "none.csv")
+
+
+def _known(n: int = 1000) -> np.ndarray:
+    return np.round(np.sin(np.arange(n) / 7.0) + 1e-3 * np.arange(n) - 0.4, 6)
+
+
+def _write_csv_known(path, x, fs):
+    t = np.arange(len(x)) / fs
+    np.savetxt(path, np.c_[t, -x, x], delimiter=",", fmt="%.6f", header="time,resp,ECG", comments="")
+
+
+def _write_edf_known(path, x, fs):
+    import pyedflib
+
+    headers = [pyedflib.highlevel.make_signal_header(name, dimension="mV", sample_frequency=fs,
+                                                     physical_min=-5, physical_max=5)
+               for name in ("EEG Fz", "ECG I")]
+    pyedflib.highlevel.write_edf(str(path), [-x, x], headers)
+
+
+def _write_wfdb_known(path, x, fs):
+    import wfdb
+
+    wfdb.wrsamp(path.stem, fs=fs, units=["mV", "mV"], sig_name=["Resp", "ECG"],
+                p_signal=np.c_[-x, x], fmt=["16", "16"], adc_gain=[2000.0, 2000.0],
+                baseline=[0, 0], write_dir=str(path.parent))
+
+
+@pytest.mark.parametrize("fmt,write,name,fs,atol", [
+    ("csv", _write_csv_known, "k.csv", 250.0, 1e-9),
+    ("npy", lambda p, x, fs: np.save(p, np.c_[-x, x]), "k.npy", 250.0, 0.0),
+    ("edf", _write_edf_known, "k.edf", 256, 10 / 65535),        # 16-bit over ±5 mV
+    ("wfdb", _write_wfdb_known, "k.hea", 360, 0.5 / 2000),      # 2000 ADC units per mV
+])
+def test_readers_return_the_written_values(tmp_path, fmt, write, name, fs, atol):
+    """The ECG channel's samples, not the other channel's, none lost or shifted at the start."""
+    x = _known(int(fs) * 4)
+    path = tmp_path / name
+    write(path, x, fs)
+    s = read_signal(path, fs=fs if fmt == "npy" else None, lead=1 if fmt == "npy" else None)
+    assert s.fs == pytest.approx(fs) and s.signal.shape == x.shape
+    np.testing.assert_allclose(s.signal, x, rtol=0, atol=atol + 1e-12)
