@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.real_data import CINC, MITDB, SHARED_DATA, extract_records, have_archives
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
@@ -13,3 +15,18 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     # Wheels downloaded by network tests are kept across tests in one session.
     if "ECGEMOTION_CACHE" not in os.environ or not os.environ.get("ECGEMOTION_TEST_KEEP_CACHE"):
         monkeypatch.setenv("ECGEMOTION_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def real_data(tmp_path_factory) -> Path:
+    """mitdb/ and cinc2017/ subsets of the real archives; reused across runs when
+    $ECGEMOTION_TEST_DATA is set."""
+    if not have_archives():
+        pytest.skip(f"PhysioNet archives not found in {SHARED_DATA}")
+    env = os.environ.get("ECGEMOTION_TEST_DATA")
+    root = Path(env) / "wfdb-subset" if env else tmp_path_factory.mktemp("wfdb-subset")
+    if not (root / ".complete").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        extract_records(root, MITDB, CINC)
+        (root / ".complete").touch()
+    return root

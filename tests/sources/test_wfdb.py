@@ -4,8 +4,6 @@ small records written here, for the error paths and lead choice."""
 import csv
 import math
 import os
-import shutil
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -14,46 +12,6 @@ import pytest
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.sources import get_source
 from ecgemotion.sources import wfdb_source as ws
-
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-MITDB = ["100", "102", "108", "114", "201", "202", "x_mitdb/x_108"]
-CINC = [f"A{i:05d}" for i in range(1, 11)]
-
-
-def _extract(archive: Path, dest: Path, wanted: set[str]) -> None:
-    """Stream the archive once and write only ``wanted`` members (by our own path, no traversal)."""
-    left = set(wanted)
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar:
-            if member.name in left and member.isfile():
-                target = dest / member.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(member) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
-                left.discard(member.name)
-                if not left:
-                    break
-    if left:
-        raise RuntimeError(f"{archive}: members not found: {sorted(left)}")
-
-
-@pytest.fixture(scope="session")
-def real_data(tmp_path_factory) -> Path:
-    """mitdb/ and cinc2017/ subsets; reused across runs when $ECGEMOTION_TEST_DATA is set."""
-    if not (SHARED_DATA / "mitdb.tar.gz").exists() or not (SHARED_DATA / "cinc2017.tar.gz").exists():
-        pytest.skip(f"PhysioNet archives not found in {SHARED_DATA}")
-    env = os.environ.get("ECGEMOTION_TEST_DATA")
-    root = Path(env) / "wfdb-subset" if env else tmp_path_factory.mktemp("wfdb-subset")
-    if not (root / ".complete").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        _extract(SHARED_DATA / "mitdb.tar.gz", root,
-                 {f"mitdb/{r}.{ext}" for r in MITDB for ext in ("hea", "dat")})
-        _extract(SHARED_DATA / "cinc2017.tar.gz", root,
-                 {f"cinc2017/{r}.{ext}" for r in CINC for ext in ("hea", "mat")}
-                 | {"cinc2017/REFERENCE.csv"})
-        (root / ".complete").touch()
-    return root
-
 
 def _records(src):
     return {r.trial: r for item in src.items() for r in src.load(item)}
