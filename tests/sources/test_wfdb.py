@@ -3,7 +3,6 @@ small records written here, for the error paths and lead choice."""
 
 import csv
 import math
-import os
 from pathlib import Path
 
 import numpy as np
