@@ -1,8 +1,11 @@
-"""Where ecgemotion keeps downloads and stores: ``$ECGEMOTION_CACHE`` or the platform cache."""
+"""Where ecgemotion keeps downloads and stores (``$ECGEMOTION_CACHE`` or the platform cache),
+and how a command claims its output folder."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import platformdirs
@@ -15,3 +18,22 @@ def cache_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def claim_output(folder: str | Path, marker: str, what: str, overwrite: bool = False,
+                 remove: Sequence[str] = ()) -> Path:
+    """Refuse to write into ``folder`` when ``marker`` shows an earlier ``what`` there, so that
+    no result is lost by a typo; with ``overwrite`` the earlier result (``marker`` and the
+    ``remove`` parts, relative glob patterns) is deleted first."""
+    from ecgemotion.errors import EcgEmotionError
+
+    folder = Path(folder)
+    if not (folder / marker).exists():
+        return folder
+    if not overwrite:
+        raise EcgEmotionError(f"{folder}: already holds {what}; choose another --out, or pass "
+                              "--overwrite to replace it")
+    for pattern in (marker, *remove):
+        for path in folder.glob(pattern):
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    return folder

@@ -73,3 +73,13 @@ def test_a_one_class_model_is_flagged_when_trained(tmp_path, capsys):
     assert "predicts one class for every validation window" in capsys.readouterr().err
     vm = json.loads((out / "config.json").read_text())["extra"]["val_metrics"]
     assert vm["predicted_high_share"] == 1.0
+
+
+def test_an_existing_model_is_replaced_only_with_overwrite(synthetic_store, tmp_path, capsys):
+    argv = ["finetune", "--store", str(synthetic_store.path), "--init", "scratch", "--task",
+            "arousal", "--epochs", "1", "--model-overrides", TINY_TEXT, "--out", str(tmp_path / "m")]
+    assert main(argv) == 0
+    assert main(argv) == 2
+    assert "already holds a model; choose another --out, or pass --overwrite" in capsys.readouterr().err
+    assert main([*argv, "--seed", "1", "--overwrite"]) == 0
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["extra"]["seed"] == 1

@@ -12,13 +12,15 @@ def add_parser(sub, common):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a 2-minute version (smaller everything)")
     p.add_argument("--out", default="ecgemotion-demo", help="output folder (ecgemotion-demo)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace a demo already in --out")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed for the synthetic data, pre-training and evaluation (0)")
     return p
 
 
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.demo.run import one_screen, run_demo
 
-    summary = run_demo(args.out, quick=args.quick, ui=ui, seed=args.seed)
+    summary = run_demo(args.out, quick=args.quick, ui=ui, seed=args.seed, overwrite=args.overwrite)
     ui.say(one_screen(summary))
     return summary

@@ -24,10 +24,11 @@ examples:
 
 def add_parser(sub, common):
     from ecgemotion.cli.finetune import add_train_flags
+    from ecgemotion.cli.ui import plain
     from ecgemotion.evaluation.splits import PROTOCOLS
 
     p = sub.add_parser("evaluate", parents=[common], help="cross-validate systems under a protocol",
-                       description=__doc__, epilog=EPILOG,
+                       description=plain(__doc__), epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, help="labelled window store")
     from ecgemotion.cli.finetune import add_init_flag
@@ -35,7 +36,8 @@ def add_parser(sub, common):
     add_init_flag(p, "the 'transformer' system's encoder")
     p.add_argument("--init-cnn", help="pre-trained CNN folder for the 'cnn' system (else from scratch)")
     p.add_argument("--task", required=True, help="arousal or valence")
-    p.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS))
+    p.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS),
+                   help="how folds are drawn (see below); subject is the honest one")
     p.add_argument("--repeats", type=int, help="repeats of the k-fold (default: the protocol's)")
     p.add_argument("--k", type=int, help="folds (default 10; capped at the number of groups)")
     p.add_argument("--val-fraction", type=float, help="training-side share held out for validation")
@@ -50,6 +52,7 @@ def add_parser(sub, common):
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep every fold's checkpoints")
     p.add_argument("--out", required=True, help="output folder (results.json, report.md, plots/)")
+    p.add_argument("--overwrite", action="store_true", help="replace an evaluation already in --out")
     add_train_flags(p)
     return p
 
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
                        ssl_store=ssl_store, train_cfg=cfg, ssl_cfg=ssl_cfg, repeats=args.repeats,
                        k=args.k, val_fraction=args.val_fraction, max_folds=args.max_folds,
                        n_boot=args.n_boot, seed=args.seed, keep_checkpoints=args.keep_checkpoints,
-                       config={"command": "evaluate"}, ui=ui)
+                       config={"command": "evaluate"}, ui=ui, overwrite=args.overwrite)
     ui.say(console_table(results))
     ui.say(f"wrote {results['files']['results']} and {results['files']['report']}")
     from ecgemotion.evaluation.report import summary_rows

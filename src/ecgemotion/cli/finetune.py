@@ -82,8 +82,10 @@ def train_config(args, default_epochs: int = 10):
 
 
 def add_parser(sub, common):
+    from ecgemotion.cli.ui import plain
+
     p = sub.add_parser("finetune", parents=[common], help="fine-tune a model for arousal or valence",
-                       description=__doc__, epilog=EPILOG,
+                       description=plain(__doc__), epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", required=True, help="labelled window store (ecgemotion prepare)")
     add_init_flag(p, "weights to start from")
@@ -93,6 +95,7 @@ def add_parser(sub, common):
                    help="train only the classifier head on a frozen encoder (a probe)")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of subjects held out for validation (default 0.2)")
+    p.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     add_train_flags(p)
     return p
 
@@ -112,7 +115,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
            f"{args.task} on {store.path} -> {args.out}")
     summary = finetune(store, init, args.task, Path(args.out), model=args.model,
                        freeze=args.freeze, train_cfg=cfg, val_fraction=args.val_fraction,
-                       overrides=parse_overrides(args.model_overrides), ui=ui)
+                       overrides=parse_overrides(args.model_overrides), ui=ui,
+                       overwrite=args.overwrite)
     vm = summary["val_metrics"]
     if vm:
         ui.say(f"best epoch {vm.get('epoch')}: validation loss {vm['loss']:.4f}, accuracy "

@@ -46,6 +46,8 @@ def add_parser(sub, common):
     p.add_argument("--engine", choices=["torch", "onnx"], default="torch",
                    help="torch (default) or onnx (runs DIR/model.onnx with onnxruntime)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the model")
+    p.add_argument("--device", default="auto",
+                   help="where the torch engine runs: auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--step", type=float, default=None,
                    help="window step in s (default: the model's training step)")
     f = p.add_argument_group("streaming (--follow)")
@@ -68,7 +70,9 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     if args.fs is not None and not (math.isfinite(args.fs) and args.fs > 0):
         raise ConfigError(f"--fs must be a positive number of Hz, got {args.fs:g}")
     recognizer = EmotionRecognizer.from_pretrained(args.model, engine=args.engine,
-                                                   threads=args.threads, step_s=args.step)
+                                                   threads=args.threads, step_s=args.step,
+                                                   device=args.device)
+    ui.say(f"engine {args.engine} on {', '.join(recognizer.devices)}")
     say_models(recognizer, ui)
     if args.follow:
         return _follow(args, ui, recognizer, recording)

@@ -30,8 +30,10 @@ def add_preprocess_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--notch", default="auto",
                    help="mains notch: 50, 60, none, or auto (only where a source knows its mains)")
     g.add_argument("--max-gap", type=float, default=0.5, help="longest NaN gap to interpolate, s")
-    g.add_argument("--normalize", choices=["window", "recording", "none"], default="window")
-    g.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    g.add_argument("--normalize", choices=["window", "recording", "none"], default="window",
+                   help="z-score each window (default), the whole recording (robust), or none")
+    g.add_argument("--dtype", choices=["float32", "float16"], default="float32",
+                   help="stored sample type (float16 halves the disk size)")
 
 
 def preprocess_config(args: argparse.Namespace, overrides: dict[str, Any] | None = None

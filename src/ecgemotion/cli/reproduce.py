@@ -44,9 +44,10 @@ QUICK = {
 
 def add_parser(sub, common):
     from ecgemotion.cli.finetune import add_train_flags
+    from ecgemotion.cli.ui import plain
 
     p = sub.add_parser("reproduce", parents=[common], help="reproduce the paper's AMIGOS table",
-                       description=__doc__, epilog=EPILOG,
+                       description=plain(__doc__), epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--amigos", required=True, help="AMIGOS pre-processed release folder")
     p.add_argument("--pretrain", metavar="NAME=PATH,...",
@@ -56,9 +57,12 @@ def add_parser(sub, common):
                    help="AMIGOS source option (e.g. skip_subjects=none)")
     p.add_argument("--quick", action="store_true",
                    help="tiny models, 1-2 epochs, 3 folds: a smoke run, numbers meaningless")
-    p.add_argument("--tasks", default="arousal,valence")
-    p.add_argument("--protocols", default="paper,subject")
-    p.add_argument("--systems", default="transformer,scratch,cnn,sarkar,hrv-logreg,hrv-forest")
+    p.add_argument("--tasks", default="arousal,valence",
+                   help="comma-separated labels to evaluate (arousal,valence)")
+    p.add_argument("--protocols", default="paper,subject",
+                   help="comma-separated protocols (paper,subject; see `ecgemotion evaluate -h`)")
+    p.add_argument("--systems", default="transformer,scratch,cnn,sarkar,hrv-logreg,hrv-forest",
+                   help="comma-separated systems (default: all six)")
     p.add_argument("--k", type=int, help="folds per protocol (default 10; 3 with --quick)")
     p.add_argument("--repeats", type=int, help="repeats (default: the protocol's)")
     p.add_argument("--max-folds", type=int, help="run only the first N folds")
@@ -67,11 +71,12 @@ def add_parser(sub, common):
                    "(default 60; --quick: 1 epoch)")
     p.add_argument("--cnn-model", default="cnn", help=argparse.SUPPRESS)
     p.add_argument("--ssl-epochs", type=int, help="sarkar pretext epochs (default 5; quick 1)")
-    p.add_argument("--n-boot", type=int, default=2000)
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for the CIs (2000)")
     p.add_argument("--exclude-test-subjects-from-pretraining", action="store_true",
                    help="pre-train once per subject fold without the fold's test subjects (costly)")
     p.add_argument("--workers", type=int, default=None, help="store-building processes")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True,
+                   help="output folder: stores, pre-training runs, evaluations and table.md")
     add_train_flags(p, default_epochs=10)
     p.set_defaults(model="paper")
     return p

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion import __version__
-from ecgemotion.errors import EcgEmotionError
 
 
 @dataclass(frozen=True)
@@ -49,10 +48,11 @@ BASE_WEIGHTS = "ecgemotion-base"
 
 
 def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=None,
-             seed: int = 0, plan: DemoPlan | None = None) -> dict[str, Any]:
+             seed: int = 0, plan: DemoPlan | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Run the demo into ``out_dir``; return the summary (with the report's path)."""
     from ecgemotion.demo.synthetic_amigos import write_synthetic_amigos
     from ecgemotion.evaluation.runner import evaluate
+    from ecgemotion.paths import claim_output
     from ecgemotion.preprocess import PreprocessConfig
     from ecgemotion.sources import get_source
     from ecgemotion.store import build_store
@@ -61,9 +61,9 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
     from ecgemotion.training.pretrain import pretrain
 
     plan = plan or (QUICK if quick else FULL)
-    out = Path(out_dir).expanduser()
-    if (out / "report.html").exists():
-        raise EcgEmotionError(f"{out}: already holds a demo report; choose another --out")
+    out = claim_output(Path(out_dir).expanduser(), "report.html", "a demo report", overwrite,
+                       remove=("report.md", "summary.json", "pretrain", "evaluation-*",
+                               "synthetic-amigos"))   # stores/ is reused by its identity
     out.mkdir(parents=True, exist_ok=True)
     say = ui.say if ui else (lambda *_: None)
     progress = ui.progress if ui else None

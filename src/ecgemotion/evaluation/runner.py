@@ -375,21 +375,21 @@ def evaluate(store, target: str, protocol: str, out_dir: str | Path,
              repeats: int | None = None, k: int | None = None, val_fraction: float | None = None,
              max_folds: int | None = None, n_boot: int = 2000, seed: int = 0,
              keep_checkpoints: bool = False, fold_init=None, config: dict | None = None,
-             tracer=None, ui=None) -> dict[str, Any]:
+             tracer=None, ui=None, overwrite: bool = False) -> dict[str, Any]:
     """Build the systems, run the protocol, write results.json / report.md / plots."""
     from dataclasses import replace
 
-    from ecgemotion.errors import ConfigError, EcgEmotionError
+    from ecgemotion.errors import ConfigError
     from ecgemotion.evaluation.report import write_report
+    from ecgemotion.paths import claim_output
     from ecgemotion.evaluation.systems import build_systems
     from ecgemotion.training.loop import TrainConfig
 
     if target not in store.label_names:
         raise ConfigError(f"{getattr(store, 'path', 'store')}: no '{target}' labels; the store has "
                           f"{', '.join(store.label_names) or 'none'}")
-    out_dir = Path(out_dir)
-    if (out_dir / "results.json").exists():
-        raise EcgEmotionError(f"{out_dir}: already holds results.json; choose another --out")
+    out_dir = claim_output(out_dir, "results.json", "an evaluation (results.json)", overwrite,
+                           remove=("report.md", "plots", "predictions.csv", "runs"))
     train_cfg = replace(train_cfg or TrainConfig(epochs=10), seed=seed)
     ssl_cfg = replace(ssl_cfg or TrainConfig(epochs=5), seed=seed)
     system_list, notes = build_systems(systems, init, model, overrides, init_cnn, cnn_overrides,

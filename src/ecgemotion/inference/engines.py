@@ -115,12 +115,15 @@ class ModelSpec:
 class TorchEngine:
     name = "torch"
 
-    def __init__(self, folder: Path, threads: int | None = None):
+    def __init__(self, folder: Path, threads: int | None = None, device: str = "cpu"):
         import torch
+
+        from ecgemotion.training.distributed import select_device
 
         if threads:
             torch.set_num_threads(int(threads))
-        self.model = load_torch_model(folder)
+        self.device = select_device(device)
+        self.model = load_torch_model(folder).to(self.device)
         self._torch = torch
 
     def __call__(self, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -130,8 +133,8 @@ class TorchEngine:
             for i in range(0, len(windows), batch_size):
                 x = torch.from_numpy(np.ascontiguousarray(windows[i:i + batch_size],
                                                           dtype=np.float32))[:, None, :]
-                logits = self.model(x)["logits"].float()
-                out.append(torch.softmax(logits, dim=-1).numpy())
+                logits = self.model(x.to(self.device))["logits"].float()
+                out.append(torch.softmax(logits, dim=-1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
 
 
@@ -296,14 +299,18 @@ def _pick(folder: Path, engine: str) -> Path:
     return folder
 
 
-def load(source: Path, threads: int | None = None) -> tuple[ModelSpec, Any]:
-    """``(spec, engine)`` for one source from :func:`expand_sources`."""
+def load(source: Path, threads: int | None = None, device: str = "cpu") -> tuple[ModelSpec, Any]:
+    """``(spec, engine)`` for one source from :func:`expand_sources`; ``device`` (``cpu``,
+    ``cuda``, ``cuda:N``, ``auto``) places PyTorch models, ONNX Runtime runs on the CPU."""
     if source.suffix.lower() == ".onnx" and source.is_file():
+        if device not in ("cpu", "auto"):
+            raise ConfigError(f"{source}: the ONNX engine runs on the CPU; use --engine torch "
+                              f"for --device {device}")
         session = ort_session(source, threads)
         spec = read_onnx_spec(source, session)
         return spec, OnnxEngine(source, session=session)
     spec = read_folder_spec(source)
-    return spec, TorchEngine(source, threads)
+    return spec, TorchEngine(source, threads, device)
 
 
 def shared_preprocess(specs: list[ModelSpec]) -> PreprocessConfig:

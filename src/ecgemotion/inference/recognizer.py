@@ -81,16 +81,17 @@ class EmotionRecognizer:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_pretrained(cls, path_or_paths: str | Path | list[str | Path], engine: str = "torch",
-                        threads: int | None = None, step_s: float | None = None
-                        ) -> "EmotionRecognizer":
+                        threads: int | None = None, step_s: float | None = None,
+                        device: str = "cpu") -> "EmotionRecognizer":
         """Load fine-tuned model folder(s), a folder of them, or exported ``.onnx`` file(s).
 
         ``engine="onnx"`` runs each folder's ``model.onnx`` (see ``ecgemotion export``)
         with onnxruntime; ``.onnx`` files always run with onnxruntime. ``step_s``
         overrides the window step (default: the training step); it changes which windows
-        are cut, never how a window is processed.
+        are cut, never how a window is processed. ``device``: where PyTorch models run
+        (``cpu``, ``cuda``, ``cuda:N`` or ``auto``).
         """
-        loaded = [load(source, threads) for source in expand_sources(path_or_paths, engine)]
+        loaded = [load(source, threads, device) for source in expand_sources(path_or_paths, engine)]
         specs = [s for s, _ in loaded]
         config = shared_preprocess(specs)
         if step_s is not None:
@@ -104,6 +105,10 @@ class EmotionRecognizer:
     @property
     def engine_names(self) -> list[str]:
         return [e.name for e in self.engines]
+
+    @property
+    def devices(self) -> list[str]:
+        return sorted({str(getattr(e, "device", "cpu")) for e in self.engines})
 
     # ------------------------------------------------------------------ batch
     def windows(self, signal: Any, fs: float | None = None, units: str = "",

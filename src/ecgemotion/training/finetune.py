@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ecgemotion.errors import ConfigError, EcgEmotionError
+from ecgemotion.errors import ConfigError
+from ecgemotion.paths import claim_output
 
 CLASSES = ["low", "high"]
 
@@ -274,7 +275,8 @@ def warn_one_class(val_metrics: dict[str, Any], what: str, ui=None) -> bool:
 def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, model: str = "fast",
              freeze: bool = False, train_cfg=None, val_fraction: float = 0.2,
              quality: str = "good", subjects: list[str] | None = None,
-             overrides: dict[str, Any] | None = None, ui=None) -> dict[str, Any]:
+             overrides: dict[str, Any] | None = None, ui=None,
+             overwrite: bool = False) -> dict[str, Any]:
     """Train one deployable model on every labelled window of ``store`` (minus a
     subject-held-out validation split) and save it in ``out_dir`` (``save_pretrained``)."""
     from ecgemotion.models import save_pretrained
@@ -282,9 +284,8 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
     from ecgemotion.training.loop import TrainConfig
 
     train_cfg = train_cfg or TrainConfig(epochs=10)
-    out_dir = Path(out_dir)
-    if (out_dir / "model.safetensors").exists():
-        raise EcgEmotionError(f"{out_dir}: already holds a model; choose another --out")
+    out_dir = claim_output(out_dir, "model.safetensors", "a model", overwrite,
+                           remove=("config.json", "model.onnx*", "run"))
     rows = store.select(subjects=subjects, quality=quality, labelled=task)
     if len(rows) == 0:
         raise ConfigError(f"{store.path}: no good windows labelled '{task}'")
