@@ -4,10 +4,18 @@ The header and first rows are handed to :func:`ecgemotion.io.readers.read_signal
 small temporary copy) so that the column, the time column and the sampling rate are
 chosen exactly as for a whole file; later rows are parsed as they are appended. A
 line is used only once its newline has been written.
+
+Faults a live file has, and what happens (``follow`` says each one on stderr): a file
+truncated, replaced (a new inode) or rewritten in place (the bytes before the read
+position changed) is read again from its start as a new segment, after the windows of
+the old one are flushed; a line that is not a number (a write cut short, then another
+appended) becomes one missing sample; a last line without newline is read as it is.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -38,15 +46,22 @@ class TextTail:
         self.fs: float | None = None
         self.units = ""
         self.line_no = 0
+        self.file_id: tuple[int, int] | None = None  # (device, inode) being read
+        self.seen = b""             # the last bytes read: a rewrite in place changes them
+        self.restarts = 0           # truncations/replacements/rewrites so far (new segments)
+        self.header_may_repeat = False
+        self.notices: list[str] = []  # what went wrong, for the user
 
     def poll(self) -> np.ndarray:
         """New samples since the last call (empty when nothing complete was appended)."""
         if not self.path.exists():
             return np.zeros(0)
         with self.path.open("rb") as fh:
+            self._check_same_file(fh)
             fh.seek(self.offset)
             data = fh.read()
         self.offset += len(data)
+        self.seen = (self.seen + data)[-64:]
         data = self.pending + data
         cut = data.rfind(b"\n")
         if cut < 0:
@@ -63,10 +78,38 @@ class TextTail:
             lines, self.head_lines = self.head_lines[self._first_data:], []
         return self._parse(lines)
 
+    def _check_same_file(self, fh) -> None:
+        """Notice a file truncated, replaced or rewritten under us: start again from its start."""
+        st = os.fstat(fh.fileno())
+        file_id = (st.st_dev, st.st_ino)
+        what = None
+        if self.file_id is not None and file_id != self.file_id:
+            what = "was replaced by another file"
+        elif st.st_size < self.offset:
+            what = f"was truncated (from {self.offset} to {st.st_size} bytes)"
+        elif self.seen:
+            fh.seek(self.offset - len(self.seen))
+            if fh.read(len(self.seen)) != self.seen:
+                what = "was rewritten"
+        self.file_id = file_id
+        if what is None:
+            return
+        dropped = f"; its unfinished last line {self.pending.decode(errors='replace')!r} is dropped" \
+            if self.pending.strip() else ""
+        self.notices.append(f"{self.path} {what}: reading it again from its start as a new "
+                            f"segment{dropped}")
+        self.restarts += 1
+        self.offset, self.pending, self.seen, self.line_no = 0, b"", b"", 0
+        self.head_lines = []
+        self.header_may_repeat = True
+
     def finish(self) -> np.ndarray:
         """At the end: configure from whatever arrived, and parse a last line without newline."""
         tail = self.pending.decode("utf-8-sig", errors="replace")
         self.pending = b""
+        if tail.strip():
+            self.notices.append(f"{self.path}: the last line {tail!r} has no newline (a write cut "
+                                "short?); read as it is")
         lines = tail.splitlines()
         if self.column is None:
             self.head_lines += lines
@@ -109,13 +152,15 @@ class TextTail:
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             fields = line.split(self.delimiter) if self.delimiter else line.split()
-            if self.column >= len(fields):
-                raise DataError(self.path, f"line {self.line_no}: expected at least "
-                                           f"{self.column + 1} fields, found {len(fields)}")
-            value = _number(fields[self.column])
+            value = _number(fields[self.column]) if self.column < len(fields) else None
             if value is None:
-                raise DataError(self.path, f"line {self.line_no}: non-numeric value "
-                                           f"{fields[self.column].strip()!r}")
+                if self.header_may_repeat:  # a rewritten file starts with its header again
+                    self.header_may_repeat = False
+                    continue
+                self.notices.append(f"{self.path}: line {self.line_no}: {line.strip()[:40]!r} has no "
+                                    f"number in field {self.column + 1}; counted as a missing sample")
+                value = float("nan")
+            self.header_may_repeat = False
             out[n] = value
             n += 1
         return out[:n]
@@ -131,33 +176,60 @@ def _number(token: str) -> float | None:
         return None
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def follow(tail: TextTail, make_stream: Callable, *, poll_s: float = 0.2,
            idle_timeout_s: float | None = 5.0, max_seconds: float | None = None,
-           sleep: Callable[[float], None] = time.sleep) -> Iterator:
+           sleep: Callable[[float], None] = time.sleep,
+           notice: Callable[[str], None] = _warn) -> Iterator:
     """Yield predictions while the file grows; stop after ``idle_timeout_s`` without new
-    data or after ``max_seconds`` of wall time, then flush the pending windows."""
+    data or after ``max_seconds`` of wall time, then flush the pending windows.
+
+    When the file starts over (truncated, replaced, rewritten), the windows of the old
+    content are flushed first, so none already due is lost, and the new content's times
+    continue after the old content's; ``notice`` is told each fault.
+    """
     t0 = last_data = time.monotonic()
-    stream = None
+    stream, restarts, shift = None, 0, 0.0
+
+    def shifted(predictions):
+        for p in predictions:
+            p.start_s, p.end_s = p.start_s + shift, p.end_s + shift
+            yield p
+
     while True:
         chunk = tail.poll()
         now = time.monotonic()
+        if tail.restarts != restarts:
+            restarts = tail.restarts
+            if stream is not None:   # the old content ends here: emit what it still owes
+                yield from shifted(stream.flush())
+                shift += stream.samples_seen / stream.fs
+                stream = None
+        for message in tail.notices:
+            notice(message)
+        tail.notices.clear()
         if len(chunk):
             last_data = now
         if stream is None and tail.fs is not None:
             stream = make_stream(tail.fs, tail.units)
         if stream is not None and len(chunk):
-            yield from stream.push(chunk)
+            yield from shifted(stream.push(chunk))
         if max_seconds is not None and now - t0 >= max_seconds:
             break
         if idle_timeout_s is not None and now - last_data >= idle_timeout_s:
             break
         if not len(chunk):
             sleep(poll_s)
-    if not tail.path.exists():
+    if stream is None and tail.column is None and not tail.path.exists():
         raise DataError(tail.path, "no such file (nothing appeared while waiting)")
     rest = tail.finish()
+    for message in tail.notices:
+        notice(message)
     if stream is None:
         stream = make_stream(tail.fs, tail.units)
     if len(rest):
-        yield from stream.push(rest)
-    yield from stream.flush()
+        yield from shifted(stream.push(rest))
+    yield from shifted(stream.flush())
