@@ -181,12 +181,15 @@ CONFIGS = [PreprocessConfig(fs=64, window_s=2, step_s=2),
 def test_process_recording_windows_or_data_error(pair, config, units):
     x, fs = pair
     rec = Recording(signal=x, fs=fs, dataset="prop", subject="s", trial="t", units=units)
+    unusable = not np.isfinite(x).any() or len(x) / fs < config.window_s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             w = process_recording(rec, config)
-        except DataError:
+        except DataError as exc:  # only for what no window can be made of
+            assert unusable, f"DataError for a usable recording: {exc}"
             return
+    assert not unusable, "windows from a recording that has none"
     data = w.data.astype(np.float64)
     assert data.shape[1:] == (config.window_len,) and len(w.start_s) == len(data)
     assert np.isfinite(data).all(), "a NaN/Inf window escaped process_recording"

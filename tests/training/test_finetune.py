@@ -17,6 +17,7 @@ from ecgemotion.preprocess import PreprocessConfig
 from ecgemotion.sources import get_source
 from ecgemotion.store import build_store
 from ecgemotion.cli.pairs import parse_overrides
+from ecgemotion.training.data import subject_keys
 from ecgemotion.training.finetune import balanced_weights, build_model, fit_classifier
 from ecgemotion.training.loop import TrainConfig
 from tests.fixtures.emotion_layouts import write_amigos
@@ -60,10 +61,19 @@ def test_finetune_cli_saves_a_deployable_model(store, tmp_path, capsys):
     assert extra["init"] == "scratch" and extra["seed"] == 5
     assert set(extra["val_metrics"]) >= {"loss", "accuracy", "balanced_accuracy"}
     assert not set(extra["val_subjects"]) & set(extra["train_subjects"])
-    model = from_pretrained(out)
-    x = torch.from_numpy(store.windows([0, 1])).unsqueeze(1)
-    p = torch.softmax(model(x)["logits"], 1)[:, 1]
-    assert p.shape == (2,) and torch.all((p >= 0) & (p <= 1))
+    # the saved weights are the selected epoch's: on the held-out subjects they reproduce the
+    # recorded validation accuracy, with class 1 = "high" = label y_arousal 1
+    model = from_pretrained(out).eval()
+    rows = store.select(labelled="arousal")
+    rows = rows[np.isin(subject_keys(store.index.iloc[rows]), extra["val_subjects"])]
+    assert len(rows) == extra["val_windows"] > 0
+    with torch.no_grad():
+        logits = model(torch.from_numpy(store.windows(rows)).unsqueeze(1))["logits"].numpy()
+    predicted = logits.argmax(axis=1)
+    y = store.index["y_arousal"].to_numpy()[rows]
+    assert np.mean(predicted == y) == pytest.approx(extra["val_metrics"]["accuracy"], abs=1e-9)
+    assert np.mean(predicted == 1) == pytest.approx(extra["val_metrics"]["predicted_high_share"],
+                                                   abs=1e-9)
     # an existing model folder is never overwritten
     assert main(["finetune", "--store", str(store.path), "--task", "arousal", "--epochs", "1",
                  "--model-overrides", TINY_TEXT, "--out", str(out), "--quiet"]) == 2
