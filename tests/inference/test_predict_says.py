@@ -107,7 +107,7 @@ def test_the_ecg_column_is_found_by_its_shape_and_named(models_dir, tmp_path, ca
     assert rc == 0, captured.err
     summary = json.loads(captured.out.strip().splitlines()[-1])
     assert summary["lead"] == "ch2" and summary["ecg_likeness"] > 0.8
-    assert "channel 'ch2' (the most ECG-like of 2 columns" in captured.err
+    assert "channel 'ch2' (the most ECG-like of 2 columns: " in captured.err
     assert "250 Hz (from time column 'time')" in captured.err
     assert "warning" not in captured.err
     heart = pd.read_csv(tmp_path / "o.csv")["heart_rate_bpm"]

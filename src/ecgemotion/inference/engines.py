@@ -78,7 +78,8 @@ class ModelSpec:
             held = e.get("val_subjects")
             text += (f"; validation balanced accuracy {vm['balanced_accuracy']:.3f}, accuracy "
                      f"{vm.get('accuracy', float('nan')):.3f}"
-                     + (f" on {len(held)} held-out subjects" if held else ""))
+                     + (f" on {len(held)} held-out subject{'s' * (len(held) != 1)}"
+                        if held else ""))
         else:
             text += "; no validation figures"
         return text

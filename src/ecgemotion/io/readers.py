@@ -130,7 +130,7 @@ def _pick_channel(path: Path, names: Sequence[str], lead: Any, kind: str = "chan
         if np.isnan(scores[best]):
             return pool[0], f"the first signal {kind} (too short to judge which looks like ECG)"
         others = ", ".join(f"{names[i]!r} {scores[i]:.2f}" for i in pool if i != best)
-        return best, f"the most ECG-like of {len(pool)} {kind}s ({scores[best]:.2f}; {others})"
+        return best, f"the most ECG-like of {len(pool)} {kind}s: {scores[best]:.2f}; {others}"
     wanted = _name_key(lead)
     for i in pool:
         if _name_key(names[i]) == wanted:
