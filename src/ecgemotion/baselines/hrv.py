@@ -11,7 +11,15 @@ Features (per window; RR intervals in ms from NeuroKit2's R peaks):
 ``hf``       power 0.15–0.40 Hz of the 4 Hz-resampled RR series (ms²)        window >= 60 s
 ``lf``       power 0.04–0.15 Hz (ms²)                                        window >= 120 s
 ``lf_hf``    ``lf / hf``                                                     window >= 120 s
+``rr_min``   shortest, longest, median RR among plausible (300–2000 ms)      >= 2 intervals
+``rr_max``   intervals *before* the 30 % ectopy filter, so they keep the
+``rr_med..`` irregularity that filter removes (atrial fibrillation)
+``rr_irr..`` share of plausible intervals > 30 % from their median           >= 2 intervals
+``qrs_ms``   median R-wave width at half height (ms): a QRS width proxy      >= 1 beat
 ==========  ==============================================================  =====================
+
+:data:`PHYSIO_FEATURES` (the time-domain set plus the beat set) is what the ``hybrid``
+models join to the learned embedding: all of it is defined on a 10-s window.
 
 Frequency measures need several cycles of their slowest component: HF (down to 0.15 Hz)
 is taken from 60-s windows, LF (down to 0.04 Hz, a 25-s period) from 120-s windows, the
@@ -47,15 +55,18 @@ import numpy as np
 import pandas as pd
 from scipy import signal as sps
 
-__all__ = ["FEATURES", "TIME_FEATURES", "FREQ_FEATURES", "HF_MIN_S", "LF_MIN_S", "FEATURE_VERSION",
+__all__ = ["FEATURES", "TIME_FEATURES", "FREQ_FEATURES", "BEAT_FEATURES", "PHYSIO_FEATURES",
+           "HF_MIN_S", "LF_MIN_S", "FEATURE_VERSION",
            "window_hrv", "hrv_features", "HRVFeatureCache", "make_model", "fit_predict_features",
            "fit_predict_hrv"]
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 TIME_FEATURES = ("mean_hr", "mean_rr", "sdnn", "rmssd", "pnn50")
 FREQ_FEATURES = ("lf", "hf", "lf_hf")
-FEATURES = TIME_FEATURES + FREQ_FEATURES + ("n_beats",)
+BEAT_FEATURES = ("rr_min", "rr_max", "rr_median", "rr_irregular", "qrs_ms")
+FEATURES = TIME_FEATURES + FREQ_FEATURES + ("n_beats",) + BEAT_FEATURES
 MODEL_FEATURES = TIME_FEATURES + FREQ_FEATURES
+PHYSIO_FEATURES = TIME_FEATURES + BEAT_FEATURES
 HF_MIN_S = 60.0
 LF_MIN_S = 120.0
 RR_MIN_MS, RR_MAX_MS, RR_REL_DEV = 300.0, 2000.0, 0.30
@@ -83,15 +94,48 @@ def _band_power(freqs: np.ndarray, psd: np.ndarray, lo: float, hi: float) -> flo
     return float(np.trapezoid(psd[sel], freqs[sel]))
 
 
-def features_from_peaks(peaks: np.ndarray, fs: float, window_s: float) -> np.ndarray:
-    """The :data:`FEATURES` vector from R-peak sample positions of one window."""
+def qrs_width_ms(x: np.ndarray, peaks: np.ndarray, fs: float) -> float:
+    """Median width (ms) of the R wave at half its height above the local median, crossings
+    linearly interpolated: a QRS width proxy that needs no delineation."""
+    half = int(0.1 * fs)
+    widths = []
+    for p in np.asarray(peaks, dtype=np.int64):
+        lo, hi = max(0, p - half), min(len(x), p + half + 1)
+        seg = x[lo:hi] - np.median(x[lo:hi])
+        i = p - lo
+        level = seg[i] / 2.0
+        if level <= 0:
+            continue
+        below = np.flatnonzero(seg[:i] <= level)
+        above = np.flatnonzero(seg[i:] <= level)
+        if not len(below) or not len(above):
+            continue
+        a, b = below[-1], i + above[0]
+        left = a + (seg[a] - level) / (seg[a] - seg[a + 1])
+        right = b - 1 + (seg[b - 1] - level) / (seg[b - 1] - seg[b])
+        widths.append((right - left) / fs * 1000.0)
+    return float(np.median(widths)) if widths else float("nan")
+
+
+def features_from_peaks(peaks: np.ndarray, fs: float, window_s: float,
+                        x: np.ndarray | None = None) -> np.ndarray:
+    """The :data:`FEATURES` vector from R-peak sample positions of one window; ``x`` (the
+    high-passed window) adds ``qrs_ms``."""
     out = np.full(len(FEATURES), np.nan)
     peaks = np.asarray(peaks)
     out[FEATURES.index("n_beats")] = len(peaks)
+    if x is not None and len(peaks):
+        out[FEATURES.index("qrs_ms")] = qrs_width_ms(x, peaks, fs)
     if len(peaks) < 3:
         return out
     rr = np.diff(peaks) / fs * 1000.0
     med = np.median(rr)
+    plausible = rr[(rr >= RR_MIN_MS) & (rr <= RR_MAX_MS)]
+    if len(plausible) >= 2:
+        pmed = np.median(plausible)
+        out[[FEATURES.index(c) for c in BEAT_FEATURES[:4]]] = (
+            plausible.min(), plausible.max(), pmed,
+            np.mean(np.abs(plausible - pmed) > RR_REL_DEV * pmed))
     clean = (rr >= RR_MIN_MS) & (rr <= RR_MAX_MS) & (np.abs(rr - med) <= RR_REL_DEV * med)
     if clean.sum() < 2:
         return out
@@ -135,7 +179,7 @@ def window_hrv(x: np.ndarray, fs: float) -> np.ndarray:
         out[FEATURES.index("n_beats")] = 0
         return out
     cleaned = _highpass(x[None, :], fs)[0]
-    return features_from_peaks(_peaks(cleaned, fs), fs, len(x) / fs)
+    return features_from_peaks(_peaks(cleaned, fs), fs, len(x) / fs, cleaned)
 
 
 def _chunk_features(args) -> np.ndarray:
@@ -150,7 +194,7 @@ def _chunk_features(args) -> np.ndarray:
         cleaned = _highpass(windows[ok], fs)
         window_s = windows.shape[1] / fs
         for i, row in zip(np.flatnonzero(ok), cleaned):
-            out[i] = features_from_peaks(_peaks(row, fs), fs, window_s)
+            out[i] = features_from_peaks(_peaks(row, fs), fs, window_s, row)
     return out
 
 
@@ -243,8 +287,9 @@ class HRVFeatureCache:
 # -- models -----------------------------------------------------------------------------------
 def make_model(model: str = "logreg", seed: int = 0, n_jobs: int = 1, class_weight=None):
     """``logreg``: median imputation → standardisation → L2 logistic regression;
-    ``forest``: median imputation → 300-tree random forest (min 3 samples per leaf)."""
-    from sklearn.ensemble import RandomForestClassifier
+    ``forest``: median imputation → 300-tree random forest (min 3 samples per leaf);
+    ``gbm``: histogram gradient boosting (NaN handled natively)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -259,8 +304,10 @@ def make_model(model: str = "logreg", seed: int = 0, n_jobs: int = 1, class_weig
                              RandomForestClassifier(n_estimators=300, min_samples_leaf=3,
                                                     class_weight=class_weight, random_state=seed,
                                                     n_jobs=n_jobs))
+    if model == "gbm":
+        return HistGradientBoostingClassifier(class_weight=class_weight, random_state=seed)
     from ecgemotion.errors import ConfigError
-    raise ConfigError(f"unknown HRV model {model!r}; choose logreg or forest")
+    raise ConfigError(f"unknown HRV model {model!r}; choose logreg, forest or gbm")
 
 
 def fit_predict_features(train_x, train_y, test_x, model: str = "logreg", seed: int = 0,

@@ -43,13 +43,18 @@ def add_parser(sub, common):
     p.add_argument("--val-fraction", type=float, help="training-side share held out for validation")
     p.add_argument("--max-folds", type=int, help="run only the first N folds (smoke tests)")
     p.add_argument("--systems", default="transformer,scratch,cnn,sarkar,hrv-logreg,hrv-forest",
-                   help="comma-separated systems (default: all six)")
+                   help="comma-separated systems (default: these six; also hybrid, "
+                        "hybrid-logreg, hybrid-gbm)")
     p.add_argument("--cnn-overrides", metavar="K=V,...", help="model overrides for the cnn system")
     p.add_argument("--sarkar-overrides", metavar="K=V,...", help="model overrides for sarkar")
     p.add_argument("--ssl-store", help="unlabelled store for sarkar's pretext training "
                    "(default: each fold's training-side windows)")
     p.add_argument("--ssl-epochs", type=int, default=5, help="sarkar pretext epochs (default 5)")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
+    p.add_argument("--metric", default="balanced_accuracy",
+                   choices=("balanced_accuracy", "auroc", "accuracy", "macro_f1"),
+                   help="primary metric of the paired tests (all are run; default "
+                        "balanced_accuracy: fair to both classes when labels are imbalanced)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep every fold's checkpoints")
     p.add_argument("--out", required=True, help="output folder (results.json, report.md, plots/)")
     p.add_argument("--overwrite", action="store_true", help="replace an evaluation already in --out")
@@ -79,7 +84,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
                        ssl_store=ssl_store, train_cfg=cfg, ssl_cfg=ssl_cfg, repeats=args.repeats,
                        k=args.k, val_fraction=args.val_fraction, max_folds=args.max_folds,
                        n_boot=args.n_boot, seed=args.seed, keep_checkpoints=args.keep_checkpoints,
-                       config={"command": "evaluate"}, ui=ui, overwrite=args.overwrite)
+                       config={"command": "evaluate"}, ui=ui, overwrite=args.overwrite,
+                       metric=args.metric)
     ui.say(console_table(results))
     ui.say(f"wrote {results['files']['results']} and {results['files']['report']}")
     from ecgemotion.evaluation.report import summary_rows

@@ -168,7 +168,7 @@ def _conclusion(doc: Document, facts: dict[str, Any], evaluations: dict[str, dic
                 f"{_f(best['accuracy'])} (CI {_f(best['ci_low'])}–{_f(best['ci_high'])}) against "
                 f"{_f(maj)} for always predicting the majority class.")
         if pair:
-            diff, pval = pair["accuracy"]["mean_diff"], pair["permutation_accuracy"]["p"]
+            diff, pval = pair["accuracy"]["mean_diff"], pair["permutation"]["accuracy"]["p"]
             text += (f" Pre-trained minus scratch: {diff:+.3f} accuracy "
                      f"(paired permutation p = {_f(pval)}; "
                      + ("a real difference at the 5 % level)." if pval is not None and pval < 0.05

@@ -36,6 +36,7 @@ __all__ = ["METRICS", "fold_metrics", "aggregate", "bootstrap_ci", "per_subject_
            "confusion_counts", "auroc"]
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "f1_high", "auroc")
+CONFUSION_METRICS = METRICS[:4]   # functions of the confusion counts (vectorised resampling)
 
 
 # -- core computations (vectorised over a leading axis where useful) -----------------------
@@ -85,6 +86,13 @@ def _from_counts(tn, fp, fn, tp) -> dict[str, np.ndarray]:
                          / np.maximum(n_present, 1), np.nan)
     return {"accuracy": acc, "balanced_accuracy": np.asarray(bal), "macro_f1": macro,
             "f1_high": f1_hi}
+
+
+def _unit_counts(codes: np.ndarray, y: np.ndarray, pred: np.ndarray, n_units: int) -> np.ndarray:
+    """Confusion counts per resampling unit, ``(n_units, 4)``: tn, fp, fn, tp."""
+    out = np.zeros((n_units, 4))
+    np.add.at(out, (codes, y * 2 + pred), 1.0)
+    return out
 
 
 def auroc(y_true, prob) -> float:
@@ -190,12 +198,9 @@ def bootstrap_ci(y_true, prob, metric: str = "accuracy", groups=None, n_boot: in
         raise ValueError("no predictions to bootstrap")
     point = fold_metrics(y, prob, threshold=threshold)[metric]
     counts = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_boot)
-    if metric in ("accuracy", "balanced_accuracy", "macro_f1", "f1_high"):
-        cell = y * 2 + pred  # 0 tn, 1 fp, 2 fn, 3 tp
-        per_cluster = np.zeros((n_clusters, 4))
-        np.add.at(per_cluster, (codes, cell), 1.0)
-        tot = counts @ per_cluster  # (n_boot, 4)
-        values = _from_counts(tot[:, 0], tot[:, 1], tot[:, 2], tot[:, 3])[metric]
+    if metric in CONFUSION_METRICS:
+        tot = counts @ _unit_counts(codes, y, pred, n_clusters)  # (n_boot, 4)
+        values = _from_counts(*tot.T)[metric]
     elif metric == "auroc":
         members = [np.flatnonzero(codes == c) for c in range(n_clusters)]
         values = np.empty(n_boot)
@@ -284,7 +289,9 @@ def paired_permutation_test(y_true, prob_a, prob_b, metric: str = "accuracy", gr
 
     Under the null the two systems are exchangeable, so each window's (or, with
     ``groups``, each cluster's) pair of predictions is swapped at random. Two-sided
-    p-value with the +1 correction. Accuracy is vectorised; other metrics loop.
+    p-value with the +1 correction. Any of :data:`METRICS`: the confusion metrics
+    (balanced accuracy too, the fair one for imbalanced labels) are vectorised from
+    per-unit counts; AUROC loops.
     """
     y = _as_binary(y_true)
     pa, pred_a = _predictions(prob_a, threshold)
@@ -294,19 +301,20 @@ def paired_permutation_test(y_true, prob_a, prob_b, metric: str = "accuracy", gr
     n_units = int(codes.max()) + 1
     observed = fold_metrics(y, pa, threshold=threshold)[metric] - \
         fold_metrics(y, pb, threshold=threshold)[metric]
-    if metric == "accuracy":
-        diff_unit = np.zeros(n_units)
-        np.add.at(diff_unit, codes, (pred_a == y).astype(float) - (pred_b == y).astype(float))
-        signs = rng.choice([-1.0, 1.0], size=(n_perm, n_units))
-        null = signs @ diff_unit / len(y)
-    else:
+    if metric in CONFUSION_METRICS:
+        ca, cb = _unit_counts(codes, y, pred_a, n_units), _unit_counts(codes, y, pred_b, n_units)
+        null = np.empty(n_perm)
+        for i in range(0, n_perm, 256):   # chunks keep the swap matrix small
+            swap = (rng.random((min(256, n_perm - i), n_units)) < 0.5).astype(float)
+            ta, tb = (1 - swap) @ ca + swap @ cb, swap @ ca + (1 - swap) @ cb
+            null[i:i + len(swap)] = _from_counts(*ta.T)[metric] - _from_counts(*tb.T)[metric]
+    elif metric == "auroc":
         null = np.empty(n_perm)
         for i in range(n_perm):
-            swap = rng.random(n_units) < 0.5
-            s = swap[codes]
-            qa, qb = np.where(s, pb, pa), np.where(s, pa, pb)
-            null[i] = fold_metrics(y, qa, threshold=threshold)[metric] - \
-                fold_metrics(y, qb, threshold=threshold)[metric]
+            s = (rng.random(n_units) < 0.5)[codes]
+            null[i] = auroc(y, np.where(s, pb, pa)) - auroc(y, np.where(s, pa, pb))
+    else:
+        raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
     p = (1 + np.sum(np.abs(null) >= abs(observed) - 1e-12)) / (n_perm + 1)
     return {"diff": float(observed), "p": float(p), "n_perm": int(n_perm),
             "unit": "window" if groups is None else "cluster"}

@@ -40,9 +40,16 @@ def one_class_mark(row: dict[str, Any]) -> str:
     return f" (one class in {row['one_class_folds']}/{row['folds']} folds)"
 
 
+# The table's columns: (key in summary_rows, heading); each gets its bootstrap CI.
+TABLE_METRICS = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced acc."),
+                 ("macro_f1", "macro-F1"), ("f1_high", "F1 high"), ("auroc", "AUROC"),
+                 ("trial_accuracy", "trial-level acc."))
+
+
 def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per system (majority first): mean ± std, bootstrap CI, other metrics, and in
-    how many folds it predicted one class only."""
+    """One row per system (majority first): mean ± std, bootstrap CI of every metric
+    (``ci``; ``ci_low``/``ci_high`` are accuracy's), and in how many folds it predicted one
+    class only."""
     from ecgemotion.evaluation.metrics import one_class
 
     rows = []
@@ -50,11 +57,13 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     for name in names:
         folds = [f for f in results.get("folds", []) if f["system"] == name]
         agg = results["aggregate"][name]
-        ci = results["bootstrap_ci"][name].get("accuracy", {})
+        cis = results["bootstrap_ci"][name]
+        ci = cis.get("accuracy", {})
         rows.append({
             "system": name,
             "accuracy": agg["accuracy"]["mean"], "accuracy_std": agg["accuracy"]["std"],
             "ci_low": ci.get("low"), "ci_high": ci.get("high"),
+            "ci": {m: (cis[m].get("low"), cis[m].get("high")) for m, _ in TABLE_METRICS if m in cis},
             "balanced_accuracy": agg["balanced_accuracy"]["mean"],
             "macro_f1": agg["macro_f1"]["mean"], "f1_high": agg["f1_high"]["mean"],
             "auroc": agg["auroc"]["mean"] if name != MAJORITY else None,
@@ -65,16 +74,21 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _with_ci(r: dict[str, Any], metric: str) -> str:
+    low, high = r.get("ci", {}).get(metric, (None, None))
+    ci = f" [{_fmt(low)}, {_fmt(high)}]" if low is not None else ""
+    return _fmt(r[metric]) + ci
+
+
 def markdown_table(results: dict[str, Any]) -> str:
-    lines = ["| system | accuracy (mean ± std over folds) | 95 % CI | balanced acc. | macro-F1 | "
-             "F1 high | AUROC | trial-level acc. |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| system | accuracy (mean ± std over folds) | 95 % CI | "
+             + " | ".join(f"{head} [95 % CI]" for _, head in TABLE_METRICS[1:]) + " |",
+             "|---|---|---|" + "---|" * (len(TABLE_METRICS) - 1)]
     for r in summary_rows(results):
         name = r["system"] + (" (baseline)" if r["system"] == MAJORITY else one_class_mark(r))
         lines.append(f"| {name} | {_fmt(r['accuracy'])} ± {_fmt(r['accuracy_std'])} | "
-                     f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {_fmt(r['balanced_accuracy'])} | "
-                     f"{_fmt(r['macro_f1'])} | {_fmt(r['f1_high'])} | {_fmt(r['auroc'])} | "
-                     f"{_fmt(r['trial_accuracy'])} |")
+                     f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | "
+                     + " | ".join(_with_ci(r, m) for m, _ in TABLE_METRICS[1:]) + " |")
     return "\n".join(lines)
 
 
@@ -84,13 +98,14 @@ def console_table(results: dict[str, Any]) -> str:
             f"(subject_dependent={p['subject_dependent']}, window_mixed={p['window_mixed']}), "
             f"label rule {results['label_rule']}, {results['n_windows']} windows, "
             f"{results['n_subjects']} subjects, seed {results['seed']}")
-    lines = [head, f"{'system':<13} {'accuracy':>15} {'95% CI':>16} {'bal.acc':>8} {'macroF1':>8} "
-                   f"{'AUROC':>6}"]
+    lines = [head, f"{'system':<13} {'accuracy':>15} {'95% CI':>16} {'bal.acc [95% CI]':>22} "
+                   f"{'macroF1':>8} {'AUROC [95% CI]':>22}"]
     rows = summary_rows(results)
     for r in rows:
         lines.append(f"{r['system']:<13} {_fmt(r['accuracy'])} ± {_fmt(r['accuracy_std'])}"
-                     f"  [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] {_fmt(r['balanced_accuracy']):>8} "
-                     f"{_fmt(r['macro_f1']):>8} {_fmt(r['auroc']):>6}{one_class_mark(r)}")
+                     f"  [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] "
+                     f"{_with_ci(r, 'balanced_accuracy'):>22} {_fmt(r['macro_f1']):>8} "
+                     f"{_with_ci(r, 'auroc'):>22}{one_class_mark(r)}")
     if any(one_class_mark(r) for r in rows):
         lines.append("NOTE: " + ONE_CLASS_NOTE)
     lines.append(f"CI: percentile bootstrap, unit = {results['bootstrap_unit']}; "
@@ -225,6 +240,31 @@ def write_report(results: dict[str, Any], out_dir: str | Path) -> dict[str, Path
     return paths
 
 
+def paired_markdown(results: dict[str, Any]) -> list[str]:
+    """The paired tests: every test on the primary metric, then the other metrics' mean
+    differences with their corrected t-test and permutation p-values."""
+    primary = results.get("primary_metric", "accuracy")
+    pairs = results["paired_tests"]
+    lines = [f"## Paired comparisons (same folds), primary metric: {primary}", "",
+             f"| a | b | mean diff ({primary}) | p t-test | p corrected (Nadeau–Bengio) | "
+             "p Wilcoxon | p permutation (pooled) |", "|---|---|---|---|---|---|---|"]
+    for t in pairs:
+        a, perm = t[primary], t.get("permutation", {}).get(primary, {})
+        lines.append(f"| {t['a']} | {t['b']} | {_fmt(a['mean_diff'])} | {_fmt(a['p_ttest'])} | "
+                     f"{_fmt(a['p_ttest_corrected'])} | {_fmt(a['p_wilcoxon'])} | "
+                     f"{_fmt(perm.get('p'))} |")
+    others = [m for m in ("balanced_accuracy", "auroc", "accuracy", "macro_f1")
+              if m != primary and pairs and m in pairs[0]]
+    if others:
+        lines += ["", "Other metrics: mean diff (p corrected / p permutation, where run)", "",
+                  "| a | b | " + " | ".join(others) + " |", "|---|---|" + "---|" * len(others)]
+        for t in pairs:
+            cells = [f"{_fmt(t[m]['mean_diff'])} ({_fmt(t[m]['p_ttest_corrected'])} / "
+                     f"{_fmt(t.get('permutation', {}).get(m, {}).get('p'))})" for m in others]
+            lines.append(f"| {t['a']} | {t['b']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report_markdown(results: dict[str, Any]) -> str:
     p = results["protocol"]
     lines = [f"# Evaluation: {results['task']}, protocol `{p['protocol']}`", ""]
@@ -257,14 +297,7 @@ def report_markdown(results: dict[str, Any]) -> str:
         lines.append(f"- **{name}**: {d['description']}")
     if results.get("notes"):
         lines += ["", "Notes:", ""] + [f"- {n}" for n in results["notes"]]
-    lines += ["", "## Paired comparisons (same folds)", "",
-              "| a | b | mean diff (acc) | p t-test | p corrected (Nadeau–Bengio) | p Wilcoxon | "
-              "p permutation (pooled) |", "|---|---|---|---|---|---|---|"]
-    for t in results["paired_tests"]:
-        a = t["accuracy"]
-        lines.append(f"| {t['a']} | {t['b']} | {_fmt(a['mean_diff'])} | {_fmt(a['p_ttest'])} | "
-                     f"{_fmt(a['p_ttest_corrected'])} | {_fmt(a['p_wilcoxon'])} | "
-                     f"{_fmt(t['permutation_accuracy']['p'])} |")
+    lines += ["", *paired_markdown(results)]
     lines += ["", "## Plots", ""]
     titles = {"confusion": "Confusion matrices (summed over folds)", "roc": "ROC curves",
               "per_subject": "Per-subject accuracy", "training_curves": "Training curves"}

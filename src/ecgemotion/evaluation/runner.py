@@ -31,12 +31,16 @@ import pandas as pd
 from ecgemotion import __version__
 from ecgemotion.evaluation.metrics import (METRICS, aggregate, bootstrap_ci, fold_metrics,
                                            paired_permutation_test, paired_test, per_subject_table,
-                                           trial_metrics)
+                                           pool_trials, trial_metrics)
 from ecgemotion.evaluation.splits import LeakageError, get_protocol
-from ecgemotion.evaluation.systems import Context, System, TracedStore
+from ecgemotion.evaluation.systems import Context, EmbeddingCache, System, TracedStore
 from ecgemotion.training.data import derived_seed
 
 MAJORITY = "majority"
+# Paired tests run on each of these; the primary one (--metric) leads the reports. Balanced
+# accuracy is the default: with 75/25 classes plain accuracy rewards the majority vote.
+PAIRED_METRICS = ("balanced_accuracy", "auroc", "accuracy", "macro_f1")
+PERMUTATION_METRICS = ("balanced_accuracy", "auroc", "accuracy")
 PAPER_WARNING = ("SUBJECT-DEPENDENT, WINDOW-MIXED protocol: windows of the same subject and "
                  "the same trial (video) are in training and test. Comparable with the paper's "
                  "numbers, NOT an estimate of performance on new people.")
@@ -105,17 +109,23 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx
                    val_fraction: float | None = None, max_folds: int | None = None,
                    quality: str = "good", n_boot: int = 2000, config: dict[str, Any] | None = None,
                    notes: list[str] | None = None, fold_init: Callable[[Any], dict] | None = None,
-                   tracer: Callable[..., None] | None = None, ui=None) -> dict[str, Any]:
+                   tracer: Callable[..., None] | None = None, ui=None,
+                   metric: str = "balanced_accuracy") -> dict[str, Any]:
     """Evaluate ``systems`` on ``store``'s ``target`` labels under ``protocol``.
 
     ``fold_init(fold)`` may return ``{system_name: pretrained_folder}`` per fold (pre-training
     without the fold's test subjects). ``tracer(event, fold=, system=)`` is called with
     ``"fit"`` before a system trains on a fold, ``"predict"`` before it predicts, and
-    ``"done"`` after (for instrumentation). Returns the results dict (not yet written).
+    ``"done"`` after (for instrumentation). ``metric`` is the primary metric of the paired
+    tests (all of :data:`PAIRED_METRICS` are run). Returns the results dict (not yet written).
     """
     from ecgemotion.baselines.hrv import HRVFeatureCache
 
     say = ui.say if ui is not None else (lambda *a, **kw: None)
+    if metric not in PAIRED_METRICS:
+        from ecgemotion.errors import ConfigError
+
+        raise ConfigError(f"unknown --metric {metric!r}; choose from {', '.join(PAIRED_METRICS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     proto = get_protocol(protocol)
@@ -132,9 +142,9 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx
         say(f"NOTE: {pinfo['warning']}")
 
     rec = _Recorder()
-    hrv_cache = HRVFeatureCache(store)
-    fit_store = TracedStore(store, rec, hrv_cache)
-    test_store = TracedStore(store, rec, hrv_cache)
+    caches = (HRVFeatureCache(store), EmbeddingCache(store))
+    fit_store = TracedStore(store, rec, *caches)
+    test_store = TracedStore(store, rec, *caches)
     t0 = time.time()
     for system in systems:
         system.prepare(ctx, out_dir / "runs")
@@ -200,7 +210,7 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx
     pred = pd.concat(preds, ignore_index=True)
     names = [MAJORITY] + [s.name for s in systems]
     results = _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_rows,
-                         pred, index, ctx, n_boot)
+                         pred, index, ctx, n_boot, metric)
     results.update({
         "ecgemotion_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "elapsed_s": round(time.time() - t0, 2), "seed": ctx.seed,
@@ -230,22 +240,16 @@ def _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir, se
                 if tracer:
                     tracer("predict", fold=fold, system=system.name)
 
-        def windows(self, rows):
-            self._enter()
-            return self._inner.windows(rows)
-
-        def hrv(self, rows):
-            self._enter()
-            return self._inner.hrv(rows)
-
         def __getattr__(self, name):
+            if name in TracedStore.SERVES:
+                self._enter()
             return getattr(self._inner, name)
 
     return system.fit_predict(ctx, fold, fit_store, _PredictPhase(test_store), run_dir, seed)
 
 
 def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_rows, pred, index,
-               ctx, n_boot) -> dict[str, Any]:
+               ctx, n_boot, metric: str = "balanced_accuracy") -> dict[str, Any]:
     folds_df = pd.DataFrame(fold_rows)
     trials_df = pd.DataFrame(trial_rows)
     group_by_subject = pinfo["grouping"] != "window"
@@ -259,13 +263,15 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
                          else f"{r['mean']:.3f}" for m, r in table.iterrows()}
         p = pred0[pred0["system"] == name]
         groups = _subject_key(index, p["row"]) if group_by_subject else None
-        cis[name] = {}
-        for metric in ("accuracy", "balanced_accuracy", "macro_f1", "auroc"):
-            if metric == "auroc" and name == MAJORITY:
-                continue
-            cis[name][metric] = bootstrap_ci(p["y"], p["prob"], metric, groups=groups,
-                                             n_boot=n_boot if metric != "auroc" else min(n_boot, 500),
-                                             seed=ctx.seed)
+        cis[name] = {m: bootstrap_ci(p["y"], p["prob"], m, groups=groups,
+                                     n_boot=n_boot if m != "auroc" else min(n_boot, 500),
+                                     seed=ctx.seed)
+                     for m in METRICS if not (m == "auroc" and name == MAJORITY)}
+        trials = pool_trials(index, p["row"], p["y"], p["prob"])
+        cis[name]["trial_accuracy"] = bootstrap_ci(
+            trials["y"], trials["prob"], "accuracy", n_boot=n_boot, seed=ctx.seed,
+            groups=(trials["dataset"].astype(str) + "/" + trials["subject"].astype(str)).to_numpy()
+            if group_by_subject else None)
         ps = per_subject_table(index, p["row"], p["y"], p["prob"])
         per_subject[name] = ps.to_dict("records")
         t = trials_df[trials_df["system"] == name]
@@ -276,25 +282,27 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
     present = [s.name for s in systems]
     wanted = [("transformer", o) for o in present if o != "transformer"]
     wanted += [("scratch", "cnn"), ("cnn", "sarkar")]
+    wanted += [(h, o) for h in present if h.startswith("hybrid") for o in present
+               if not o.startswith("hybrid")]
     wanted += [(s, MAJORITY) for s in present]
     ratio = float((folds_df["n_test"] / folds_df["n_train"]).mean()) if len(folds_df) else None
     for a, b in wanted:
         if a not in names or b not in names or a == b:
             continue
-        if any(p["a"] == a and p["b"] == b for p in pairs):
+        if any({p["a"], p["b"]} == {a, b} for p in pairs):
             continue
         fa = folds_df[folds_df["system"] == a].sort_values(["repeat", "fold"])
         fb = folds_df[folds_df["system"] == b].sort_values(["repeat", "fold"])
         entry = {"a": a, "b": b}
-        for metric in ("accuracy", "balanced_accuracy", "macro_f1"):
-            entry[metric] = paired_test(fa[metric].to_numpy(), fb[metric].to_numpy(),
-                                        test_train_ratio=ratio if protocol != "loso" else None)
+        for m in PAIRED_METRICS:
+            entry[m] = paired_test(fa[m].to_numpy(), fb[m].to_numpy(),
+                                   test_train_ratio=ratio if protocol != "loso" else None)
         pa = pred0[pred0["system"] == a].sort_values("row")
         pb = pred0[pred0["system"] == b].sort_values("row")
         groups = _subject_key(index, pa["row"]) if group_by_subject else None
-        entry["permutation_accuracy"] = paired_permutation_test(
-            pa["y"].to_numpy(), pa["prob"].to_numpy(), pb["prob"].to_numpy(), "accuracy",
-            groups=groups, n_perm=2000, seed=ctx.seed)
+        entry["permutation"] = {m: paired_permutation_test(
+            pa["y"].to_numpy(), pa["prob"].to_numpy(), pb["prob"].to_numpy(), m, groups=groups,
+            n_perm=2000 if m != "auroc" else 1000, seed=ctx.seed) for m in PERMUTATION_METRICS}
         pairs.append(entry)
     fold_records = []
     for r in fold_rows:
@@ -319,6 +327,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         "bootstrap_unit": "subject (cluster bootstrap)" if group_by_subject else "window",
         "bootstrap_on": "pooled out-of-fold predictions of the first repeat",
         "per_subject": per_subject,
+        "primary_metric": metric,
         "paired_tests": pairs,
         "trial_level": trial_agg,
     }
@@ -375,7 +384,8 @@ def evaluate(store, target: str, protocol: str, out_dir: str | Path,
              repeats: int | None = None, k: int | None = None, val_fraction: float | None = None,
              max_folds: int | None = None, n_boot: int = 2000, seed: int = 0,
              keep_checkpoints: bool = False, fold_init=None, config: dict | None = None,
-             tracer=None, ui=None, overwrite: bool = False) -> dict[str, Any]:
+             tracer=None, ui=None, overwrite: bool = False,
+             metric: str = "balanced_accuracy") -> dict[str, Any]:
     """Build the systems, run the protocol, write results.json / report.md / plots."""
     from dataclasses import replace
 
@@ -406,7 +416,8 @@ def evaluate(store, target: str, protocol: str, out_dir: str | Path,
            **(config or {})}
     results = run_evaluation(store, target, protocol, system_list, ctx, out_dir, repeats=repeats,
                              k=k, val_fraction=val_fraction, max_folds=max_folds, n_boot=n_boot,
-                             config=cfg, notes=notes, fold_init=fold_init, tracer=tracer, ui=ui)
+                             config=cfg, notes=notes, fold_init=fold_init, tracer=tracer, ui=ui,
+                             metric=metric)
     paths = write_report(results, out_dir)
     results["files"] = {k2: str(v) for k2, v in paths.items()}
     return results

@@ -20,10 +20,15 @@ Systems (:data:`SYSTEMS`):
                  frozen conv features + a dense head
 ``hrv-logreg``   HRV features + logistic regression (class-balanced)
 ``hrv-forest``   HRV features + random forest (class-balanced)
+``hybrid``       the ``transformer`` system with the window's physiological features
+                 (``models/hybrid.py``) joined to its embedding before the head
+``hybrid-logreg`` frozen ``--init`` embedding + the same features -> standardised
+                 logistic regression (class-balanced)
+``hybrid-gbm``   the same inputs -> gradient boosting (class-balanced)
 ==============  ===================================================================
 
-HRV models have no hyper-parameter to select, so they are fitted on training and
-validation rows together (both training side).
+HRV and cheap hybrid models have no hyper-parameter to select, so they are fitted on
+training and validation rows together (both training side).
 """
 
 from __future__ import annotations
@@ -36,22 +41,27 @@ import numpy as np
 
 from ecgemotion.errors import ConfigError
 
-SYSTEMS = ("transformer", "scratch", "cnn", "sarkar", "hrv-logreg", "hrv-forest")
-DEFAULT_SYSTEMS = SYSTEMS
+DEFAULT_SYSTEMS = ("transformer", "scratch", "cnn", "sarkar", "hrv-logreg", "hrv-forest")
+SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-logreg", "hybrid-gbm")
 
 
 class TracedStore:
     """A read-only proxy of a window store that reports every row it serves.
 
     ``on_read(rows)`` is called before ``windows(rows)`` returns; ``hrv(rows)`` serves
-    HRV features of rows (computed once per row by a shared cache) and reports them the
-    same way. Everything else (``index``, ``meta``, ``fs``, ...) passes through.
+    HRV features of rows and ``embed(rows, encoder)`` frozen embeddings (each computed
+    once per row by a shared cache) and report them the same way. Everything else
+    (``index``, ``meta``, ``fs``, ...) passes through.
     """
 
-    def __init__(self, store, on_read: Callable[[np.ndarray], None], hrv_cache=None):
+    SERVES = ("windows", "hrv", "embed")   # the methods that hand out row data
+
+    def __init__(self, store, on_read: Callable[[np.ndarray], None], hrv_cache=None,
+                 embedding_cache=None):
         self._store = store
         self._on_read = on_read
         self._hrv_cache = hrv_cache
+        self._embedding_cache = embedding_cache
 
     def windows(self, rows):
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
@@ -63,11 +73,35 @@ class TracedStore:
         self._on_read(rows)
         return self._hrv_cache(rows)
 
+    def embed(self, rows, encoder: str) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        self._on_read(rows)
+        return self._embedding_cache(rows, encoder)
+
     def __len__(self) -> int:
         return len(self._store)
 
     def __getattr__(self, name: str):
         return getattr(self._store, name)
+
+
+class EmbeddingCache:
+    """Frozen-encoder embeddings per store row, computed once per encoder and reused by
+    every fold and system: a frozen encoder embeds a row the same way in every fold."""
+
+    def __init__(self, store):
+        self._store = store
+        self._values: dict[str, dict[int, np.ndarray]] = {}
+
+    def __call__(self, rows: np.ndarray, encoder: str) -> np.ndarray:
+        from ecgemotion.probe import embed_windows, load_encoder
+
+        values = self._values.setdefault(encoder, {})
+        todo = np.unique([r for r in rows.tolist() if r not in values]).astype(np.int64)
+        if len(todo):
+            values.update(zip(todo.tolist(), embed_windows(load_encoder(encoder),
+                                                           self._store.windows(todo))))
+        return np.stack([values[r] for r in rows.tolist()])
 
 
 class SubsetStore:
@@ -132,6 +166,11 @@ def _quiet_ui(ctx):
 class NeuralSystem(System):
     """A network fine-tuned on the fold (all weights, or the head only with ``freeze``)."""
 
+    @property
+    def fold_key(self) -> str:
+        """Whose per-fold pre-trained folder (``Context.fold_init``) this system starts from."""
+        return self.name
+
     def __init__(self, name: str, init: str | None, model: str, overrides: dict[str, Any],
                  description: str, architecture_only: bool = False, freeze: bool = False,
                  pretrained: bool = False):
@@ -147,9 +186,10 @@ class NeuralSystem(System):
     def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
         from ecgemotion.training.finetune import build_model, fit_classifier, predict_proba
 
-        init = ctx.fold_init.get(self.name, self.init)
+        init = ctx.fold_init.get(self.fold_key, self.init)
         net = build_model(init, fit_store, self.model, self.overrides, seed=seed,
                           architecture_only=self.architecture_only)
+        net, fit_store, test_store = self.adapt(net, fold, fit_store, test_store)
         cfg = replace(ctx.train_cfg, seed=seed)
         net, summary = fit_classifier(net, fit_store, fold.train, fold.val, ctx.target, run_dir,
                                       cfg, freeze=self.freeze, ui=_quiet_ui(ctx),
@@ -160,6 +200,26 @@ class NeuralSystem(System):
                       "epochs": summary.get("epochs"), "elapsed_s": summary.get("elapsed_s"),
                       "init": str(init) if init else "scratch",
                       "parameters": int(sum(p.numel() for p in net.parameters()))}
+
+    def adapt(self, net, fold, fit_store, test_store):
+        """The network and the two stores it trains and predicts on (unchanged here)."""
+        return net, fit_store, test_store
+
+
+class HybridNeuralSystem(NeuralSystem):
+    """End-to-end hybrid: the encoder fine-tuned with the physiological features joined to
+    its embedding (``models/hybrid.py``), normalised on the fold's training rows."""
+
+    fold_key = "transformer"
+
+    def adapt(self, net, fold, fit_store, test_store):
+        from ecgemotion.baselines.hrv import PHYSIO_FEATURES
+        from ecgemotion.models.hybrid import HybridClassifier, WithFeatures, physio_matrix
+
+        net = HybridClassifier(net, len(PHYSIO_FEATURES))
+        net.fit_normalisation(physio_matrix(fit_store.hrv(fold.train)))
+        return (net, WithFeatures(fit_store, lambda rows: physio_matrix(fit_store.hrv(rows))),
+                WithFeatures(test_store, lambda rows: physio_matrix(test_store.hrv(rows))))
 
 
 class SarkarSystem(System):
@@ -237,14 +297,46 @@ class HRVSystem(System):
     def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
         from ecgemotion.baselines.hrv import fit_predict_features
 
-        rows = np.concatenate([fold.train, fold.val])
-        y = fit_store.index[f"y_{ctx.target}"].to_numpy(dtype=float)[rows]
+        rows, y = _training_side(ctx, fold, fit_store)
         train_x = fit_store.hrv(rows)
         test_x = test_store.hrv(fold.test)
         prob = fit_predict_features(train_x, y, test_x, model=self.model, seed=seed,
                                     class_weight="balanced")
         nan_share = float(np.isnan(train_x["mean_hr"].to_numpy(dtype=float)).mean())
         return np.asarray(prob, dtype=float), {"train_nan_share": nan_share}
+
+
+def _training_side(ctx, fold, fit_store) -> tuple[np.ndarray, np.ndarray]:
+    """Training + validation rows and their labels: what selection-free models fit on."""
+    rows = np.concatenate([fold.train, fold.val])
+    return rows, fit_store.index[f"y_{ctx.target}"].to_numpy(dtype=float)[rows]
+
+
+class HybridSystem(System):
+    """Cheap hybrid: the frozen encoder's embedding beside the physiological features, into
+    a classical model (``models/hybrid.py: fit_predict_hybrid``)."""
+
+    def __init__(self, model: str, encoder: str):
+        self.model, self.encoder = model, encoder
+        self.name = f"hybrid-{model}"
+        self.pretrained = not encoder.startswith("random")
+        how = "logistic regression" if model == "logreg" else "gradient boosting"
+        self.description = (f"frozen {encoder} embedding + physiological features "
+                            f"(HRV time domain, RR range, QRS width) -> standardised {how}, "
+                            "class-balanced, fitted on train+val rows")
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "encoder": self.encoder, "model": self.model}
+
+    def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
+        from ecgemotion.models.hybrid import fit_predict_hybrid, hybrid_table
+
+        encoder = ctx.fold_init.get("transformer", self.encoder)
+        rows, y = _training_side(ctx, fold, fit_store)
+        train = hybrid_table(fit_store.embed(rows, encoder), fit_store.hrv(rows))
+        test = hybrid_table(test_store.embed(fold.test, encoder), test_store.hrv(fold.test))
+        prob = fit_predict_hybrid(train, y, test, self.model, seed=seed)
+        return np.asarray(prob, dtype=float), {"encoder": str(encoder)}
 
 
 def build_systems(names, init: str | None, model: str = "fast", overrides: dict | None = None,
@@ -295,4 +387,15 @@ def build_systems(names, init: str | None, model: str = "fast", overrides: dict 
             out.append(HRVSystem("logreg"))
         elif n == "hrv-forest":
             out.append(HRVSystem("forest"))
+        elif n == "hybrid":
+            where = "scratch" if scratch_init else (init or "per-fold pre-training")
+            out.append(HybridNeuralSystem(
+                "hybrid", None if scratch_init else init, model, overrides or {},
+                f"encoder from {where} fully fine-tuned with the window's physiological features "
+                "(HRV time domain, RR range, QRS width; standardised on the fold's training "
+                "rows, NaN -> their median) joined to its embedding before the head",
+                pretrained=not scratch_init))
+        else:  # hybrid-logreg, hybrid-gbm
+            out.append(HybridSystem(n.split("-", 1)[1],
+                                    f"random:{model}" if scratch_init else str(init)))
     return out, notes
