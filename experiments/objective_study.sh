@@ -9,12 +9,12 @@ OUT="${1:-runs/study}"
 : "${STORE:?set STORE to the pre-training store (experiments/release_base.py --step prepare)}"
 # seconds per step at batch 64 (benchmarks/pretrain.py --objectives ... --batch-size 64 --rounds 6):
 # paper 1.682, mae 0.855, contrastive 3.537, mae+contrastive 2.508 -> the steps of 400 paper steps
-declare -A STEPS=([paper]=400 [mae]=787 [contrastive]=190 [mae+contrastive]=268)
+declare -A STEPS=([paper]=400 [mae]=787 [contrastive]=190 [mae+contrastive]=268 [paper+contrastive]=190)
 mkdir -p "$OUT"
-for obj in paper mae contrastive mae+contrastive; do
+for obj in paper mae contrastive mae+contrastive paper+contrastive; do
     [ -f "$OUT/$obj/summary.json" ] || OMP_NUM_THREADS=1 ecgemotion pretrain --store "$STORE" \
         --model fast --objective "$obj" --steps "${STEPS[$obj]}" --batch-size 64 --seed 0 \
         --out "$OUT/$obj" --json > "$OUT/$obj.log" 2>&1
 done
-ecgemotion probe --model "$(printf "$OUT/%s," paper mae contrastive mae+contrastive)random" \
+ecgemotion probe --model "$(printf "$OUT/%s," paper mae contrastive mae+contrastive paper+contrastive)random" \
     --probes rhythm,identity,physiology --out "$OUT/probe"

@@ -75,6 +75,8 @@ def test_info_nce_rewards_matching_pairs_and_ignores_same_person_negatives():
 class _Store:
     """The slice of WindowStore that PairedWindows reads."""
 
+    fs = 1.0
+
     def __init__(self, index: pd.DataFrame, windows: np.ndarray):
         self.index, self._w = index, windows
 
@@ -82,30 +84,55 @@ class _Store:
         return self._w[np.asarray(rows)]
 
 
-def _store():
-    # recording A: 5 windows, B: 1 window, C (another trial of A's person): 2 windows
-    index = pd.DataFrame({"dataset": "d", "subject": ["a"] * 5 + ["b"] + ["a"] * 2,
-                          "trial": ["1"] * 5 + ["1"] + ["2"] * 2, "lead": "ECG",
-                          "start_s": [0, 10, 20, 30, 40, 0, 0, 10]})
-    return _Store(index, np.arange(8, dtype=np.float32)[:, None].repeat(16, axis=1))
+def _store(t: int = 16):
+    # recording A: 3 contiguous windows; B: 1 window; C (A's person, another trial): 2
+    # windows with a gap between them. Window k holds the samples k*100 + 0..t-1, so a
+    # crop's first sample says where it starts.
+    index = pd.DataFrame({"dataset": "d", "subject": ["a"] * 3 + ["b"] + ["a"] * 2,
+                          "trial": ["1"] * 3 + ["1"] + ["2"] * 2, "lead": "ECG",
+                          "start_s": [0, 16, 32, 0, 0, 48]})
+    w = np.arange(6)[:, None] * 100 + np.arange(t)[None, :]
+    return _Store(index, w.astype(np.float32))
 
 
-def test_partners_come_from_the_same_recording_within_reach():
-    ds = PairedWindows(_store(), np.arange(8), reach=2)
+def test_views_are_crops_of_contiguous_windows_of_one_recording(monkeypatch):
+    store = _store()
+    raw = {}
+    monkeypatch.setattr(np, "stack", _spy(np.stack, raw))
+    ds = PairedWindows(store, np.arange(6), max_shift_s=4)
     torch.manual_seed(0)
-    for _ in range(20):
-        x, y = ds.batch(np.arange(8))
-        anchor, partner = x[:, 0, 0].long().tolist(), x[:, 1, 0].long().tolist()
-        for a, p in zip(anchor, partner):
-            if a == 5:
-                assert p == 5                                 # single-window recording
-            elif a < 5:
-                assert p < 5 and p != a and abs(p - a) <= 2
+    for _ in range(30):
+        x, y = ds.batch(np.arange(6))
+        v = raw["views"]
+        for i in range(6):
+            a, c = v[i, 0, 0], v[i, 1, 0]
+            if i == 3 or i >= 4:                              # single window / not contiguous
+                assert a == c == store.windows([i])[0, 0]
             else:
-                assert {a, p} == {6, 7}
-    assert y[0] == y[6] != y[5]                               # one id per person
-    val = PairedWindows(_store(), np.arange(8), reach=2, random=False)
-    assert torch.equal(val.batch(np.arange(8))[0], val.batch(np.arange(8))[0])
+                pair = {0: (0, 1), 1: (1, 2), 2: (1, 2)}[i]   # window 2 joins its previous one
+                for start in (a, c):
+                    assert start // 100 in pair
+                assert abs(_offset(a, pair) - _offset(c, pair)) <= 4
+        assert torch.allclose(x.mean(-1), torch.zeros(6, 2), atol=1e-5)   # z-scored again
+    assert y[0] == y[4] != y[3]                               # one id per person
+    val = PairedWindows(store, np.arange(6), random=False)
+    assert torch.equal(val.batch(np.arange(6))[0], val.batch(np.arange(6))[0])
+
+
+def _offset(first_sample: float, pair: tuple[int, int], t: int = 16) -> int:
+    """Crop start within the joined 2t samples of ``pair`` from the crop's first sample."""
+    k, j = divmod(int(first_sample), 100)
+    return j + (t if k == pair[1] else 0)
+
+
+def _spy(stack, out):
+    """np.stack that remembers the raw crops (before z-scoring) PairedWindows builds."""
+    def wrapped(arrays, axis=0, **kw):
+        result = stack(arrays, axis=axis, **kw)
+        if axis == 1 and result.ndim == 3:
+            out["views"] = result.copy()
+        return result
+    return wrapped
 
 
 @pytest.mark.parametrize("objective", ["mae", "contrastive", "mae+contrastive"])

@@ -8,6 +8,7 @@ from typing import Any
 
 from ecgemotion.cli.pairs import parse_overrides
 from ecgemotion.errors import ConfigError
+from ecgemotion.training.objectives import OBJECTIVES
 
 EPILOG = """examples:
   ecgemotion pretrain --model fast --minutes 30                 # open-ECG store, built on first use
@@ -38,10 +39,10 @@ def add_parser(sub, common):
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--warmup", type=float, default=0.05, help="warm-up fraction of the steps")
-    p.add_argument("--objective", choices=["paper", "mae", "contrastive", "mae+contrastive"],
-                   default="paper", help="self-supervised objective (docs/models.md): paper = masked "
-                   "reconstruction of 15%% in 0.5-s spans; mae = 75%% of tokens hidden, encoder on "
-                   "the rest; contrastive = InfoNCE on two windows of a recording; mae+contrastive")
+    p.add_argument("--objective", choices=sorted(OBJECTIVES), default="paper",
+                   help="self-supervised objective (docs/models.md): paper = masked reconstruction "
+                   "of 15%% in 0.5-s spans; mae = 75%% of tokens hidden, encoder on the rest; "
+                   "contrastive = InfoNCE on two crops of a recording; X+contrastive = both")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: chosen and printed)")
     p.add_argument("--mask-ratio", type=float,
                    help="fraction hidden (default: the objective's, 0.15 for paper)")

@@ -50,7 +50,7 @@ class EcgTransformer(nn.Module):
         if cfg.decoder_layers:
             self.mae_decoder = MaeDecoder(d, cfg.decoder_dim, cfg.decoder_layers, n_pos, cfg.stride)
         if cfg.proj_dim:
-            self.contrastive_head = MLPHead(d, [d], cfg.proj_dim, 0.0)
+            self.contrastive_head = ProjectionHead(d, cfg.proj_dim)
         self.classifier = MLPHead(d, [cfg.classifier_hidden], cfg.n_classes, cfg.classifier_dropout)
         self.apply(init_weights)
         for p in [self.cls_token, getattr(self, "mask_token", None)]:
@@ -150,3 +150,21 @@ class MaeDecoder(nn.Module):
         for block in self.blocks:
             z = block(z)
         return self.out(self.norm(z)[:, 1:])
+
+
+class ProjectionHead(nn.Module):
+    """SimCLR's projection: Linear -> BatchNorm -> ReLU -> Linear -> BatchNorm.
+
+    The batch norms matter here: at initialisation the token-mean embedding of every window
+    is nearly the same vector (the mean of the position table dominates), so without
+    centring over the batch the InfoNCE logits are uniform and the gradient vanishes
+    (measured: loss stuck at log(batch) for 400 steps).
+    """
+
+    def __init__(self, d_in: int, d_out: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(d_in, d_in), nn.BatchNorm1d(d_in), nn.ReLU(),
+                                 nn.Linear(d_in, d_out), nn.BatchNorm1d(d_out, affine=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.float())

@@ -2,11 +2,13 @@
 
 - ``mae``: MAE-style masked patch reconstruction (ST-MEM): 75 % of the tokens hidden, the
   encoder sees only the rest, a small decoder predicts the hidden samples.
-- ``contrastive``: InfoNCE over the batch whose positives are two *different* windows of the
-  same recording, a few seconds apart (CLOCS' cross-segment positives), with moderate noise
-  and scaling; windows of the same person are never used as negatives.
+- ``contrastive``: InfoNCE over the batch whose positives are two crops of the same
+  recording a few seconds apart (CLOCS' cross-segment positives, as overlapping crops), with
+  moderate noise and scaling; windows of the same person are never used as negatives.
 - ``mae+contrastive``: both at once on the same two masked views, so the contrastive term
   costs no extra encoder pass.
+- ``paper+contrastive``: the paper's masked reconstruction (15 % in 0.5-s spans, full
+  encoder) and InfoNCE on the same two masked views.
 
 Every objective trains the pooled (token-mean) embedding that frozen probes and
 fine-tuning read. ``paper`` (15 % spans, full encoder, lives in :mod:`.pretrain`) stays
@@ -24,11 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecgemotion.models.blocks import patches_to_signal
+from ecgemotion.models.masking import span_mask
 from ecgemotion.training.data import derived_seed, subject_keys
 
 # name -> (objective settings, model-config fields the objective needs)
 OBJECTIVES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "paper": ({}, {}),
+    "paper+contrastive": (dict(mask_ratio=0.15, mask_style="spans", recon_weight=1.0,
+                               contrastive_weight=0.2), dict(proj_dim=64, pooling="mean")),
     "mae": (dict(mask_ratio=0.75, recon_weight=1.0, contrastive_weight=0.0),
             dict(decoder_layers=2, pooling="mean")),
     "contrastive": (dict(mask_ratio=0.0, recon_weight=0.0, contrastive_weight=1.0),
@@ -62,55 +68,68 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, groups: torch.Tensor, temperatu
 
 
 class PairedWindows:
-    """A window dataset whose items are two windows of the same recording.
+    """A window dataset whose items are two crops of the same recording, a few seconds apart.
 
-    ``batch(positions)`` returns ``x`` (B, 2, T) — the window and a partner drawn among the
-    ``reach`` windows before or after it in the same recording (itself when the recording
-    has one window) — and ``y`` (B,), an integer per person, so the objective can keep
-    same-person windows out of the negatives. Partners are drawn with torch's global RNG,
-    which :func:`~ecgemotion.training.loop.fit` re-seeds before every step (exact resume);
-    with ``random=False`` the partner is the next window (validation).
+    ``batch(positions)`` returns ``x`` (B, 2, T) and ``y`` (B,), an integer per person (so
+    the objective keeps same-person windows out of the negatives). Each window is joined with
+    the next window of its recording (or the previous one, at a recording's end) into 2T
+    contiguous samples; the two views are crops of T samples whose starts differ by up to
+    ``max_shift_s`` seconds, each z-scored again. A recording of one window gives the window
+    twice (the augmentations still differ). Offsets come from torch's global RNG, which
+    :func:`~ecgemotion.training.loop.fit` re-seeds before every step (exact resume); with
+    ``random=False`` the views are fixed: the window and the crop half a window later.
+
+    Why crops and not two whole windows: measured on the pre-training store, InfoNCE between
+    windows 10-30 s apart stayed at chance for 200 steps from a random start, while
+    overlapping crops give a signal from the first steps and still ask for invariance to
+    where the beats fall.
     """
 
-    def __init__(self, store, rows: np.ndarray, reach: int = 3, random: bool = True):
+    def __init__(self, store, rows: np.ndarray, max_shift_s: float = 5.0, random: bool = True):
         self.store = store
         self.rows = np.asarray(rows, dtype=np.int64)
         self.random = random
+        self.max_shift = int(round(max_shift_s * store.fs)) if hasattr(store, "fs") else 640
         index = store.index.iloc[self.rows]
         self.labels = pd.factorize(subject_keys(index))[0].astype(np.int64)
         parts = [index[c].astype(str).to_numpy() for c in ("trial", "lead", "part") if c in index]
         recording = pd.factorize(pd.Series(subject_keys(index)).str.cat(parts, sep="/"))[0]
-        order = np.lexsort((index["start_s"].to_numpy(), recording))
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        rec_sorted = recording[order]
-        # neighbours in the sorted order that belong to the same recording, within reach
-        cand = np.full((len(order), 2 * reach), -1, dtype=np.int64)
-        for j, off in enumerate([o for o in range(-reach, reach + 1) if o]):
-            nb = np.arange(len(order)) + off
-            ok = (nb >= 0) & (nb < len(order))
-            ok[ok] &= rec_sorted[nb[ok]] == rec_sorted[ok]
-            cand[ok, j] = order[nb[ok]]
-        self.candidates = cand[rank]                        # per position, -1 = none
-        self.n_candidates = (self.candidates >= 0).sum(axis=1)
+        start = index["start_s"].to_numpy(dtype=float)
+        order = np.lexsort((start, recording))
+        same = recording[order][1:] == recording[order][:-1]
+        step = np.diff(start[order])
+        window_s = np.median(step[same]) if same.any() else np.inf
+        contiguous = same & np.isclose(step, window_s)
+        self.next = np.full(len(order), -1, dtype=np.int64)   # per position: contiguous next
+        self.next[order[:-1][contiguous]] = order[1:][contiguous]
+        self.prev = np.full(len(order), -1, dtype=np.int64)
+        self.prev[order[1:][contiguous]] = order[:-1][contiguous]
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def partners(self, positions: np.ndarray) -> np.ndarray:
-        cand = self.candidates[positions]
-        out = np.asarray(positions).copy()
-        for i, c in enumerate(cand):
-            c = c[c >= 0]
-            if len(c):
-                out[i] = c[int(torch.randint(len(c), (1,)))] if self.random else c[len(c) // 2]
-        return out
-
     def batch(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         positions = np.asarray(positions, dtype=np.int64)
-        both = np.stack([self.rows[positions], self.rows[self.partners(positions)]], axis=1)
-        x = self.store.windows(both.reshape(-1)).reshape(len(positions), 2, -1)
-        return torch.from_numpy(x), torch.from_numpy(self.labels[positions])
+        first = np.where(self.next[positions] >= 0, positions,
+                         np.where(self.prev[positions] >= 0, self.prev[positions], positions))
+        second = np.where(self.next[first] >= 0, self.next[first], first)
+        w = self.store.windows(np.stack([self.rows[first], self.rows[second]], 1).reshape(-1))
+        t = w.shape[-1]
+        joined = w.reshape(len(positions), 2 * t)
+        b = len(positions)
+        if self.random:
+            a = torch.randint(0, t + 1, (b,)).numpy()
+            shift = torch.randint(-self.max_shift, self.max_shift + 1, (b,)).numpy()
+            c = np.clip(a + shift, 0, t)
+        else:
+            a, c = np.zeros(b, dtype=np.int64), np.full(b, t // 2)
+        single = second == first                              # no neighbour: the window twice
+        a[single], c[single] = 0, 0
+        idx = np.arange(t)
+        views = np.stack([joined[np.arange(b)[:, None], a[:, None] + idx],
+                          joined[np.arange(b)[:, None], c[:, None] + idx]], axis=1)
+        views = (views - views.mean(-1, keepdims=True)) / (views.std(-1, keepdims=True) + 1e-6)
+        return torch.from_numpy(views.astype(np.float32)), torch.from_numpy(self.labels[positions])
 
 
 @dataclass
@@ -118,6 +137,8 @@ class SelfSupervised:
     """MAE reconstruction and/or contrastive InfoNCE on two views of a recording."""
 
     mask_ratio: float = 0.75
+    mask_style: str = "tokens"                 # tokens: MAE, encoder on visible tokens; spans: paper
+    span: int = 64                             # span length (samples) for mask_style="spans"
     recon_weight: float = 1.0
     contrastive_weight: float = 0.0
     temperature: float = 0.1
@@ -152,6 +173,15 @@ class SelfSupervised:
         recon, pooled = [], []
         clean = [x[:, i: i + 1] for i in range(x.shape[1] if self.paired else 1)]
         for v, target in zip(self._views(x, generator, augment), clean):
+            if self.mask_style == "spans":
+                mask = span_mask(v.shape[0], v.shape[-1], self.mask_ratio, self.span,
+                                 generator).to(x.device)
+                h = model.encode(v, mask)
+                pred = patches_to_signal(model.recon_head(h[:, 1:]))
+                m = mask[:, None, :]
+                recon.append(F.mse_loss(pred.float()[m], target.float()[m]))
+                pooled.append(model.pool(h))
+                continue
             keep = random_keep(v.shape[0], n, n_keep, generator).to(x.device)
             if self.recon_weight > 0:
                 pred, emb = model.mae(v, keep)
