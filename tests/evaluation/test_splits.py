@@ -151,6 +151,14 @@ def test_guard_refuses_a_group_in_two_parts(protocol, by, a, b):
         assert_no_leakage(index, parts["train"], parts["val"], parts["test"], protocol)
 
 
+@pytest.mark.parametrize("name", ["subject", "loso", "trial"])
+def test_validation_never_takes_every_training_group(name):
+    index = make_index(n_subjects=3, n_trials=2, n_windows=2)
+    for fold in get_protocol(name).folds(index, np.arange(len(index)), "arousal", k=3,
+                                         val_fraction=0.9):
+        assert len(fold.train) and len(fold.val), fold.name
+
+
 def test_nan_labels_and_unknown_protocol_refused():
     index = make_index()
     index.loc[3, "y_arousal"] = np.nan

@@ -11,6 +11,7 @@ detected, refused by ``WindowStore.open`` and rebuilt by the next ``prepare``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 from ecgemotion.cli import main
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.preprocess import PreprocessConfig
-from ecgemotion.sources import available_sources, get_source, source_class
+from ecgemotion.sources import available_sources, file_fingerprint, get_source, source_class
 from ecgemotion.store import WindowStore, check_store
 from ecgemotion.store.build import store_identity
 from tests.fixtures.emotion_layouts import (write_amigos, write_ascertain, write_dreamer,
@@ -184,6 +185,23 @@ def test_another_lead_is_another_store(tmp_path, capsys):
 def test_unknown_option_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="unknown option.*skip_subject.*lead, skip_subjects"):
         get_source("amigos", tmp_path, skip_subject="3")
+
+
+def test_fingerprint_sees_an_edit_at_either_end_with_the_mtime_restored(tmp_path):
+    """A 240 kB file: size and mtime unchanged, one sample edited in the first or the last
+    64 KiB still changes the fingerprint (the middle is the documented blind spot)."""
+    path = write_npy(tmp_path / "long.npy", seconds=120, fs=250)
+    original, stat = path.read_bytes(), path.stat()
+    before = file_fingerprint(path)
+    for position in (3, -3):
+        x = np.load(path)
+        x[position] += 0.5
+        np.save(path, x)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        assert path.stat().st_size == stat.st_size and file_fingerprint(path) != before, position
+        path.write_bytes(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        assert file_fingerprint(path) == before
 
 
 def _truncate_shard(store: Path) -> None:
