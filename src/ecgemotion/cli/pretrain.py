@@ -55,7 +55,7 @@ def add_parser(sub, common):
                    help="windows to train on: usable (default) keeps clipped R peaks, good drops them")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                   help="auto: bf16 autocast on CUDA when supported, else fp32")
+                   help="auto: bf16 autocast on CUDA and on CPUs with AMX (faster there), else fp32")
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
                    help="deterministic kernels (default: on for CPU, off for CUDA)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],

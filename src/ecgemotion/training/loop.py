@@ -1,7 +1,7 @@
 """The one training loop, shared by pre-training and fine-tuning.
 
 ``fit(model, task, train_ds, val_ds, config, out_dir)`` runs AdamW with linear warm-up
-then cosine decay, gradient clipping, bf16 autocast on CUDA, ``torchrun`` data
+then cosine decay, gradient clipping, bf16 autocast where it is faster, ``torchrun`` data
 parallelism, validation every epoch, atomic ``best``/``last`` checkpoints and exact resume.
 
 What the objective is lives in a *task* object (see :class:`Task`); the loop knows
@@ -124,10 +124,21 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas))
 
 
+def bf16_is_fast(device: torch.device) -> bool:
+    """bf16 autocast pays on CUDA GPUs that support it and on CPUs with AMX tiles (measured on
+    a 2-core Xeon with AMX: bf16 matmul 3.5x the fp32 peak, a pre-training step 1.4x faster;
+    without AMX, CPU bf16 is emulated and slower)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return device.type == "cpu" and amx is not None and bool(amx())
+
+
 def autocast_context(device: torch.device, precision: str):
-    """bf16 autocast on CUDA when supported (``auto``) or when asked (``bf16``), else fp32."""
+    """bf16 autocast where it is faster (``auto``, see :func:`bf16_is_fast`) or when asked
+    (``bf16``), else fp32."""
     if precision == "auto":
-        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+        precision = "bf16" if bf16_is_fast(device) else "fp32"
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16), "bf16"
     return nullcontext(), "fp32"
