@@ -17,7 +17,8 @@ Probes (every one on people the released encoders never saw, except MIT-BIH iden
 
 References in the same table: ``hrv`` (the five time-domain HRV features) and ``templates``
 (the window's median beat, 0.25 s before to 0.45 s after each R peak). Embeddings are cached
-by model hash and store identity, so a second run costs only the classifiers.
+by model hash and store identity in the ecgemotion cache (``probe/``), so a second run costs
+only the classifiers.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ def draw(records: pd.DataFrame, fraction: float, seed: int) -> tuple[list[str], 
 def find_data(data: str | Path | None = None, cache: str | Path | None = None) -> dict[str, Path]:
     """``{"mitdb": folder, "cinc2017": folder}``, unpacking the archives into ``cache`` once."""
     root = Path(data or os.environ.get("ECGEMOTION_DATA") or "../shared/data").expanduser()
-    cache = Path(cache or Path.home() / ".cache" / "ecgemotion" / "data")
+    from ecgemotion.paths import cache_dir
+
+    cache = Path(cache) if cache else cache_dir("data")
     found = {}
     for name, marker in (("mitdb", "100.hea"), ("cinc2017", "REFERENCE.csv")):
         for folder in (root / name, cache / name):

@@ -50,8 +50,10 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     ui.say(f"probe data: MIT-BIH {data['mitdb']}, CinC 2017 {data['cinc2017']}")
     stores = open_stores(data)
     models, probes = as_list(args.model), as_list(args.probes)
-    results = run_probes(models, probes, stores, out / "cache", references=not args.no_references,
-                         n_boot=args.n_boot,
+    from ecgemotion.paths import cache_dir
+
+    results = run_probes(models, probes, stores, cache_dir("probe"),
+                         references=not args.no_references, n_boot=args.n_boot,
                          finetune_fractions=[float(f) for f in as_list(args.finetune_fractions)],
                          say=ui.say)
     md = table(results)
