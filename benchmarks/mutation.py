@@ -178,7 +178,7 @@ def _copy_tree(dest: Path) -> Path:
     return main
 
 
-def _pytest(main: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float]:
+def _pytest(main: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str]:
     env = {**os.environ, "PYTHONPATH": str(main / "src"), "OMP_NUM_THREADS": "1",
            "PYTHONDONTWRITEBYTECODE": "1"}
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
@@ -186,9 +186,9 @@ def _pytest(main: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, fl
     try:
         done = subprocess.run(cmd, cwd=main, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return "timeout", time.time() - t0
+        return "timeout", time.time() - t0, ""
     status = {0: "passed", 1: "failed"}.get(done.returncode, f"error (pytest exit {done.returncode})")
-    return status, time.time() - t0
+    return status, time.time() - t0, (done.stdout + done.stderr)[-3000:]
 
 
 def main() -> int:
@@ -208,8 +208,10 @@ def main() -> int:
         main_dir = _copy_tree(Path(tmp))
         baseline = {}
         for tests in dict.fromkeys(m.tests for m in mutants):
-            baseline[tests], seconds = _pytest(main_dir, tests, args.timeout)
+            baseline[tests], seconds, output = _pytest(main_dir, tests, args.timeout)
             print(f"baseline {' '.join(tests)}: {baseline[tests]} ({seconds:.0f} s)", flush=True)
+            if baseline[tests] != "passed":
+                print(output, flush=True)
         for m in mutants:
             path = main_dir / "src" / "ecgemotion" / m.file
             original = path.read_text()
@@ -221,7 +223,7 @@ def main() -> int:
             else:
                 path.write_text(original.replace(m.old, m.new))
                 try:
-                    outcome, seconds = _pytest(main_dir, m.tests, args.timeout)
+                    outcome, seconds, _ = _pytest(main_dir, m.tests, args.timeout)
                 finally:
                     path.write_text(original)
                 status = {"failed": "killed", "passed": "survived"}.get(outcome, outcome)

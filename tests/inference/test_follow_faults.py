@@ -7,6 +7,7 @@ each fault lands at a known point), and the predictions come from a real recogni
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -30,9 +31,11 @@ def _run(models_dir, path, actions):
     def sleep(_):
         if todo:
             todo.pop(0)()
+        else:
+            time.sleep(0.3)   # nothing left to do: let the idle timeout end the run
 
     predictions = list(follow(TextTail(path, fs=FS), lambda fs, units: recognizer.stream(fs),
-                              idle_timeout_s=0.2, sleep=sleep, notice=notices.append, poll_s=0))
+                              idle_timeout_s=1.0, sleep=sleep, notice=notices.append, poll_s=0))
     return recognizer, predictions, notices
 
 

@@ -201,7 +201,6 @@ def follow(tail: TextTail, make_stream: Callable, *, poll_s: float = 0.2,
 
     while True:
         chunk = tail.poll()
-        now = time.monotonic()
         if tail.restarts != restarts:
             restarts = tail.restarts
             if stream is not None:   # the old content ends here: emit what it still owes
@@ -211,12 +210,13 @@ def follow(tail: TextTail, make_stream: Callable, *, poll_s: float = 0.2,
         for message in tail.notices:
             notice(message)
         tail.notices.clear()
-        if len(chunk):
-            last_data = now
         if stream is None and tail.fs is not None:
             stream = make_stream(tail.fs, tail.units)
         if stream is not None and len(chunk):
             yield from shifted(stream.push(chunk))
+        now = time.monotonic()  # after the work: only time spent waiting for data is idle
+        if len(chunk):
+            last_data = now
         if max_seconds is not None and now - t0 >= max_seconds:
             break
         if idle_timeout_s is not None and now - last_data >= idle_timeout_s:
