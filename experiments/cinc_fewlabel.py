@@ -14,7 +14,11 @@ pre-training), each record its own subject.
 - Systems: ``fast`` initialised from ``ecgemotion-base`` (full fine-tuning) and ``fast``
   from scratch, same epochs / batch / learning rate / selection; HRV features
   (``baselines/hrv.py``) with logistic regression and a random forest (class-balanced,
-  fitted on the same labelled records: train + validation).
+  fitted on the same labelled records: train + validation). Optional (``--systems``):
+  the hybrids of ``models/hybrid.py``: ``hybrid`` (the pre-trained run with the window's
+  physiological features joined to the embedding, same recipe), ``hybrid-logreg`` /
+  ``hybrid-gbm`` (frozen ``--pretrained`` embedding + the features, fitted on train +
+  validation like the HRV models).
 - Metrics on the test set at window level (bootstrap resampling whole test records) and
   at record level (mean P(AF) over a record's windows): accuracy, balanced accuracy,
   macro-F1, AUROC; 95 % percentile bootstrap CIs; mean ± std over seeds.
@@ -76,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", default="0.01:30,0.1:10,1.0:3", help="epoch cap per fraction")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--systems", default="pretrained,scratch,hrv-logreg,hrv-forest")
+    p.add_argument("--systems", default="pretrained,scratch,hrv-logreg,hrv-forest",
+                   help="also: hybrid, hybrid-logreg, hybrid-gbm")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-test-records", type=int, default=None, help=argparse.SUPPRESS)
@@ -86,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from ecgemotion.baselines.hrv import HRVFeatureCache, fit_predict_features
+    from ecgemotion.models.hybrid import WithFeatures, fit_predict_hybrid, hybrid_table, hybridise
+    from ecgemotion.probe import FeatureCache
     from ecgemotion.preprocess import PreprocessConfig
     from ecgemotion.sources import get_source
     from ecgemotion.store import build_store
@@ -131,6 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     hrv_test = hrv(test_rows) if any(s.startswith("hrv") for s in systems) else None
     print(f"HRV features of {len(test_rows)} test windows: {time.time() - t0:.1f} s", flush=True)
+    embedding = None
+    if any(s.startswith("hybrid-") for s in systems):   # frozen embeddings of every row, once
+        t0 = time.time()
+        emb = FeatureCache(args.out / "embeddings")(store, rows, args.pretrained)
+        embedding = dict(zip(rows.tolist(), emb))
+        print(f"frozen {args.pretrained} embeddings of {len(rows)} windows: "
+              f"{time.time() - t0:.1f} s", flush=True)
+
+    def hybrid_rows(r):
+        return hybrid_table(np.stack([embedding[i] for i in r.tolist()]), hrv(r))
     results = []
     rec_of = index["subject"].to_numpy()
     for fraction in fractions:
@@ -147,22 +164,29 @@ def main(argv: list[str] | None = None) -> int:
             for system in systems:
                 t0 = time.time()
                 info: dict = {}
+                lab = np.concatenate([tr, va])
                 if system.startswith("hrv"):
-                    lab = np.concatenate([tr, va])
                     prob = fit_predict_features(hrv(lab), y_lab, hrv_test,
                                                 model=system.split("-", 1)[1], seed=seed,
                                                 class_weight="balanced")
                     y_fit = y_lab
+                elif system.startswith("hybrid-"):
+                    prob = fit_predict_hybrid(hybrid_rows(lab), y_lab, hybrid_rows(test_rows),
+                                              model=system.split("-", 1)[1], seed=seed)
+                    y_fit = y_lab
                 else:
-                    init = args.pretrained if system == "pretrained" else "scratch"
+                    init = "scratch" if system == "scratch" else args.pretrained
                     net = build_model(init, store, "fast", seed=seed)
+                    view = store
+                    if system == "hybrid":
+                        net, view = hybridise(net, hrv, tr), WithFeatures(store, hrv)
                     cfg = TrainConfig(epochs=epochs[fraction], batch_size=args.batch_size,
                                       lr=args.lr, warmup_fraction=0.1, seed=seed, device="cpu")
                     run_dir = args.out / "runs" / f"{system}-f{fraction:g}-s{seed}"
-                    net, summary = fit_classifier(net, store, tr, va, "af", run_dir, cfg,
+                    net, summary = fit_classifier(net, view, tr, va, "af", run_dir, cfg,
                                                   keep_checkpoints=False)
                     t_fit = time.time() - t0
-                    prob = predict_proba(net, store.windows, test_rows)
+                    prob = predict_proba(net, view.windows, test_rows)
                     info = {"steps": summary.get("steps"), "epochs": summary.get("epochs"),
                             "best_epoch": summary["val_metrics"].get("epoch"),
                             "val_loss": summary["val_metrics"].get("loss"),

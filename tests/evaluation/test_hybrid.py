@@ -68,13 +68,19 @@ def test_hybrid_classifier_normalises_with_training_statistics_and_reads_the_fea
     assert not torch.allclose(out, net(moved)["logits"])   # the features reach the head
 
 
-def test_with_features_appends_the_features_to_each_window():
+def test_with_features_appends_the_physiology_to_each_window():
+    import pandas as pd
+
     class Store:
         def windows(self, rows):
             return np.zeros((len(rows), 4), np.float32)
 
-    view = WithFeatures(Store(), lambda rows: np.asarray(rows, np.float32)[:, None] * [1, 2])
-    assert view.windows([1, 2]).tolist() == [[0, 0, 0, 0, 1, 2], [0, 0, 0, 0, 2, 4]]
+        def hrv(self, rows):
+            return pd.DataFrame([[float(r)] * len(FEATURES) for r in rows], columns=list(FEATURES))
+
+    out = WithFeatures(Store()).windows([1, 2])
+    assert out.shape == (2, 4 + len(PHYSIO_FEATURES)) and out[:, 4:].tolist() == [
+        [1.0] * len(PHYSIO_FEATURES), [2.0] * len(PHYSIO_FEATURES)]
 
 
 # -- the leakage guard sees every row the hybrids use ----------------------------------------

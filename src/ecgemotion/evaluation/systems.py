@@ -213,13 +213,10 @@ class HybridNeuralSystem(NeuralSystem):
     fold_key = "transformer"
 
     def adapt(self, net, fold, fit_store, test_store):
-        from ecgemotion.baselines.hrv import PHYSIO_FEATURES
-        from ecgemotion.models.hybrid import HybridClassifier, WithFeatures, physio_matrix
+        from ecgemotion.models.hybrid import WithFeatures, hybridise
 
-        net = HybridClassifier(net, len(PHYSIO_FEATURES))
-        net.fit_normalisation(physio_matrix(fit_store.hrv(fold.train)))
-        return (net, WithFeatures(fit_store, lambda rows: physio_matrix(fit_store.hrv(rows))),
-                WithFeatures(test_store, lambda rows: physio_matrix(test_store.hrv(rows))))
+        return (hybridise(net, fit_store.hrv, fold.train), WithFeatures(fit_store),
+                WithFeatures(test_store))
 
 
 class SarkarSystem(System):

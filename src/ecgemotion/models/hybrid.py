@@ -102,16 +102,29 @@ class HybridClassifier(nn.Module):
         return {"logits": self.classifier(torch.cat([h, f.to(h.dtype)], dim=1)), "features": h}
 
 
-class WithFeatures:
-    """A store view whose ``windows(rows)`` returns each window followed by its features,
-    the input :class:`HybridClassifier` takes; everything else passes through."""
+def hybridise(net: nn.Module, hrv_of, train_rows) -> HybridClassifier:
+    """``net``'s encoder with a fresh hybrid head, its feature normalisation fitted on the
+    HRV table ``hrv_of(train_rows)`` of the training rows only."""
+    from ecgemotion.baselines.hrv import PHYSIO_FEATURES
 
-    def __init__(self, store, features_of):
-        self._store, self._features_of = store, features_of
+    hybrid = HybridClassifier(net, len(PHYSIO_FEATURES))
+    hybrid.fit_normalisation(physio_matrix(hrv_of(train_rows)))
+    return hybrid
+
+
+class WithFeatures:
+    """A store view whose ``windows(rows)`` returns each window followed by its raw
+    physiological features, the input :class:`HybridClassifier` takes; everything else
+    passes through. ``hrv_of(rows)`` gives the HRV table (default: ``store.hrv``, which a
+    traced evaluation store reports to the leakage guard)."""
+
+    def __init__(self, store, hrv_of=None):
+        self._store, self._hrv_of = store, hrv_of
 
     def windows(self, rows) -> np.ndarray:
         w = np.asarray(self._store.windows(rows), dtype=np.float32)
-        return np.concatenate([w, np.asarray(self._features_of(rows), dtype=np.float32)], axis=1)
+        table = self._hrv_of(rows) if self._hrv_of is not None else self._store.hrv(rows)
+        return np.concatenate([w, physio_matrix(table)], axis=1)
 
     def __getattr__(self, name: str):
         return getattr(self._store, name)
