@@ -45,6 +45,15 @@ def test_mean_per_subject():
     assert y["y_valence"].tolist() == [0.0, 0.0, 1.0, 0.0, 1.0, 1.0]
 
 
+def test_median_and_mean_differ_on_skewed_ratings():
+    t = pd.DataFrame({"subject": ["a"] * 3, "trial": ["1", "2", "3"], "arousal": [1.0, 3.0, 9.0]})
+    # median 3 (trial 2 is high), mean 4.33 (trial 2 is low)
+    assert parse_label_rule("median-per-subject").apply(t, ["arousal"])["y_arousal"].tolist() == \
+        [0.0, 1.0, 1.0]
+    assert parse_label_rule("mean-per-subject").apply(t, ["arousal"])["y_arousal"].tolist() == \
+        [0.0, 0.0, 1.0]
+
+
 def test_spec_roundtrip_and_errors():
     for spec in ["threshold:5", "threshold:>5", "threshold:4.5", "median-per-subject",
                  "mean-per-subject"]:

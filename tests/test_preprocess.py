@@ -19,6 +19,13 @@ def test_windows_shape_rate_and_normalisation():
     assert np.allclose(w.heart_rate, 66, atol=3) and w.good.all()
 
 
+def test_heart_rate_outside_the_configured_range_is_flagged():
+    cfg = PreprocessConfig(hr_range_bpm=(40.0, 100.0))
+    slow, fast = (process_recording(rec(ecg(30, 500, hr_bpm=hr, seed=hr)), cfg) for hr in (70, 130))
+    assert not slow.flags["heart_rate"].any() and fast.flags["heart_rate"].all()
+    assert np.allclose(fast.heart_rate, 130, atol=6)
+
+
 def test_step_overlap_and_float16():
     cfg = PreprocessConfig(window_s=10, step_s=2, dtype="float16")
     w = process_recording(rec(ecg(30, 256), fs=256), cfg)
