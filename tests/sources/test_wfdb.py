@@ -11,6 +11,7 @@ import pytest
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.sources import get_source
 from ecgemotion.sources import wfdb_source as ws
+from tests.real_data import CINC_FIRST
 
 def _records(src):
     return {r.trial: r for item in src.items() for r in src.load(item)}
@@ -39,15 +40,15 @@ def test_noise_flag_spares_real_ecg(real_data):
     third window holds a motion artefact); record 108, known for its noise, loses a few."""
     from ecgemotion.preprocess import PreprocessConfig, process_recording
 
-    def noise(folder):
+    def noise(folder, **options):
         return {t: process_recording(r, PreprocessConfig()).flags["noise"]
-                for t, r in _records(get_source("wfdb", real_data / folder)).items()}
+                for t, r in _records(get_source("wfdb", real_data / folder, **options)).items()}
 
     mitdb = noise("mitdb")
     assert {t: int(f.sum()) for t, f in mitdb.items() if t != "108"} == dict.fromkeys(
         ["100", "102", "114", "201", "202"], 0)
     assert 0 < mitdb["108"].sum() <= 0.05 * len(mitdb["108"])
-    cinc = noise("cinc2017")
+    cinc = noise("cinc2017", records=",".join(CINC_FIRST))
     assert sum(len(f) for f in cinc.values()) == 42
     assert {t: int(f.sum()) for t, f in cinc.items() if f.any()} == {"A00002": 1}
 
@@ -88,9 +89,9 @@ def test_cinc2017_fs_labels_and_subjects(real_data):
     with open(root / "REFERENCE.csv") as fh:
         for row in csv.reader(fh):
             truth[row[0]] = row[1]
-    src = get_source("wfdb", root, labels=root / "REFERENCE.csv")
+    src = get_source("wfdb", root, labels=root / "REFERENCE.csv", records=",".join(CINC_FIRST))
     recs = _records(src)
-    assert sorted(recs) == CINC
+    assert sorted(recs) == CINC_FIRST
     for name, r in recs.items():
         assert r.fs == 300.0 and r.subject == name and r.units == "mV" and r.lead == "ECG"
         assert 9 <= r.duration_s <= 61
