@@ -172,14 +172,15 @@ def main(argv: list[str] | None = None) -> int:
                     y_fit = y_lab
                 elif system.startswith("hybrid-"):
                     prob = fit_predict_hybrid(hybrid_rows(lab), y_lab, hybrid_rows(test_rows),
-                                              model=system.split("-", 1)[1], seed=seed)
+                                              model=system.split("-", 1)[1], seed=seed,
+                                              groups=rec_of[lab])
                     y_fit = y_lab
                 else:
                     init = "scratch" if system == "scratch" else args.pretrained
                     net = build_model(init, store, "fast", seed=seed)
                     view = store
                     if system == "hybrid":
-                        net, view = hybridise(net, hrv, tr), WithFeatures(store, hrv)
+                        net, view = hybridise(net, hrv, tr, y_all[tr]), WithFeatures(store, hrv)
                     cfg = TrainConfig(epochs=epochs[fraction], batch_size=args.batch_size,
                                       lr=args.lr, warmup_fraction=0.1, seed=seed, device="cpu")
                     run_dir = args.out / "runs" / f"{system}-f{fraction:g}-s{seed}"

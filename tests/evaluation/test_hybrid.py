@@ -53,10 +53,13 @@ def test_rr_range_keeps_the_irregularity_the_ectopy_filter_drops():
 # -- the end-to-end module --------------------------------------------------------------------
 def test_hybrid_classifier_normalises_with_training_statistics_and_reads_the_features():
     torch.manual_seed(0)
-    enc = create_model("fast", window_len=256, fs=128.0, **TINY)
+    enc = create_model("fast", window_len=256, fs=128.0, **{**TINY, "conv_norm": "batch"})
+    stats = [b.clone() for n, b in enc.named_buffers() if "running" in n]
     net = HybridClassifier(enc, n_features=3).eval()
+    assert all(torch.equal(a, b) for a, b in zip(stats, [b for n, b in enc.named_buffers()
+                                                        if "running" in n]))  # no side effect
     train = np.array([[1.0, 10.0, np.nan], [3.0, np.nan, np.nan], [5.0, 30.0, np.nan]])
-    net.fit_normalisation(train)
+    net.fit_training_side(train, np.array([0, 1, 1]))
     assert net.fill.tolist() == [3.0, 20.0, 0.0]          # median; an all-NaN column -> 0
     assert net.center.tolist() == pytest.approx([3.0, 20.0, 0.0])
     x = torch.randn(2, 1, 256)
@@ -66,6 +69,26 @@ def test_hybrid_classifier_normalises_with_training_statistics_and_reads_the_fea
     out = net(with_nan)["logits"]
     assert torch.isfinite(out).all() and torch.allclose(out, net(filled)["logits"])
     assert not torch.allclose(out, net(moved)["logits"])   # the features reach the head
+
+
+def test_the_linear_path_starts_at_the_logistic_regression_of_the_training_rows():
+    """Linear probing before fine-tuning: before any step the feature path alone ranks the
+    training rows as a logistic regression on the standardised features does."""
+    from sklearn.linear_model import LogisticRegression
+
+    torch.manual_seed(0)
+    net = HybridClassifier(create_model("fast", window_len=256, fs=128.0, **TINY), 2).eval()
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    f = np.stack([y * 2.0 + rng.normal(size=200), rng.normal(size=200) * 50 + 100], axis=1)
+    net.fit_training_side(f, y)
+    z = (f - f.mean(0)) / f.std(0)
+    lr = LogisticRegression(max_iter=2000, class_weight="balanced").fit(z, y)
+    logits = net.physio(net._normalise(torch.as_tensor(f, dtype=torch.float32))).detach().numpy()
+    assert np.allclose(logits[:, 1] - logits[:, 0], lr.decision_function(z), atol=1e-4)
+    fresh = HybridClassifier(create_model("fast", window_len=256, fs=128.0, **TINY), 2)
+    fresh.fit_training_side(f, np.zeros(200))              # one class: nothing to probe
+    assert not fresh.physio.weight.abs().sum()
 
 
 def test_with_features_appends_the_physiology_to_each_window():
@@ -191,3 +214,19 @@ def test_unknown_primary_metric_is_refused_before_any_work(amigos_store, tmp_pat
     with pytest.raises(ConfigError, match="--metric"):
         run_evaluation(amigos_store, "arousal", "subject", [], Context("arousal", TrainConfig()),
                        tmp_path, metric="f2")
+
+
+def test_logreg_strength_is_chosen_on_training_groups():
+    """Many noise inputs beside one informative one: cross-validation over whole groups picks
+    a stronger L2 penalty than the default; too few groups of a class keeps the default."""
+    import pandas as pd
+
+    from ecgemotion.models.hybrid import choose_c
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(30), 4)
+    y = np.repeat(np.arange(30) % 2, 4)
+    x = pd.DataFrame(rng.normal(size=(120, 100)))
+    x[0] = y + rng.normal(scale=1.0, size=120)
+    assert choose_c(x, y, groups) < 1.0
+    assert choose_c(x, y, np.where(y == 1, 99, groups)) == 1.0   # one positive group

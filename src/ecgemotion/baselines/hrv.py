@@ -285,8 +285,9 @@ class HRVFeatureCache:
 
 
 # -- models -----------------------------------------------------------------------------------
-def make_model(model: str = "logreg", seed: int = 0, n_jobs: int = 1, class_weight=None):
-    """``logreg``: median imputation → standardisation → L2 logistic regression;
+def make_model(model: str = "logreg", seed: int = 0, n_jobs: int = 1, class_weight=None,
+               C: float = 1.0):
+    """``logreg``: median imputation → standardisation → L2 logistic regression (``C``);
     ``forest``: median imputation → 300-tree random forest (min 3 samples per leaf);
     ``gbm``: histogram gradient boosting (NaN handled natively)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -297,7 +298,7 @@ def make_model(model: str = "logreg", seed: int = 0, n_jobs: int = 1, class_weig
 
     if model == "logreg":
         return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
-                             LogisticRegression(max_iter=2000, class_weight=class_weight,
+                             LogisticRegression(max_iter=2000, class_weight=class_weight, C=C,
                                                 random_state=seed))
     if model == "forest":
         return make_pipeline(SimpleImputer(strategy="median"),
@@ -311,7 +312,8 @@ def make_model(model: str = "logreg", seed: int = 0, n_jobs: int = 1, class_weig
 
 
 def fit_predict_features(train_x, train_y, test_x, model: str = "logreg", seed: int = 0,
-                         features=MODEL_FEATURES, n_jobs: int = 1, class_weight=None) -> np.ndarray:
+                         features=MODEL_FEATURES, n_jobs: int = 1, class_weight=None,
+                         C: float = 1.0) -> np.ndarray:
     """Fit on a training feature table, return P(high) for the test table.
 
     Columns that are entirely NaN in training (e.g. LF/HF on 10-s windows) are dropped;
@@ -328,7 +330,7 @@ def fit_predict_features(train_x, train_y, test_x, model: str = "logreg", seed: 
     cols = [c for c in features if c in train_x.columns and train_x[c].notna().any()]
     if len(np.unique(y)) < 2 or not cols:
         return np.full(len(test_x), float(y.mean()) if len(y) else 0.5)
-    clf = make_model(model, seed=seed, n_jobs=n_jobs, class_weight=class_weight)
+    clf = make_model(model, seed=seed, n_jobs=n_jobs, class_weight=class_weight, C=C)
     clf.fit(train_x[cols].to_numpy(dtype=float), y.astype(np.int64))
     proba = clf.predict_proba(test_x[cols].to_numpy(dtype=float))
     return proba[:, list(clf.classes_).index(1)]

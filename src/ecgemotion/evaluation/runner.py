@@ -33,7 +33,8 @@ from ecgemotion.evaluation.metrics import (METRICS, aggregate, bootstrap_ci, fol
                                            paired_permutation_test, paired_test, per_subject_table,
                                            pool_trials, trial_metrics)
 from ecgemotion.evaluation.splits import LeakageError, get_protocol
-from ecgemotion.evaluation.systems import Context, EmbeddingCache, System, TracedStore
+from ecgemotion.evaluation.systems import (Context, EmbeddingCache, System, TracedStore,
+                                          subject_key)
 from ecgemotion.training.data import derived_seed
 
 MAJORITY = "majority"
@@ -99,11 +100,6 @@ def _check_fold_reads(rec: _Recorder, fold, system: str) -> dict[str, int]:
             "predict_rows_read": int(len(np.unique(pred_rows)))}
 
 
-def _subject_key(index: pd.DataFrame, rows) -> np.ndarray:
-    sub = index.iloc[np.asarray(rows, dtype=np.int64)]
-    return (sub["dataset"].astype(str) + "/" + sub["subject"].astype(str)).to_numpy()
-
-
 def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx: Context,
                    out_dir: str | Path, repeats: int | None = None, k: int | None = None,
                    val_fraction: float | None = None, max_folds: int | None = None,
@@ -166,7 +162,7 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx
         seed = derived_seed(ctx.seed, fold.repeat, fold.fold) % (2 ** 31)
         base = {"repeat": fold.repeat, "fold": fold.fold, "n_train": len(fold.train),
                 "n_val": len(fold.val), "n_test": len(fold.test),
-                "test_subjects": sorted(set(_subject_key(index, fold.test)))}
+                "test_subjects": sorted(set(subject_key(index, fold.test)))}
         # the majority baseline: the training majority class for every test window
         majority = int(y_train.mean() >= 0.5)
         outputs = {MAJORITY: (np.full(len(fold.test), float(majority)), {})}
@@ -262,7 +258,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         agg_fmt[name] = {m: f"{r['mean']:.3f} ± {r['std']:.3f}" if np.isfinite(r["std"])
                          else f"{r['mean']:.3f}" for m, r in table.iterrows()}
         p = pred0[pred0["system"] == name]
-        groups = _subject_key(index, p["row"]) if group_by_subject else None
+        groups = subject_key(index, p["row"]) if group_by_subject else None
         cis[name] = {m: bootstrap_ci(p["y"], p["prob"], m, groups=groups,
                                      n_boot=n_boot if m != "auroc" else min(n_boot, 500),
                                      seed=ctx.seed)
@@ -299,7 +295,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
                                    test_train_ratio=ratio if protocol != "loso" else None)
         pa = pred0[pred0["system"] == a].sort_values("row")
         pb = pred0[pred0["system"] == b].sort_values("row")
-        groups = _subject_key(index, pa["row"]) if group_by_subject else None
+        groups = subject_key(index, pa["row"]) if group_by_subject else None
         entry["permutation"] = {m: paired_permutation_test(
             pa["y"].to_numpy(), pa["prob"].to_numpy(), pb["prob"].to_numpy(), m, groups=groups,
             n_perm=2000 if m != "auroc" else 1000, seed=ctx.seed) for m in PERMUTATION_METRICS}
@@ -320,7 +316,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         "majority_baseline_definition": "the majority class of the fold's training labels, "
                                         "predicted for every test window",
         "n_windows": int(pred0[pred0["system"] == MAJORITY].shape[0]),
-        "n_subjects": int(len(set(_subject_key(index, pred0["row"].unique())))),
+        "n_subjects": int(len(set(subject_key(index, pred0["row"].unique())))),
         "folds": fold_records,
         "aggregate": agg, "summary": agg_fmt,
         "bootstrap_ci": cis,

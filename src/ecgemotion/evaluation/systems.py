@@ -189,7 +189,7 @@ class NeuralSystem(System):
         init = ctx.fold_init.get(self.fold_key, self.init)
         net = build_model(init, fit_store, self.model, self.overrides, seed=seed,
                           architecture_only=self.architecture_only)
-        net, fit_store, test_store = self.adapt(net, fold, fit_store, test_store)
+        net, fit_store, test_store = self.adapt(ctx, net, fold, fit_store, test_store)
         cfg = replace(ctx.train_cfg, seed=seed)
         net, summary = fit_classifier(net, fit_store, fold.train, fold.val, ctx.target, run_dir,
                                       cfg, freeze=self.freeze, ui=_quiet_ui(ctx),
@@ -201,7 +201,7 @@ class NeuralSystem(System):
                       "init": str(init) if init else "scratch",
                       "parameters": int(sum(p.numel() for p in net.parameters()))}
 
-    def adapt(self, net, fold, fit_store, test_store):
+    def adapt(self, ctx, net, fold, fit_store, test_store):
         """The network and the two stores it trains and predicts on (unchanged here)."""
         return net, fit_store, test_store
 
@@ -212,10 +212,11 @@ class HybridNeuralSystem(NeuralSystem):
 
     fold_key = "transformer"
 
-    def adapt(self, net, fold, fit_store, test_store):
+    def adapt(self, ctx, net, fold, fit_store, test_store):
         from ecgemotion.models.hybrid import WithFeatures, hybridise
 
-        return (hybridise(net, fit_store.hrv, fold.train), WithFeatures(fit_store),
+        y_train = fit_store.index[f"y_{ctx.target}"].to_numpy(dtype=float)[fold.train]
+        return (hybridise(net, fit_store.hrv, fold.train, y_train), WithFeatures(fit_store),
                 WithFeatures(test_store))
 
 
@@ -303,6 +304,12 @@ class HRVSystem(System):
         return np.asarray(prob, dtype=float), {"train_nan_share": nan_share}
 
 
+def subject_key(index, rows) -> np.ndarray:
+    """``dataset/subject`` of each row: the unit of subject-grouped splits and bootstraps."""
+    sub = index.iloc[np.asarray(rows, dtype=np.int64)]
+    return (sub["dataset"].astype(str) + "/" + sub["subject"].astype(str)).to_numpy()
+
+
 def _training_side(ctx, fold, fit_store) -> tuple[np.ndarray, np.ndarray]:
     """Training + validation rows and their labels: what selection-free models fit on."""
     rows = np.concatenate([fold.train, fold.val])
@@ -332,7 +339,8 @@ class HybridSystem(System):
         rows, y = _training_side(ctx, fold, fit_store)
         train = hybrid_table(fit_store.embed(rows, encoder), fit_store.hrv(rows))
         test = hybrid_table(test_store.embed(fold.test, encoder), test_store.hrv(fold.test))
-        prob = fit_predict_hybrid(train, y, test, self.model, seed=seed)
+        prob = fit_predict_hybrid(train, y, test, self.model, seed=seed,
+                                  groups=subject_key(fit_store.index, rows))
         return np.asarray(prob, dtype=float), {"encoder": str(encoder)}
 
 

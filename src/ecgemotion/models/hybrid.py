@@ -46,20 +46,53 @@ def hybrid_table(embeddings: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
                                         columns=list(PHYSIO_FEATURES))], axis=1)
 
 
+C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+
+
+def choose_c(train: pd.DataFrame, y, groups, seed: int = 0) -> float:
+    """The logistic regression's L2 strength by AUROC in a cross-validation over whole
+    ``groups`` (subjects) of the training rows: ~140 inputs against a few hundred windows
+    overfit at the default C, and the training side is the only place to choose.
+    1.0 when there are too few groups of each class to cross-validate."""
+    from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
+
+    from ecgemotion.baselines.hrv import make_model
+
+    y = np.asarray(y, dtype=np.int64)
+    groups = np.asarray(groups)
+    k = min(5, *(len(np.unique(groups[y == c])) for c in (0, 1)))
+    if k < 2:
+        return 1.0
+    cols = [c for c in train.columns if train[c].notna().any()]
+    x = train[cols].to_numpy(dtype=float)
+    cv = list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(x, y, groups))
+    scores = [np.nanmean(cross_val_score(make_model("logreg", seed=seed, class_weight="balanced",
+                                                    C=c), x, y, cv=cv, scoring="roc_auc"))
+              for c in C_GRID]
+    return float(C_GRID[int(np.nanargmax(scores))]) if np.isfinite(scores).any() else 1.0
+
+
 def fit_predict_hybrid(train: pd.DataFrame, y, test: pd.DataFrame, model: str = "logreg",
-                       seed: int = 0) -> np.ndarray:
-    """P(high) of the cheap hybrid: ``logreg`` (median fill, standardised, class-balanced)
-    or ``gbm`` (gradient boosting, class-balanced) on :func:`hybrid_table` rows."""
+                       seed: int = 0, groups=None) -> np.ndarray:
+    """P(high) of the cheap hybrid: ``logreg`` (median fill, standardised, class-balanced,
+    C by :func:`choose_c` over ``groups`` when given) or ``gbm`` (gradient boosting,
+    class-balanced) on :func:`hybrid_table` rows."""
     from ecgemotion.baselines.hrv import fit_predict_features
 
-    return fit_predict_features(train, y, test, model=model, seed=seed,
+    c = choose_c(train, y, groups, seed) if model == "logreg" and groups is not None else 1.0
+    return fit_predict_features(train, y, test, model=model, seed=seed, C=c,
                                 features=list(train.columns), class_weight="balanced")
 
 
 class HybridClassifier(nn.Module):
-    """``encoder`` embedding ⊕ standardised physiological features -> 2-class head.
+    """``encoder`` embedding ⊕ standardised physiological features -> 2-class head, plus a
+    linear path from the features alone to the logits.
 
-    Call :meth:`fit_normalisation` with the training rows' raw features before training.
+    Call :meth:`fit_training_side` with the training rows' raw features and labels before
+    training: it fixes the normalisation and starts the linear path at a logistic regression
+    on the features (linear probing before fine-tuning, Kumar et al. 2022). AdamW moves
+    each weight by about the learning rate per step, so a fresh head would need far more
+    steps than a short fine-tune has to give the features any weight.
     """
 
     def __init__(self, encoder: nn.Module, n_features: int, hidden: int | None = None,
@@ -70,16 +103,26 @@ class HybridClassifier(nn.Module):
         self.window_len = int(cfg.window_len)
         self.encoder = encoder
         encoder.classifier = nn.Identity()     # its own head is replaced by ours
-        d = self._embed(torch.zeros(1, 1, self.window_len)).shape[1]
+        was_training = encoder.training
+        encoder.eval()                         # a shape probe must not touch norm statistics
+        with torch.no_grad():
+            d = self._embed(torch.zeros(1, 1, self.window_len)).shape[1]
+        encoder.train(was_training)
         self.register_buffer("fill", torch.zeros(n_features))
         self.register_buffer("center", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
         self.classifier = MLPHead(d + n_features, [hidden or cfg.classifier_hidden], cfg.n_classes,
                                   cfg.classifier_dropout if dropout is None else dropout)
+        self.physio = nn.Linear(n_features, cfg.n_classes)
+        nn.init.zeros_(self.physio.weight)
+        nn.init.zeros_(self.physio.bias)
 
     @torch.no_grad()
-    def fit_normalisation(self, features: np.ndarray) -> None:
-        """Training-side statistics: NaN -> median, then mean / std of the filled values."""
+    def fit_training_side(self, features: np.ndarray, y: np.ndarray) -> None:
+        """Normalisation from the training rows (NaN -> median, then mean / std of the filled
+        values) and the linear path set to a class-balanced logistic regression on them."""
+        from sklearn.linear_model import LogisticRegression
+
         f = np.asarray(features, dtype=np.float64)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # an all-NaN column
@@ -89,6 +132,17 @@ class HybridClassifier(nn.Module):
         self.fill.copy_(torch.as_tensor(fill))
         self.center.copy_(torch.as_tensor(filled.mean(axis=0)))
         self.scale.copy_(torch.as_tensor(np.where(std > 1e-6, std, 1.0)))
+        y = np.asarray(y, dtype=np.int64)
+        if len(np.unique(y)) == 2:
+            z = self._normalise(torch.as_tensor(f, dtype=torch.float32)).numpy()
+            probe = LogisticRegression(max_iter=2000, class_weight="balanced").fit(z, y)
+            w, b = probe.coef_[0], probe.intercept_[0]     # logit(high) - logit(low) = w.z + b
+            self.physio.weight.copy_(torch.as_tensor(np.stack([-w / 2, w / 2])))
+            self.physio.bias.copy_(torch.as_tensor([-b / 2, b / 2]))
+
+    def _normalise(self, raw: torch.Tensor) -> torch.Tensor:
+        f = torch.where(torch.isnan(raw), self.fill.to(raw.dtype), raw)
+        return ((f - self.center.to(f.dtype)) / self.scale.to(f.dtype)).clamp(-CLIP, CLIP)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         enc = self.encoder
@@ -96,19 +150,19 @@ class HybridClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         signal, raw = x[..., : self.window_len], x[..., self.window_len:].flatten(1)
-        f = torch.where(torch.isnan(raw), self.fill.to(raw.dtype), raw)
-        f = ((f - self.center.to(f.dtype)) / self.scale.to(f.dtype)).clamp(-CLIP, CLIP)
+        f = self._normalise(raw)
         h = self._embed(signal)
-        return {"logits": self.classifier(torch.cat([h, f.to(h.dtype)], dim=1)), "features": h}
+        logits = self.classifier(torch.cat([h, f.to(h.dtype)], dim=1)) + self.physio(f).to(h.dtype)
+        return {"logits": logits, "features": h}
 
 
-def hybridise(net: nn.Module, hrv_of, train_rows) -> HybridClassifier:
-    """``net``'s encoder with a fresh hybrid head, its feature normalisation fitted on the
-    HRV table ``hrv_of(train_rows)`` of the training rows only."""
+def hybridise(net: nn.Module, hrv_of, train_rows, y_train) -> HybridClassifier:
+    """``net``'s encoder with a hybrid head fitted (normalisation, linear path) on the HRV
+    table ``hrv_of(train_rows)`` and labels of the training rows only."""
     from ecgemotion.baselines.hrv import PHYSIO_FEATURES
 
     hybrid = HybridClassifier(net, len(PHYSIO_FEATURES))
-    hybrid.fit_normalisation(physio_matrix(hrv_of(train_rows)))
+    hybrid.fit_training_side(physio_matrix(hrv_of(train_rows)), y_train)
     return hybrid
 
 
