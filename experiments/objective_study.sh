@@ -16,5 +16,6 @@ for obj in paper mae contrastive mae+contrastive paper+contrastive; do
         --model fast --objective "$obj" --steps "${STEPS[$obj]}" --batch-size 64 --seed 0 \
         --out "$OUT/$obj" --json > "$OUT/$obj.log" 2>&1
 done
-ecgemotion probe --model "$(printf "$OUT/%s," paper mae contrastive mae+contrastive paper+contrastive)random" \
-    --probes rhythm,identity,physiology --out "$OUT/probe"
+# paper@mean: the paper arm read by its token mean (its CLS token is never trained)
+ecgemotion probe --model "$(printf "$OUT/%s," paper paper@mean mae contrastive mae+contrastive \
+    paper+contrastive)random" --probes rhythm,identity,physiology --out "$OUT/probe"
