@@ -324,9 +324,10 @@ class HybridSystem(System):
         self.model, self.encoder = model, encoder
         self.name = f"hybrid-{model}"
         self.pretrained = not encoder.startswith("random")
-        how = "logistic regression" if model == "logreg" else "gradient boosting"
+        how = ("standardised logistic regression (L2 strength by AUROC over training subjects)"
+               if model == "logreg" else "gradient boosting")
         self.description = (f"frozen {encoder} embedding + physiological features "
-                            f"(HRV time domain, RR range, QRS width) -> standardised {how}, "
+                            f"(HRV time domain, RR range, QRS width) -> {how}, "
                             "class-balanced, fitted on train+val rows")
 
     def describe(self) -> dict[str, Any]:
