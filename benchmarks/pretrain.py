@@ -116,7 +116,7 @@ def throughput(name: str, device, autocast, batch: int, window_len: int, seconds
 
 def objective_step_costs(objectives: list[str], batch: int, rounds: int, precision: str) -> dict:
     """Seconds per training step and windows/s of each objective on ``fast``, interleaved."""
-    from ecgemotion.models.registry import flop_counter
+    from ecgemotion.models.accounting import flop_counter
     from ecgemotion.training.objectives import OBJECTIVES, SelfSupervised
 
     torch.use_deterministic_algorithms(False)

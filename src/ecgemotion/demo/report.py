@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion.demo.document import Document
-from ecgemotion.demo.run import per_subject_frame
 from ecgemotion.evaluation.report import ONE_CLASS_NOTE, one_class_mark, summary_rows
 
 
@@ -180,3 +179,10 @@ def _conclusion(doc: Document, facts: dict[str, Any], evaluations: dict[str, dic
                  "when the physiology carries the labels; they say nothing about how well ECG reveals "
                  "real emotions. For that, run `ecgemotion reproduce --amigos PATH` on the real AMIGOS.")
     doc.bullets(items)
+
+
+def per_subject_frame(results: dict[str, Any]) -> pd.DataFrame:
+    """Per-subject accuracy: one row per subject, one column per system."""
+    columns = {name: pd.DataFrame(rows).set_index("subject")["accuracy"]
+               for name, rows in results.get("per_subject", {}).items() if rows}
+    return pd.DataFrame(columns)

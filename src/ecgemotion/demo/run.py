@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ecgemotion import __version__
 
@@ -151,9 +150,3 @@ def one_screen(summary: dict[str, Any]) -> str:
     lines += [f"report: {summary['report_html']}", ""]
     return "\n".join(lines)
 
-
-def per_subject_frame(results: dict[str, Any]) -> pd.DataFrame:
-    """Per-subject accuracy: one row per subject, one column per system."""
-    columns = {name: pd.DataFrame(rows).set_index("subject")["accuracy"]
-               for name, rows in results.get("per_subject", {}).items() if rows}
-    return pd.DataFrame(columns)

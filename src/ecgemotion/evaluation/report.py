@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecgemotion.evaluation.runner import MAJORITY, write_json
+from ecgemotion.evaluation.results import MAJORITY, write_json
 
 # The paper's published figures (AMIGOS, window-level cross-validation).
 PAPER_FIGURES = {

@@ -8,7 +8,7 @@ every row served while fitting and while predicting, and raises
 :class:`~ecgemotion.evaluation.splits.LeakageError` if a test row was served to training
 or model selection, or if prediction read anything but the test rows.
 
-What :func:`run_evaluation` returns (and ``report.write_results`` saves as results.json):
+What :func:`run_evaluation` returns (and ``report.write_report`` saves as results.json):
 every fold's metrics for every system (and for the majority baseline, which predicts the
 training majority class), aggregates (mean ± std over folds), percentile bootstrap 95 %
 CIs on the pooled out-of-fold predictions of repeat 0 (clusters = subjects for
@@ -19,7 +19,6 @@ protocol with its ``subject_dependent``/``window_mixed`` flags, the seed and the
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -32,12 +31,12 @@ from ecgemotion import __version__
 from ecgemotion.evaluation.metrics import (METRICS, aggregate, bootstrap_ci, fold_metrics,
                                            paired_permutation_test, paired_test, per_subject_table,
                                            pool_trials, trial_metrics)
+from ecgemotion.evaluation.results import MAJORITY, json_number
 from ecgemotion.evaluation.splits import LeakageError, get_protocol
 from ecgemotion.evaluation.systems import (Context, EmbeddingCache, System, TracedStore,
                                           subject_key)
 from ecgemotion.training.data import derived_seed
 
-MAJORITY = "majority"
 # Paired tests run on each of these; the primary one (--metric) leads the reports. Balanced
 # accuracy is the default: with 75/25 classes plain accuracy rewards the majority vote.
 PAIRED_METRICS = ("balanced_accuracy", "auroc", "accuracy", "macro_f1")
@@ -254,7 +253,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
     for name in names:
         f = folds_df[folds_df["system"] == name]
         table = aggregate(f, list(METRICS) + ["majority_baseline", "test_majority_share"])
-        agg[name] = {m: {k2: _num(v) for k2, v in r.items()} for m, r in table.iterrows()}
+        agg[name] = {m: {k2: json_number(v) for k2, v in r.items()} for m, r in table.iterrows()}
         agg_fmt[name] = {m: f"{r['mean']:.3f} ± {r['std']:.3f}" if np.isfinite(r["std"])
                          else f"{r['mean']:.3f}" for m, r in table.iterrows()}
         p = pred0[pred0["system"] == name]
@@ -272,7 +271,8 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         per_subject[name] = ps.to_dict("records")
         t = trials_df[trials_df["system"] == name]
         ttab = aggregate(t, [c for c in (*METRICS, "majority_baseline") if c in t.columns])
-        trial_agg[name] = {m: {k2: _num(v) for k2, v in r.items()} for m, r in ttab.iterrows()}
+        trial_agg[name] = {m: {k2: json_number(v) for k2, v in r.items()}
+                           for m, r in ttab.iterrows()}
     # paired comparisons on the same folds
     pairs = []
     present = [s.name for s in systems]
@@ -302,7 +302,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         pairs.append(entry)
     fold_records = []
     for r in fold_rows:
-        fold_records.append({k2: (_num(v) if isinstance(v, (float, np.floating)) else v)
+        fold_records.append({k2: (json_number(v) if isinstance(v, (float, np.floating)) else v)
                              for k2, v in r.items()})
     return {
         "store": {"path": str(getattr(store, "path", "")), "identity": store.meta.get("identity"),
@@ -327,49 +327,6 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         "paired_tests": pairs,
         "trial_level": trial_agg,
     }
-
-
-def _num(v):
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return v
-    return v if np.isfinite(v) else None
-
-
-def clean(o):
-    """JSON-safe copy: NaN/inf -> None, numpy -> Python."""
-    if isinstance(o, dict):
-        return {str(k): clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [clean(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return [clean(v) for v in o.tolist()]
-    if isinstance(o, (bool, np.bool_)):
-        return bool(o)
-    if isinstance(o, (int, np.integer)):
-        return int(o)
-    if isinstance(o, (float, np.floating)):
-        return _num(o)
-    return o
-
-
-def write_json(results: dict[str, Any], path: Path) -> Path:
-    path.write_text(json.dumps(clean(results), indent=2, default=_json_default,
-                               allow_nan=False) + "\n")
-    return path
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return _num(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    return str(o)
 
 
 def evaluate(store, target: str, protocol: str, out_dir: str | Path,

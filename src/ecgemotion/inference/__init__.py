@@ -12,8 +12,8 @@
 """
 
 from ecgemotion.inference.engines import ModelSpec, expand_sources
-from ecgemotion.inference.recognizer import (FLAGS, EmotionRecognizer, Prediction, check_some_good,
-                                             predictions_frame)
+from ecgemotion.inference.prediction import FLAGS, Prediction, predictions_frame
+from ecgemotion.inference.recognizer import EmotionRecognizer, check_some_good
 from ecgemotion.inference.stream import EmotionStream, RingBuffer
 
 

@@ -13,7 +13,7 @@ they are never shown to the model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,49 +23,10 @@ import pandas as pd
 from ecgemotion import signal as sig
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.inference.engines import ModelSpec, expand_sources, load, shared_preprocess
+from ecgemotion.inference.prediction import FLAGS
 from ecgemotion.io.readers import rate_argument, read_signal
 from ecgemotion.preprocess import QUALITY_FLAGS, PreprocessConfig, Windows, process_recording
 from ecgemotion.recording import Recording
-
-FLAGS = (*QUALITY_FLAGS, "gap")  # "gap": the window touches a NaN run longer than max_gap_s
-
-
-@dataclass
-class Prediction:
-    """One window's result (what :meth:`EmotionStream.push` returns)."""
-
-    start_s: float
-    end_s: float
-    good: bool
-    flags: dict[str, bool]
-    heart_rate: float
-    probabilities: dict[str, float] = field(default_factory=dict)   # task -> P(positive class)
-
-    def as_row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {"start_s": self.start_s, "end_s": self.end_s, "good": self.good}
-        row.update({f"flag_{k}": bool(v) for k, v in self.flags.items()})
-        row["heart_rate_bpm"] = self.heart_rate
-        row.update({f"p_{k}": v for k, v in self.probabilities.items()})
-        return row
-
-    def line(self) -> str:
-        """One human-readable line: ``12.0-22.0 s  hr 71  p_arousal 0.62 ...``."""
-        text = f"{self.start_s:8.1f}-{self.end_s:.1f} s"
-        if not self.good:
-            bad = ",".join(k for k, v in self.flags.items() if v)
-            return f"{text}  low quality ({bad}): not predicted"
-        hr = f"{self.heart_rate:5.1f}" if np.isfinite(self.heart_rate) else "  nan"
-        probs = "  ".join(f"p_{k} {v:.3f}" for k, v in self.probabilities.items())
-        return f"{text}  hr {hr}  {probs}"
-
-
-def predictions_frame(predictions: list[Prediction], tasks: list[str] | None = None) -> pd.DataFrame:
-    """A DataFrame (one row a window) from a list of :class:`Prediction`."""
-    columns = ["start_s", "end_s", "good", *(f"flag_{f}" for f in FLAGS), "heart_rate_bpm",
-               *(f"p_{t}" for t in (tasks or []))]
-    return pd.DataFrame([p.as_row() for p in predictions], columns=columns if tasks is not None
-                        else None)
-
 
 class EmotionRecognizer:
     """Several per-task models (arousal, valence, ...) sharing one preprocessing."""
@@ -149,7 +110,7 @@ class EmotionRecognizer:
         good = np.ones(n, dtype=bool)
         for f in FLAGS:
             good &= ~flags[f]
-        probs = self._probabilities(win.data[rows[good]])
+        probs = self.probabilities(win.data[rows[good]])
         table = pd.DataFrame({"start_s": starts / cfg.fs, "end_s": (starts + cfg.window_len) / cfg.fs,
                               "good": good, **{f"flag_{f}": flags[f] for f in FLAGS},
                               "heart_rate_bpm": hr})
@@ -161,7 +122,9 @@ class EmotionRecognizer:
                            preprocess=cfg.to_dict(), dropped=dict(win.dropped))
         return table
 
-    def _probabilities(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+    def probabilities(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+        """P(positive class) per task for preprocessed windows (n, window_len); what batch and
+        streaming prediction both call."""
         out = {}
         for spec, engine in zip(self.specs, self.engines):
             if len(windows):

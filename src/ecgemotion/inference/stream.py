@@ -41,11 +41,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ecgemotion.errors import ConfigError, DataError
+from ecgemotion.inference.prediction import Prediction
 from ecgemotion.preprocess import QUALITY_FLAGS, process_recording
 from ecgemotion.recording import Recording
 
 if TYPE_CHECKING:
-    from ecgemotion.inference.recognizer import EmotionRecognizer, Prediction
+    from ecgemotion.inference.recognizer import EmotionRecognizer
 
 
 class RingBuffer:
@@ -118,7 +119,7 @@ class EmotionStream:
     def samples_seen(self) -> int:
         return self.buffer.total
 
-    def push(self, chunk) -> list["Prediction"]:
+    def push(self, chunk) -> list[Prediction]:
         """Append samples (any length, NaN for missing); return the predictions now due."""
         if self.closed:
             raise ConfigError("stream: push() after flush(); start a new stream")
@@ -137,7 +138,7 @@ class EmotionStream:
                 self.next_k += 1
         return self._predict(segments)
 
-    def flush(self) -> list["Prediction"]:
+    def flush(self) -> list[Prediction]:
         """End of the recording: emit every complete window still waiting for its delay."""
         segments = []
         while self.next_k * self.hop_n + self.win_n <= self.buffer.total:
@@ -175,9 +176,7 @@ class EmotionStream:
         flags = {f: bool(win.flags[f][j]) for f in QUALITY_FLAGS}
         return {**flags, "gap": False}, float(win.heart_rate[j]), win.data[j]
 
-    def _predict(self, segments) -> list["Prediction"]:
-        from ecgemotion.inference.recognizer import Prediction
-
+    def _predict(self, segments) -> list[Prediction]:
         results, windows, where = [], [], []
         for start, data, left in segments:
             flags, hr, window = self._window(start, data, left)
@@ -190,7 +189,7 @@ class EmotionStream:
                 windows.append(window)
                 where.append(len(results) - 1)
         if windows:
-            probs = self.recognizer._probabilities(np.stack(windows))
+            probs = self.recognizer.probabilities(np.stack(windows))
             for task, p in probs.items():
                 for idx, value in zip(where, p):
                     results[idx].probabilities[task] = float(value)

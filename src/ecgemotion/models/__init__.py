@@ -29,12 +29,13 @@ bad key and both shapes). ``encoder_only=True`` leaves the heads freshly initial
 fine-tuning.
 """
 
+from ecgemotion.models.accounting import (count_parameters, describe_model, flop_counter,
+                                          flops_per_window)
 from ecgemotion.models.config import ModelConfig
 from ecgemotion.models.hub import (available_pretrained, from_pretrained, load_state_strict,
                                    save_pretrained)
 from ecgemotion.models.masking import span_mask
-from ecgemotion.models.registry import (PRESETS, count_parameters, create_model, describe_model,
-                                        flop_counter, flops_per_window, preset_config)
+from ecgemotion.models.registry import PRESETS, create_model, preset_config
 
 __all__ = ["PRESETS", "ModelConfig", "available_pretrained", "count_parameters", "create_model",
            "describe_model", "flop_counter", "flops_per_window", "from_pretrained",
