@@ -8,7 +8,10 @@ from typing import Any
 
 from ecgemotion.cli.pairs import parse_overrides
 from ecgemotion.errors import ConfigError
+from ecgemotion.cli.finetune import TRAINABLE_PRESETS
+from ecgemotion.training.loop import TrainConfig
 from ecgemotion.training.objectives import OBJECTIVES
+from ecgemotion.training.recipes import PRETRAIN
 
 EPILOG = """examples:
   ecgemotion pretrain --model fast --minutes 30                 # open-ECG store, built on first use
@@ -23,22 +26,26 @@ def add_parser(sub, common):
                        description=__doc__, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", help="window store folder (default: the open-ECG store, built first)")
-    p.add_argument("--model", default="fast", help="preset: paper, fast or cnn (default: fast)")
+    p.add_argument("--model", default="fast", choices=TRAINABLE_PRESETS,
+                   help="preset: paper, fast or cnn (default: fast)")
     p.add_argument("--out", help="output folder (default: runs/pretrain-MODEL)")
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--minutes", type=float, help="wall-time budget (default: 10 when no --epochs)")
+    budget.add_argument("--minutes", type=float,
+                        help=f"wall-time budget (default: {PRETRAIN.minutes:g} when no --epochs)")
     budget.add_argument("--epochs", type=int, help="number of epochs")
     budget.add_argument("--steps", type=int, help="number of optimizer steps (an exact compute budget)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     p.add_argument("--init", help="start from saved weights (a folder or 'ecgemotion-base') "
                    "instead of a random initialisation; --model is then taken from them")
-    p.add_argument("--checkpoint-every", type=float, default=600.0, metavar="SECONDS",
-                   help="also save the last checkpoint this often within an epoch (600)")
+    p.add_argument("--checkpoint-every", type=float, default=TrainConfig.checkpoint_every_s,
+                   metavar="SECONDS", help="also save the last checkpoint this often within an "
+                   f"epoch ({TrainConfig.checkpoint_every_s:g})")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--warmup", type=float, default=0.05, help="warm-up fraction of the steps")
+    p.add_argument("--batch-size", type=int, default=PRETRAIN.batch_size)
+    p.add_argument("--lr", type=float, default=PRETRAIN.lr)
+    p.add_argument("--weight-decay", type=float, default=PRETRAIN.weight_decay)
+    p.add_argument("--warmup", type=float, default=PRETRAIN.warmup_fraction,
+                   help="warm-up fraction of the steps")
     p.add_argument("--objective", choices=sorted(OBJECTIVES), default="paper",
                    help="self-supervised objective (docs/models.md): paper = masked reconstruction "
                    "of 15%% in 0.5-s spans; mae = 75%% of tokens hidden, encoder on the rest; "
@@ -49,7 +56,7 @@ def add_parser(sub, common):
     p.add_argument("--mask-span-s", type=float, default=0.5, help="masked span length in seconds")
     p.add_argument("--mask-mode", choices=["input", "embedding"], help="default: the preset's")
     p.add_argument("--val-fraction", type=float, default=0.2, help="subjects held out for validation")
-    p.add_argument("--val-max-windows", type=int, default=4096)
+    p.add_argument("--val-max-windows", type=int, default=TrainConfig.val_max_windows)
     p.add_argument("--datasets", help="comma-separated datasets of the store to use (default: all)")
     p.add_argument("--quality", choices=["good", "usable", "all"], default="usable",
                    help="windows to train on: usable (default) keeps clipped R peaks, good drops them")
@@ -80,22 +87,18 @@ def _open_store(args, ui):
 
 
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
-    from ecgemotion.training import TrainConfig, dist_env, pretrain
+    from ecgemotion.training import dist_env, pretrain
 
-    if args.model not in ("paper", "fast", "cnn"):
-        raise ConfigError(f"--model must be paper, fast or cnn, found {args.model!r}")
     overrides = parse_overrides(args.set, "--set")
     if args.mask_mode:
         overrides["mask_mode"] = args.mask_mode
-    minutes = args.minutes if args.minutes is not None else (
-        None if (args.epochs or args.steps) else 10.0)
-    cfg = TrainConfig(epochs=args.epochs, minutes=minutes, steps=args.steps,
-                      batch_size=args.batch_size, lr=args.lr,
-                      weight_decay=args.weight_decay, warmup_fraction=args.warmup, seed=args.seed,
-                      device=args.device, precision=args.precision,
-                      deterministic=args.deterministic, val_max_windows=args.val_max_windows,
-                      resume=args.resume, stop_after_steps=args.stop_after_steps,
-                      checkpoint_every_s=args.checkpoint_every)
+    cfg = TrainConfig.from_recipe(
+        PRETRAIN, epochs=args.epochs, minutes=args.minutes, steps=args.steps,
+        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        warmup_fraction=args.warmup, seed=args.seed, device=args.device, precision=args.precision,
+        deterministic=args.deterministic, val_max_windows=args.val_max_windows,
+        resume=args.resume, stop_after_steps=args.stop_after_steps,
+        checkpoint_every_s=args.checkpoint_every)
     out = Path(args.out or f"runs/pretrain-{args.model}")
     env = dist_env()
     if not env.is_main:
@@ -115,7 +118,9 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.training.distributed import cleanup_distributed
 
     cleanup_distributed()
-    if env.is_main and summary.get("val_mse") is not None:
+    if env.is_main and summary.get("objective") != "paper" and summary.get("val_metrics"):
+        ui.say("validation " + "  ".join(f"{k} {v:.4f}" for k, v in summary["val_metrics"].items()))
+    elif env.is_main and summary.get("val_mse") is not None:
         val = summary
         ui.say(f"validation masked MSE {val['val_mse']:.4f}  (zeros {val['val_mse_zeros']:.4f}, "
                f"linear interpolation {val['val_mse_interp']:.4f}): "
