@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -41,9 +42,11 @@ def test_cli_pretrain_and_resume(tiny_store_path, tmp_path, capsys):
 
 
 def test_cli_rejects_bad_model(tiny_store_path, tmp_path, capsys):
-    assert main(["pretrain", "--store", str(tiny_store_path), "--model", "sarkar",
-                 "--out", str(tmp_path / "x"), "--epochs", "1", "--quiet"]) == 2
-    assert "paper, fast or cnn" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:   # an argparse choice: usage error, status 2
+        main(["pretrain", "--store", str(tiny_store_path), "--model", "sarkar",
+              "--out", str(tmp_path / "x"), "--epochs", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "invalid choice" in err and "cnn" in err
 
 
 def test_torchrun_two_processes(tiny_store_path, tmp_path):

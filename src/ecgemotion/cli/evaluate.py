@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ecgemotion.errors import ConfigError
+from ecgemotion.training.recipes import PRETEXT
 
 EPILOG = """protocols:
   paper    stratified k-fold over windows (SUBJECT-DEPENDENT, WINDOW-MIXED: the paper's setting)
@@ -49,7 +49,8 @@ def add_parser(sub, common):
     p.add_argument("--sarkar-overrides", metavar="K=V,...", help="model overrides for sarkar")
     p.add_argument("--ssl-store", help="unlabelled store for sarkar's pretext training "
                    "(default: each fold's training-side windows)")
-    p.add_argument("--ssl-epochs", type=int, default=5, help="sarkar pretext epochs (default 5)")
+    p.add_argument("--ssl-epochs", type=int, default=PRETEXT.epochs,
+                   help=f"sarkar pretext epochs (default {PRETEXT.epochs})")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
     p.add_argument("--metric", default="balanced_accuracy",
                    choices=("balanced_accuracy", "auroc", "accuracy", "macro_f1"),
@@ -74,8 +75,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     store = WindowStore.open(args.store)
     ssl_store = WindowStore.open(args.ssl_store) if args.ssl_store else None
     cfg = train_config(args)
-    ssl_cfg = TrainConfig(epochs=args.ssl_epochs, batch_size=args.batch_size, lr=1e-3,
-                          device=args.device, precision=args.precision, seed=args.seed)
+    ssl_cfg = TrainConfig.from_recipe(PRETEXT, epochs=args.ssl_epochs, batch_size=args.batch_size,
+                                      device=args.device, precision=args.precision, seed=args.seed)
     results = evaluate(store, args.task, args.protocol, args.out, systems=args.systems,
                        init=init, model=args.model,
                        overrides=parse_overrides(args.model_overrides), init_cnn=args.init_cnn,

@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from ecgemotion.errors import ConfigError
+from ecgemotion.training.recipes import FINETUNE, Recipe
+
+# What --model may name for a network trained here (sarkar has its own pretext).
+TRAINABLE_PRESETS = ("fast", "paper", "cnn")
 
 EPILOG = """examples:
   ecgemotion finetune --store STORE --task arousal --out models/arousal     # from ecgemotion-base
@@ -20,22 +24,33 @@ Class imbalance: class-weighted cross-entropy (weight n / (2 n_c)).
 """
 
 
-def add_train_flags(p: argparse.ArgumentParser, default_epochs: int = 10) -> None:
+def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE) -> None:
+    """The training flags, their defaults read from ``recipe`` (None: the command picks the
+    recipe after parsing, as ``reproduce --quick`` does)."""
+    def value(field: str):
+        return getattr(recipe, field) if recipe else None
+
+    def default(field: str) -> str:
+        return f"default {value(field):g}" if recipe else "default: the run's recipe"
+
     g = p.add_argument_group("training")
     budget = g.add_mutually_exclusive_group()
-    budget.add_argument("--epochs", type=int, help=f"epochs per training run (default {default_epochs})")
+    budget.add_argument("--epochs", type=int, help=f"epochs per training run ({default('epochs')})")
     budget.add_argument("--minutes", type=float, help="wall-time budget per training run")
-    g.add_argument("--batch-size", type=int, default=32, help="windows per training step (32)")
-    g.add_argument("--lr", type=float, default=1e-4,
-                   help="peak learning rate (default 1e-4: fine-tuning a pre-trained encoder)")
-    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (0.01)")
-    g.add_argument("--warmup", type=float, default=0.1, help="warm-up fraction of the steps")
+    g.add_argument("--batch-size", type=int, default=value("batch_size"),
+                   help=f"windows per training step ({default('batch_size')})")
+    g.add_argument("--lr", type=float, default=value("lr"),
+                   help=f"peak learning rate ({default('lr')}: fine-tuning a pre-trained encoder)")
+    g.add_argument("--weight-decay", type=float, default=value("weight_decay"),
+                   help=f"AdamW weight decay ({default('weight_decay')})")
+    g.add_argument("--warmup", type=float, default=value("warmup_fraction"),
+                   help=f"warm-up fraction of the steps ({default('warmup_fraction')})")
     g.add_argument("--seed", type=int, default=0,
                    help="seed for weights, batches and the validation split (0); same seed, same model")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="auto (bf16 autocast where the GPU supports it), fp32 or bf16")
-    g.add_argument("--model", default=None,
+    g.add_argument("--model", default=None, choices=TRAINABLE_PRESETS,
                    help="preset for --init scratch: fast, paper or cnn (default fast)")
     g.add_argument("--model-overrides", metavar="K=V,...",
                    help="model config overrides, e.g. d_model=32,n_layers=1,conv_strides=[4,4,4] "
@@ -57,8 +72,6 @@ def resolve_init(args, ui) -> str:
     from ecgemotion.training.finetune import DEFAULT_INIT, HEAD_FIELDS, is_scratch
 
     init = args.init or DEFAULT_INIT
-    if args.model not in (None, "fast", "paper", "cnn"):
-        raise ConfigError(f"--model must be fast, paper or cnn, found {args.model!r}")
     if not is_scratch(init):
         arch = sorted(set(parse_overrides(args.model_overrides)) - set(HEAD_FIELDS))
         if args.model or arch:
@@ -72,13 +85,15 @@ def resolve_init(args, ui) -> str:
     return init
 
 
-def train_config(args, default_epochs: int = 10):
+def train_config(args, recipe: Recipe = FINETUNE):
+    """``recipe`` with the flags the user gave (a flag left at None keeps the recipe's value)."""
     from ecgemotion.training.loop import TrainConfig
 
-    epochs = args.epochs if args.epochs is not None else (None if args.minutes else default_epochs)
-    return TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size, lr=args.lr,
-                       weight_decay=args.weight_decay, warmup_fraction=args.warmup, seed=args.seed,
-                       device=args.device, precision=args.precision).validate()
+    given = {"epochs": args.epochs, "minutes": args.minutes, "batch_size": args.batch_size,
+             "lr": args.lr, "weight_decay": args.weight_decay, "warmup_fraction": args.warmup}
+    return TrainConfig.from_recipe(recipe, **{k: v for k, v in given.items() if v is not None},
+                                   seed=args.seed, device=args.device,
+                                   precision=args.precision).validate()
 
 
 def add_parser(sub, common):

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ecgemotion.training.recipes import (FINETUNE, PRETEXT, QUICK_FINETUNE, QUICK_PRETEXT,
+                                        QUICK_PRETRAIN, REPRODUCE_PRETRAIN)
 
 EPILOG = """examples:
   ecgemotion reproduce --amigos ~/data/amigos --pretrain dreamer=~/data/DREAMER.mat,ascertain=~/data/ascertain --out repro
@@ -68,16 +70,18 @@ def add_parser(sub, common):
     p.add_argument("--max-folds", type=int, help="run only the first N folds")
     p.add_argument("--pretrain-epochs", type=int, help="pre-training epochs")
     p.add_argument("--pretrain-minutes", type=float, help="pre-training wall time per model "
-                   "(default 60; --quick: 1 epoch)")
+                   f"(default {REPRODUCE_PRETRAIN.minutes:g}; --quick: "
+                   f"{QUICK_PRETRAIN.epochs} epoch)")
     p.add_argument("--cnn-model", default="cnn", help=argparse.SUPPRESS)
-    p.add_argument("--ssl-epochs", type=int, help="sarkar pretext epochs (default 5; quick 1)")
+    p.add_argument("--ssl-epochs", type=int, help=f"sarkar pretext epochs (default {PRETEXT.epochs}; "
+                   f"quick {QUICK_PRETEXT.epochs})")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for the CIs (2000)")
     p.add_argument("--exclude-test-subjects-from-pretraining", action="store_true",
                    help="pre-train once per subject fold without the fold's test subjects (costly)")
     p.add_argument("--workers", type=int, default=None, help="store-building processes")
     p.add_argument("--out", required=True,
                    help="output folder: stores, pre-training runs, evaluations and table.md")
-    add_train_flags(p, default_epochs=10)
+    add_train_flags(p, recipe=None)  # FINETUNE, or QUICK_FINETUNE with --quick
     p.set_defaults(model="paper")
     return p
 
@@ -110,22 +114,15 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     cnn_overrides = QUICK["cnn_overrides"] if quick else {}
     sarkar_overrides = QUICK["sarkar_overrides"] if quick else {}
     k = args.k or (3 if quick else None)
-    if args.epochs is None and args.minutes is None:
-        args.epochs = 3 if quick else 10
-    if quick and args.lr == 1e-4:
-        args.lr = 1e-3
-    cfg = train_config(args)
-    ssl_cfg = TrainConfig(epochs=args.ssl_epochs or (1 if quick else 5), batch_size=args.batch_size,
-                          lr=1e-3, device=args.device, precision=args.precision, seed=args.seed)
-    if args.pretrain_epochs is not None:
-        pre_budget = {"epochs": args.pretrain_epochs}
-    elif args.pretrain_minutes is not None:
-        pre_budget = {"minutes": args.pretrain_minutes}
-    else:
-        pre_budget = {"epochs": 1} if quick else {"minutes": 60.0}
-    pre_cfg = TrainConfig(batch_size=args.batch_size, lr=3e-4 if not quick else 1e-3,
-                          device=args.device, precision=args.precision, seed=args.seed,
-                          **pre_budget)
+    cfg = train_config(args, QUICK_FINETUNE if quick else FINETUNE)
+    # One --batch-size for every stage; the budget flags replace the recipe's.
+    same = {"batch_size": cfg.batch_size, "device": args.device, "precision": args.precision,
+            "seed": args.seed}
+    ssl_cfg = TrainConfig.from_recipe(QUICK_PRETEXT if quick else PRETEXT, epochs=args.ssl_epochs,
+                                      **same)
+    pre_cfg = TrainConfig.from_recipe(
+        QUICK_PRETRAIN if quick else REPRODUCE_PRETRAIN, epochs=args.pretrain_epochs,
+        minutes=args.pretrain_minutes if args.pretrain_epochs is None else None, **same)
 
     # 1. the labelled AMIGOS store
     ui.say("1/5 preparing the AMIGOS store (left ECG, threshold:5)")

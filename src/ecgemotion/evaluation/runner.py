@@ -347,14 +347,15 @@ def evaluate(store, target: str, protocol: str, out_dir: str | Path,
     from ecgemotion.paths import claim_output
     from ecgemotion.evaluation.systems import build_systems
     from ecgemotion.training.loop import TrainConfig
+    from ecgemotion.training.recipes import FINETUNE, PRETEXT
 
     if target not in store.label_names:
         raise ConfigError(f"{getattr(store, 'path', 'store')}: no '{target}' labels; the store has "
                           f"{', '.join(store.label_names) or 'none'}")
     out_dir = claim_output(out_dir, "results.json", "an evaluation (results.json)", overwrite,
                            remove=("report.md", "plots", "predictions.csv", "runs"))
-    train_cfg = replace(train_cfg or TrainConfig(epochs=10), seed=seed)
-    ssl_cfg = replace(ssl_cfg or TrainConfig(epochs=5), seed=seed)
+    train_cfg = replace(train_cfg or TrainConfig.from_recipe(FINETUNE), seed=seed)
+    ssl_cfg = replace(ssl_cfg or TrainConfig.from_recipe(PRETEXT), seed=seed)
     system_list, notes = build_systems(systems, init, model, overrides, init_cnn, cnn_overrides,
                                        sarkar_overrides, ssl_store,
                                        per_fold_init=fold_init is not None)

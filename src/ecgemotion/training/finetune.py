@@ -38,6 +38,7 @@ from torch import nn
 
 from ecgemotion.errors import ConfigError
 from ecgemotion.paths import claim_output
+from ecgemotion.training.recipes import FINETUNE
 
 CLASSES = ["low", "high"]
 
@@ -175,7 +176,7 @@ def fit_classifier(model: nn.Module, store, train_rows, val_rows, target: str, o
     from ecgemotion.training.checkpoint import find_checkpoint, load_checkpoint
     from ecgemotion.training.loop import TrainConfig, fit
 
-    train_cfg = train_cfg or TrainConfig(epochs=5)
+    train_cfg = train_cfg or TrainConfig.from_recipe(FINETUNE)
     train_rows = np.asarray(train_rows, dtype=np.int64)
     val_rows = np.asarray(val_rows, dtype=np.int64)
     train_ds = WindowDataset(store, train_rows, target)
@@ -278,12 +279,13 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
              overrides: dict[str, Any] | None = None, ui=None,
              overwrite: bool = False) -> dict[str, Any]:
     """Train one deployable model on every labelled window of ``store`` (minus a
-    subject-held-out validation split) and save it in ``out_dir`` (``save_pretrained``)."""
+    subject-held-out validation split) and save it in ``out_dir`` (``save_pretrained``).
+    ``train_cfg`` defaults to the fine-tune recipe: the run ``ecgemotion finetune`` makes."""
     from ecgemotion.models import save_pretrained
     from ecgemotion.training.data import split_rows
     from ecgemotion.training.loop import TrainConfig
 
-    train_cfg = train_cfg or TrainConfig(epochs=10)
+    train_cfg = train_cfg or TrainConfig.from_recipe(FINETUNE)
     out_dir = claim_output(out_dir, "model.safetensors", "a model", overwrite,
                            remove=("config.json", "model.onnx*", "run"))
     rows = store.select(subjects=subjects, quality=quality, labelled=task)

@@ -41,6 +41,9 @@ from ecgemotion.training.data import derived_seed, epoch_batches, steps_per_epoc
 from ecgemotion.training.distributed import (DistEnv, allreduce_gradients, allreduce_sum,
                                              broadcast_int, broadcast_module, dist_env,
                                              init_distributed, select_device)
+from ecgemotion.training.recipes import PRETRAIN, Recipe
+
+BUDGET = ("epochs", "minutes", "steps")
 
 
 @dataclass
@@ -48,11 +51,11 @@ class TrainConfig:
     epochs: int | None = None          # run this many epochs ...
     minutes: float | None = None       # ... or fit the run into this wall time
     steps: int | None = None           # ... or run exactly this many optimizer steps
-    batch_size: int = 64
-    lr: float = 3e-4
+    batch_size: int = PRETRAIN.batch_size   # a bare TrainConfig is the pre-training recipe
+    lr: float = PRETRAIN.lr
     min_lr_fraction: float = 0.1       # cosine decays to lr * this
-    warmup_fraction: float = 0.05      # of the total steps (at least 1 step)
-    weight_decay: float = 0.05
+    warmup_fraction: float = PRETRAIN.warmup_fraction  # of the total steps (at least 1 step)
+    weight_decay: float = PRETRAIN.weight_decay
     betas: tuple[float, float] = (0.9, 0.98)
     grad_clip: float = 1.0
     seed: int = 0
@@ -63,6 +66,16 @@ class TrainConfig:
     checkpoint_every_s: float = 600.0  # also save ``last`` this often within an epoch
     resume: bool = False
     stop_after_steps: int | None = None  # stop (and checkpoint) early, as if killed: tests
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe, **overrides: Any) -> "TrainConfig":
+        """The recipe's settings with ``overrides`` on top; a budget given there (epochs,
+        minutes or steps, not None) replaces the recipe's."""
+        settings = recipe.settings()
+        overrides = {k: v for k, v in overrides.items() if v is not None or k not in BUDGET}
+        if any(k in overrides for k in BUDGET):
+            settings.update(epochs=None, minutes=None)
+        return cls(**{**settings, **overrides})
 
     def validate(self) -> "TrainConfig":
         if sum(v is not None for v in (self.epochs, self.minutes, self.steps)) != 1:

@@ -67,8 +67,9 @@ def pretrain_sarkar(store, rows, out_dir: str | Path, train_cfg=None, val_fracti
     from ecgemotion.training.checkpoint import find_checkpoint, load_checkpoint
     from ecgemotion.training.data import split_rows
     from ecgemotion.training.loop import TrainConfig, fit
+    from ecgemotion.training.recipes import PRETEXT
 
-    train_cfg = train_cfg or TrainConfig(epochs=5)
+    train_cfg = train_cfg or TrainConfig.from_recipe(PRETEXT)
     seed = train_cfg.seed if seed is None else seed
     rows = np.asarray(rows, dtype=np.int64)
     if len(rows) == 0:

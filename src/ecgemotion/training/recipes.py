@@ -1,0 +1,55 @@
+"""Named training recipes: the one home of every training default.
+
+The command line takes its defaults from here and the Python API starts from the same
+recipes, so ``finetune(...)`` from Python is the run ``ecgemotion finetune`` makes:
+
+>>> from ecgemotion.training import TrainConfig
+>>> from ecgemotion.training.recipes import FINETUNE
+>>> TrainConfig.from_recipe(FINETUNE, epochs=3).lr
+0.0001
+
+A bare ``TrainConfig()`` holds the pre-training recipe's optimiser settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A training budget and optimiser settings, under a name that runs and docs can cite."""
+
+    name: str
+    batch_size: int
+    lr: float                  # peak learning rate (linear warm-up, then cosine)
+    weight_decay: float        # AdamW
+    warmup_fraction: float     # of the run's steps
+    epochs: int | None = None  # the budget: epochs or minutes
+    minutes: float | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The fields a :class:`~ecgemotion.training.loop.TrainConfig` takes."""
+        return {k: v for k, v in asdict(self).items() if k != "name"}
+
+
+# Masked pre-training, time-boxed (the paper's objective and ours).
+PRETRAIN = Recipe("pretrain", batch_size=64, lr=3e-4, weight_decay=0.05, warmup_fraction=0.05,
+                  minutes=10.0)
+# Fine-tuning a pre-trained encoder: a smaller peak rate keeps what pre-training learnt.
+FINETUNE = Recipe("finetune", batch_size=32, lr=1e-4, weight_decay=0.01, warmup_fraction=0.1,
+                  epochs=10)
+# Sarkar & Etemad's transformation-recognition pretext, trained from scratch.
+PRETEXT = Recipe("sarkar-pretext", batch_size=32, lr=1e-3, weight_decay=0.05,
+                 warmup_fraction=0.05, epochs=5)
+
+# ``ecgemotion reproduce``: an hour of pre-training per model; --quick is a smoke run of tiny
+# models, where a larger rate learns something in a few epochs.
+REPRODUCE_PRETRAIN = replace(PRETRAIN, name="reproduce-pretrain", minutes=60.0)
+QUICK_PRETRAIN = replace(PRETRAIN, name="quick-pretrain", lr=1e-3, minutes=None, epochs=1)
+QUICK_FINETUNE = replace(FINETUNE, name="quick-finetune", lr=1e-3, epochs=3)
+QUICK_PRETEXT = replace(PRETEXT, name="quick-sarkar-pretext", epochs=1)
+
+RECIPES = {r.name: r for r in (PRETRAIN, FINETUNE, PRETEXT, REPRODUCE_PRETRAIN, QUICK_PRETRAIN,
+                               QUICK_FINETUNE, QUICK_PRETEXT)}
