@@ -171,21 +171,6 @@ def qrs_envelope(windows: np.ndarray, fs: float) -> np.ndarray:
     return sps.fftconvolve(energy, kernel[None, :], mode="same", axes=-1)
 
 
-def detect_r_peaks(x: np.ndarray, fs: float, refractory_s: float = 0.25,
-                   rel_height: float = 0.3) -> np.ndarray:
-    """A fast R-peak detector for quality checks (not for HRV analysis).
-
-    Peaks of the QRS energy envelope higher than ``rel_height`` times its 99th
-    percentile and at least ``refractory_s`` apart (240 bpm at most).
-    """
-    env = qrs_envelope(np.asarray(x, dtype=np.float64), fs)
-    top = np.percentile(env, 99) if len(env) else 0.0
-    if top <= 0:
-        return np.zeros(0, dtype=np.int64)
-    peaks, _ = sps.find_peaks(env, height=rel_height * top, distance=max(1, int(refractory_s * fs)))
-    return peaks
-
-
 def beat_peaks(windows: np.ndarray, fs: float) -> list[np.ndarray]:
     """QRS-envelope peaks of each window (above 0.3 × its 99th percentile, ≥ 0.25 s apart)."""
     if len(windows) == 0:

@@ -26,6 +26,7 @@ def add_parser(sub, common):
     from ecgemotion.cli.finetune import add_train_flags
     from ecgemotion.cli.ui import plain
     from ecgemotion.evaluation.splits import PROTOCOLS
+    from ecgemotion.evaluation.systems import DEFAULT_SYSTEMS
 
     p = sub.add_parser("evaluate", parents=[common], help="cross-validate systems under a protocol",
                        description=plain(__doc__), epilog=EPILOG,
@@ -42,7 +43,7 @@ def add_parser(sub, common):
     p.add_argument("--k", type=int, help="folds (default 10; capped at the number of groups)")
     p.add_argument("--val-fraction", type=float, help="training-side share held out for validation")
     p.add_argument("--max-folds", type=int, help="run only the first N folds (smoke tests)")
-    p.add_argument("--systems", default="transformer,scratch,cnn,sarkar,hrv-logreg,hrv-forest",
+    p.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
                    help="comma-separated systems (default: these six; also hybrid, "
                         "hybrid-logreg, hybrid-gbm)")
     p.add_argument("--cnn-overrides", metavar="K=V,...", help="model overrides for the cnn system")

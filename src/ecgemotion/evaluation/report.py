@@ -25,7 +25,8 @@ PAPER_FIGURES = {
 }
 
 
-def _fmt(v, digits=3) -> str:
+def fmt_number(v, digits=3) -> str:
+    """``v`` to ``digits`` decimals; a dash for a figure that does not exist (None, NaN)."""
     return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
 
 
@@ -76,8 +77,8 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _with_ci(r: dict[str, Any], metric: str) -> str:
     low, high = r.get("ci", {}).get(metric, (None, None))
-    ci = f" [{_fmt(low)}, {_fmt(high)}]" if low is not None else ""
-    return _fmt(r[metric]) + ci
+    ci = f" [{fmt_number(low)}, {fmt_number(high)}]" if low is not None else ""
+    return fmt_number(r[metric]) + ci
 
 
 def markdown_table(results: dict[str, Any]) -> str:
@@ -86,8 +87,8 @@ def markdown_table(results: dict[str, Any]) -> str:
              "|---|---|---|" + "---|" * (len(TABLE_METRICS) - 1)]
     for r in summary_rows(results):
         name = r["system"] + (" (baseline)" if r["system"] == MAJORITY else one_class_mark(r))
-        lines.append(f"| {name} | {_fmt(r['accuracy'])} ± {_fmt(r['accuracy_std'])} | "
-                     f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | "
+        lines.append(f"| {name} | {fmt_number(r['accuracy'])} ± {fmt_number(r['accuracy_std'])} | "
+                     f"[{fmt_number(r['ci_low'])}, {fmt_number(r['ci_high'])}] | "
                      + " | ".join(_with_ci(r, m) for m, _ in TABLE_METRICS[1:]) + " |")
     return "\n".join(lines)
 
@@ -102,9 +103,9 @@ def console_table(results: dict[str, Any]) -> str:
                    f"{'macroF1':>8} {'AUROC [95% CI]':>22}"]
     rows = summary_rows(results)
     for r in rows:
-        lines.append(f"{r['system']:<13} {_fmt(r['accuracy'])} ± {_fmt(r['accuracy_std'])}"
-                     f"  [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] "
-                     f"{_with_ci(r, 'balanced_accuracy'):>22} {_fmt(r['macro_f1']):>8} "
+        lines.append(f"{r['system']:<13} {fmt_number(r['accuracy'])} ± {fmt_number(r['accuracy_std'])}"
+                     f"  [{fmt_number(r['ci_low'])}, {fmt_number(r['ci_high'])}] "
+                     f"{_with_ci(r, 'balanced_accuracy'):>22} {fmt_number(r['macro_f1']):>8} "
                      f"{_with_ci(r, 'auroc'):>22}{one_class_mark(r)}")
     if any(one_class_mark(r) for r in rows):
         lines.append("NOTE: " + ONE_CLASS_NOTE)
@@ -164,7 +165,7 @@ def plot_roc(results, pred: pd.DataFrame, path: Path) -> Path:
             continue
         fpr, tpr = _roc(p["y"].to_numpy(), p["prob"].to_numpy())
         auc = results["bootstrap_ci"][name].get("auroc", {}).get("point")
-        ax.plot(fpr, tpr, label=f"{name} (AUROC {_fmt(auc)})")
+        ax.plot(fpr, tpr, label=f"{name} (AUROC {fmt_number(auc)})")
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -250,17 +251,17 @@ def paired_markdown(results: dict[str, Any]) -> list[str]:
              "p Wilcoxon | p permutation (pooled) |", "|---|---|---|---|---|---|---|"]
     for t in pairs:
         a, perm = t[primary], t.get("permutation", {}).get(primary, {})
-        lines.append(f"| {t['a']} | {t['b']} | {_fmt(a['mean_diff'])} | {_fmt(a['p_ttest'])} | "
-                     f"{_fmt(a['p_ttest_corrected'])} | {_fmt(a['p_wilcoxon'])} | "
-                     f"{_fmt(perm.get('p'))} |")
+        lines.append(f"| {t['a']} | {t['b']} | {fmt_number(a['mean_diff'])} | {fmt_number(a['p_ttest'])} | "
+                     f"{fmt_number(a['p_ttest_corrected'])} | {fmt_number(a['p_wilcoxon'])} | "
+                     f"{fmt_number(perm.get('p'))} |")
     others = [m for m in ("balanced_accuracy", "auroc", "accuracy", "macro_f1")
               if m != primary and pairs and m in pairs[0]]
     if others:
         lines += ["", "Other metrics: mean diff (p corrected / p permutation, where run)", "",
                   "| a | b | " + " | ".join(others) + " |", "|---|---|" + "---|" * len(others)]
         for t in pairs:
-            cells = [f"{_fmt(t[m]['mean_diff'])} ({_fmt(t[m]['p_ttest_corrected'])} / "
-                     f"{_fmt(t.get('permutation', {}).get(m, {}).get('p'))})" for m in others]
+            cells = [f"{fmt_number(t[m]['mean_diff'])} ({fmt_number(t[m]['p_ttest_corrected'])} / "
+                     f"{fmt_number(t.get('permutation', {}).get(m, {}).get('p'))})" for m in others]
             lines.append(f"| {t['a']} | {t['b']} | " + " | ".join(cells) + " |")
     return lines
 
@@ -309,7 +310,7 @@ def report_markdown(results: dict[str, Any]) -> str:
     folds = pd.DataFrame(results["folds"])
     for (r, f), g in folds.groupby(["repeat", "fold"]):
         acc = dict(zip(g["system"], g["accuracy"]))
-        lines.append(f"| r{r}f{f} | " + " | ".join(_fmt(acc.get(n)) for n in
+        lines.append(f"| r{r}f{f} | " + " | ".join(fmt_number(acc.get(n)) for n in
                                                    [MAJORITY] + list(results["systems"])) + " |")
     lines += ["", f"Leakage check: {results['leakage_check']['rule']} — passed for every fold "
               "and system.", ""]

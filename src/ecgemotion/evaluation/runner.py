@@ -29,12 +29,12 @@ import pandas as pd
 
 from ecgemotion import __version__
 from ecgemotion.evaluation.metrics import (METRICS, aggregate, bootstrap_ci, fold_metrics,
-                                           paired_permutation_test, paired_test, per_subject_table,
-                                           pool_trials, trial_metrics)
+                                           format_mean_std, paired_permutation_test, paired_test,
+                                           per_subject_table, pool_trials, trial_metrics)
 from ecgemotion.evaluation.results import MAJORITY, json_number
 from ecgemotion.evaluation.splits import LeakageError, get_protocol
-from ecgemotion.evaluation.systems import (Context, EmbeddingCache, System, TracedStore,
-                                          subject_key)
+from ecgemotion.evaluation.systems import (DEFAULT_SYSTEMS, Context, EmbeddingCache, System,
+                                          TracedStore, subject_key)
 from ecgemotion.training.data import derived_seed
 
 # Paired tests run on each of these; the primary one (--metric) leads the reports. Balanced
@@ -254,8 +254,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         f = folds_df[folds_df["system"] == name]
         table = aggregate(f, list(METRICS) + ["majority_baseline", "test_majority_share"])
         agg[name] = {m: {k2: json_number(v) for k2, v in r.items()} for m, r in table.iterrows()}
-        agg_fmt[name] = {m: f"{r['mean']:.3f} ± {r['std']:.3f}" if np.isfinite(r["std"])
-                         else f"{r['mean']:.3f}" for m, r in table.iterrows()}
+        agg_fmt[name] = format_mean_std(table)
         p = pred0[pred0["system"] == name]
         groups = subject_key(index, p["row"]) if group_by_subject else None
         cis[name] = {m: bootstrap_ci(p["y"], p["prob"], m, groups=groups,
@@ -330,7 +329,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
 
 
 def evaluate(store, target: str, protocol: str, out_dir: str | Path,
-             systems="transformer,scratch,cnn,sarkar,hrv-logreg,hrv-forest",
+             systems=",".join(DEFAULT_SYSTEMS),
              init: str | None = "scratch", model: str = "fast", overrides: dict | None = None,
              init_cnn: str | None = None, cnn_overrides: dict | None = None,
              sarkar_overrides: dict | None = None, ssl_store=None, train_cfg=None, ssl_cfg=None,
