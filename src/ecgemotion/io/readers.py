@@ -307,6 +307,22 @@ def _split(line: str, delimiter: str | None) -> list[str]:
     return line.split(delimiter) if delimiter else line.split()
 
 
+def sniff_layout(lines: Sequence[str]) -> tuple[int, str | None, list[str], bool]:
+    """How a delimited text file is laid out, from its lines: ``(first, delimiter, cells,
+    has_header)``. ``first`` is the first line that is neither blank nor a ``#`` comment
+    (``len(lines)`` when there is none), ``delimiter`` the first of ``,`` tab ``;`` in it (None:
+    whitespace), ``cells`` its stripped, unquoted cells, and it is a header unless every cell
+    is a number (or empty / NaN). One rule for :func:`read_table` and ``predict --follow``."""
+    first = 0
+    while first < len(lines) and (not lines[first].strip() or lines[first].lstrip().startswith("#")):
+        first += 1
+    if first == len(lines):
+        return first, None, [], False
+    delimiter = next((d for d in (",", "\t", ";") if d in lines[first]), None)
+    cells = [c.strip().strip('"').strip("'") for c in _split(lines[first].strip(), delimiter)]
+    return first, delimiter, cells, not all(_is_number(c) for c in cells)
+
+
 def read_table(path: str | Path, columns: Sequence[str] | None = None) -> tuple[list[str], np.ndarray, int]:
     """Parse a delimited numeric text file.
 
@@ -326,15 +342,9 @@ def read_table(path: str | Path, columns: Sequence[str] | None = None) -> tuple[
         raise DataError(path, f"cannot read file ({exc.strerror or exc})") from None
     text = _decode(path, raw)
     lines = text.splitlines()
-    start = 0
-    while start < len(lines) and (not lines[start].strip() or lines[start].lstrip().startswith("#")):
-        start += 1
+    start, delimiter, head, has_header = sniff_layout(lines)
     if start == len(lines):
         raise DataError(path, "no data rows")
-    first = lines[start]
-    delimiter = next((d for d in (",", "\t", ";") if d in first), None)
-    head = [c.strip().strip('"').strip("'") for c in _split(first.strip(), delimiter)]
-    has_header = not all(_is_number(c) for c in head)
     data_start = start + 1 if has_header else start
     ncol = len(head)
     names = head if has_header else [f"col{i}" for i in range(ncol)]

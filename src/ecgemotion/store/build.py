@@ -29,10 +29,11 @@ import pandas as pd
 
 from ecgemotion import __version__
 from ecgemotion.errors import DataError, EcgEmotionError
+from ecgemotion.paths import sha256_file
 from ecgemotion.preprocess import QUALITY_FLAGS, PreprocessConfig, process_recording
 from ecgemotion.sources.base import Skip, Source, SourceItem, file_fingerprint
 from ecgemotion.store.window_store import (FORMAT_VERSION, INDEX_FILE, META_FILE, WindowStore,
-                                           check_store, sha256_file)
+                                           check_store)
 
 SHARD_BYTES = 256 << 20
 

@@ -14,7 +14,6 @@ never be opened as complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,18 +22,11 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion.errors import DataError
+from ecgemotion.paths import sha256_file
 
 META_FILE = "meta.json"
 INDEX_FILE = "index.csv"
 FORMAT_VERSION = 1
-
-
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 class WindowStore:
