@@ -179,12 +179,16 @@ def main() -> None:
     if args.objectives:
         names = args.objectives.split(",")
         batch = args.batch_size or 128
-        fp32 = matmul_peak(torch.device("cpu"), torch.float32, 1024)
+        cpu = torch.device("cpu")
+        peaks = {"fp32": matmul_peak(cpu, torch.float32, 1024),
+                 "bf16": matmul_peak(cpu, torch.bfloat16, 1024)}
+        _, used = autocast_context(cpu, args.precision)
         res = objective_step_costs(names, batch, args.rounds, args.precision)
         for r in res.values():
-            r["mfu_fp32"] = r["achieved_flops_per_s"] / fp32
+            r["mfu_fp32"] = r["achieved_flops_per_s"] / peaks["fp32"]
+            r["mfu"] = r["achieved_flops_per_s"] / peaks[used]      # against the peak of what ran
         print(json.dumps({"torch_threads": torch.get_num_threads(), "batch_size": batch,
-                          "precision": args.precision, "matmul_peak_fp32": fp32,
+                          "precision": used, "matmul_peak_flops_per_s": peaks,
                           "objectives": res}, indent=1))
         return
 
