@@ -204,12 +204,7 @@ def fit_classifier(model: nn.Module, store, train_rows, val_rows, target: str, o
         torch.set_rng_state(rng)
     else:
         selected = "last_epoch (no validation windows)"
-    history = []
-    log = out_dir / "log.csv"
-    if log.is_file():
-        import pandas as pd
-
-        history = pd.read_csv(log).to_dict("records")
+    history = summary["history"]
     best_row = next((h for h in history if int(h["step"]) == summary.get("best_step")), None)
     val_metrics = {}
     if best_row is not None:

@@ -317,7 +317,7 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
     Datasets offer ``len()``, ``.rows`` and ``.batch(positions) -> (x (B,1,T), y (B,))``
     (:class:`ecgemotion.store.WindowDataset`). Writes into ``out_dir`` (rank 0 only):
     ``last/`` and ``best/`` checkpoints, ``log.csv``, ``run.json``, ``summary.json``.
-    Returns the run summary.
+    Returns the run summary with ``history``: the rows of ``log.csv``, one per validation.
     """
     cfg.validate()
     out_dir = Path(out_dir)
@@ -486,4 +486,4 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
     }
     if main:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    return summary
+    return {**summary, "history": list(st.history)}   # on disk: log.csv
