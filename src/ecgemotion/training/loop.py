@@ -310,6 +310,147 @@ def _calibrate_total(model, task, train_ds, val_n, cfg, env, device, autocast, s
     return broadcast_int(max(1, total), device)
 
 
+@dataclass
+class _Run:
+    """What one :func:`fit` call shares between its epochs."""
+
+    model: nn.Module
+    task: Task
+    train_ds: Any
+    val_ds: Any
+    cfg: TrainConfig
+    env: DistEnv
+    device: torch.device
+    autocast: Any
+    optimizer: torch.optim.Optimizer
+    st: _State
+    spe: int                 # steps per epoch
+    total: int               # steps in the run
+    val_pos: np.ndarray
+    out_dir: Path
+    log: RunLog
+    say: Any
+    bar: Any = None
+    t_start: float = 0.0     # wall clock when this process started training
+    elapsed0: float = 0.0    # training time before a resume
+    last_ckpt: float = 0.0   # wall clock of the last ``last/`` checkpoint
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {**asdict(self.st), "steps_per_epoch": self.spe, "seed": self.cfg.seed,
+                "world_size": self.env.world_size, "task": self.task.name}
+
+    def save_last(self) -> None:
+        if self.env.is_main:
+            save_checkpoint(self.out_dir / "last", self.model, self.optimizer,
+                            self.checkpoint_state())
+
+
+def _train_epoch(run: _Run) -> tuple[str | None, float]:
+    """Train from the current step to the end of its epoch, the run or a stop; return why it
+    stopped early (None: it did not) and the windows per second."""
+    st, cfg, env, spe, total = run.st, run.cfg, run.env, run.spe, run.total
+    epoch, first = divmod(st.step, spe)
+    batches = epoch_batches(len(run.train_ds), cfg.batch_size, cfg.seed, epoch, env.rank,
+                            env.world_size)
+    t_epoch, windows_epoch = time.time(), 0
+    stopped: str | None = None
+    for b in range(first, spe):
+        lr = lr_at(st.step, total, cfg)
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr
+        torch.manual_seed(derived_seed(cfg.seed, st.step, env.rank, 1))
+        gen = torch.Generator().manual_seed(derived_seed(cfg.seed, st.step, env.rank, 2))
+        x, y = run.train_ds.batch(batches[b])
+        loss = _train_step(run.model, run.task, run.optimizer,
+                           x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True),
+                           gen, cfg, env, run.autocast)
+        loss_value = float(loss)
+        if not math.isfinite(loss_value):
+            raise EcgEmotionError(f"training diverged at step {st.step}: loss {loss_value} "
+                                  "(lower --lr?)")
+        st.step += 1
+        st.epoch_loss_sum += loss_value
+        st.epoch_loss_n += 1
+        windows_epoch += len(x) * env.world_size
+        st.elapsed = run.elapsed0 + time.time() - run.t_start
+        if run.bar is not None:
+            run.bar.update(1)
+            if st.step % 5 == 0 or st.step == total:
+                run.bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}",
+                                    win_s=f"{windows_epoch / max(1e-9, time.time() - t_epoch):.0f}")
+        if st.step >= total:
+            break
+        if cfg.stop_after_steps is not None and st.step >= cfg.stop_after_steps:
+            stopped = f"stop_after_steps={cfg.stop_after_steps}"
+            break
+        if cfg.minutes is not None and st.elapsed > cfg.minutes * 60 * 1.1:
+            stopped = f"time budget of {cfg.minutes} min exhausted"
+            break
+        if time.time() - run.last_ckpt > cfg.checkpoint_every_s:
+            run.save_last()
+            run.last_ckpt = time.time()
+    return stopped, windows_epoch / max(1e-9, time.time() - t_epoch)
+
+
+def _end_epoch(run: _Run, wps: float) -> None:
+    """Validate, log the epoch's row, keep ``best/`` when it improved, save ``last/``."""
+    st, cfg, env, model, task = run.st, run.cfg, run.env, run.model, run.task
+    val = evaluate(model, task, run.val_ds, run.val_pos, cfg.batch_size, run.device, run.autocast)
+    train_loss = st.epoch_loss_sum / max(1, st.epoch_loss_n)
+    train_loss = allreduce_sum([train_loss], run.device)[0] / env.world_size
+    st.epoch_loss_sum, st.epoch_loss_n = 0.0, 0
+    st.last_val = val
+    row = {"epoch": (st.step - 1) // run.spe + 1, "step": st.step, "train_loss": train_loss,
+           "val_loss": val["loss"], "lr": lr_at(st.step - 1, run.total, cfg),
+           "windows_per_s": wps, "elapsed": round(st.elapsed, 2),
+           **{f"val_{k}": v for k, v in val.items() if k != "loss"}}
+    st.history.append(row)
+    run.log.row(row)
+    improved = val["loss"] < st.best_val_loss
+    if improved:
+        st.best_val_loss, st.best_step = val["loss"], st.step
+    if env.is_main:
+        if improved:
+            save_checkpoint(run.out_dir / "best", model, None, run.checkpoint_state())
+        if len(run.val_pos) and hasattr(task, "on_epoch_end"):
+            x, _ = run.val_ds.batch(run.val_pos[:4])
+            model.eval()
+            with torch.no_grad(), run.autocast:
+                task.on_epoch_end(model, x.to(run.device), run.val_ds.rows[run.val_pos[:4]],
+                                  run.out_dir, row["epoch"])
+            model.train()
+        run.say(f"epoch {row['epoch']}: train {train_loss:.4f}  val {val['loss']:.4f}  "
+                + "  ".join(f"{k} {v:.4f}" for k, v in val.items() if k != "loss")
+                + f"  {wps:.1f} windows/s")
+    run.save_last()
+    run.last_ckpt = time.time()
+
+
+def _start_state(cfg: TrainConfig, out_dir: Path, model: nn.Module, optimizer, spe: int,
+                 say) -> _State:
+    """A fresh state; with ``cfg.resume``, the one saved in ``out_dir/last`` (weights and
+    optimizer loaded), refused when the steps per epoch changed. Never overwrites a run."""
+    st = _State()
+    last_dir = out_dir / "last"
+    if cfg.resume:
+        if find_checkpoint(last_dir) is None:
+            raise EcgEmotionError(f"{last_dir}: --resume given but there is no checkpoint to "
+                                  "resume from")
+        saved = load_checkpoint(last_dir, model, optimizer)
+        for k in asdict(_State()):
+            if k in saved:
+                setattr(st, k, saved[k])
+        if saved.get("steps_per_epoch") != spe:
+            raise EcgEmotionError(f"{last_dir}: checkpoint was made with {saved.get('steps_per_epoch')} "
+                                  f"steps per epoch, this run has {spe} (batch size, world size "
+                                  "or data changed): cannot resume exactly")
+        say(f"resuming from step {st.step} of {st.total_steps}")
+    elif find_checkpoint(last_dir) is not None:
+        raise EcgEmotionError(f"{out_dir}: already holds a training run; pass resume=True "
+                              "(--resume) to continue it or choose another output folder")
+    return st
+
+
 def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_dir: str | Path,
         ui=None, run_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train ``model`` on ``train_ds`` for ``task``; validate on ``val_ds`` every epoch.
@@ -333,27 +474,9 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
     broadcast_module(model)
     optimizer = make_optimizer(model, cfg)
     spe = steps_per_epoch(len(train_ds), cfg.batch_size, env.world_size)
-    st = _State()
-    resumed_from: int | None = None   # where this run picked up (in the summary: provable resume)
-
+    st = _start_state(cfg, out_dir, model, optimizer, spe, say)
+    resumed_from = st.step if cfg.resume else None  # in the summary: a provable resume
     last_dir, best_dir = out_dir / "last", out_dir / "best"
-    if cfg.resume:
-        if find_checkpoint(last_dir) is None:
-            raise EcgEmotionError(f"{last_dir}: --resume given but there is no checkpoint to "
-                                  "resume from")
-        saved = load_checkpoint(last_dir, model, optimizer)
-        for k in asdict(_State()):
-            if k in saved:
-                setattr(st, k, saved[k])
-        if saved.get("steps_per_epoch") != spe:
-            raise EcgEmotionError(f"{last_dir}: checkpoint was made with {saved.get('steps_per_epoch')} "
-                                  f"steps per epoch, this run has {spe} (batch size, world size "
-                                  "or data changed): cannot resume exactly")
-        resumed_from = st.step
-        say(f"resuming from step {st.step} of {st.total_steps}")
-    elif find_checkpoint(last_dir) is not None:
-        raise EcgEmotionError(f"{out_dir}: already holds a training run; pass resume=True "
-                              "(--resume) to continue it or choose another output folder")
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -376,101 +499,27 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
         (out_dir / "run.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
     log = RunLog(out_dir, st.step if cfg.resume else None, enabled=main)
 
-    def checkpoint_state() -> dict[str, Any]:
-        return {**asdict(st), "steps_per_epoch": spe, "seed": cfg.seed,
-                "world_size": env.world_size, "task": task.name}
-
-    def save_last() -> None:
-        if main:
-            save_checkpoint(last_dir, model, optimizer, checkpoint_state())
-
-    bar = (ui.progress(total=total, initial=st.step, desc=task.name, unit="step")
-           if ui is not None and main else None)
-    t_start = time.time()
-    elapsed0 = st.elapsed
-    last_ckpt = time.time()
+    run = _Run(model, task, train_ds, val_ds, cfg, env, device, autocast, optimizer, st, spe,
+               total, val_pos, out_dir, log, say)
+    run.bar = (ui.progress(total=total, initial=st.step, desc=task.name, unit="step")
+               if ui is not None and main else None)
+    run.t_start = run.last_ckpt = time.time()
+    run.elapsed0 = st.elapsed
     stopped: str | None = None
     model.train()
     try:
         while st.step < total and stopped is None:
-            epoch, first = divmod(st.step, spe)
-            batches = epoch_batches(len(train_ds), cfg.batch_size, cfg.seed, epoch, env.rank,
-                                    env.world_size)
-            t_epoch, windows_epoch = time.time(), 0
-            for b in range(first, spe):
-                lr = lr_at(st.step, total, cfg)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                torch.manual_seed(derived_seed(cfg.seed, st.step, env.rank, 1))
-                gen = torch.Generator().manual_seed(derived_seed(cfg.seed, st.step, env.rank, 2))
-                x, y = train_ds.batch(batches[b])
-                loss = _train_step(model, task, optimizer, x.to(device, non_blocking=True),
-                                   y.to(device, non_blocking=True), gen, cfg, env, autocast)
-                loss_value = float(loss)
-                if not math.isfinite(loss_value):
-                    raise EcgEmotionError(f"training diverged at step {st.step}: loss {loss_value} "
-                                          "(lower --lr?)")
-                st.step += 1
-                st.epoch_loss_sum += loss_value
-                st.epoch_loss_n += 1
-                windows_epoch += len(x) * env.world_size
-                st.elapsed = elapsed0 + time.time() - t_start
-                if bar is not None:
-                    bar.update(1)
-                    if st.step % 5 == 0 or st.step == total:
-                        bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}",
-                                        win_s=f"{windows_epoch / max(1e-9, time.time() - t_epoch):.0f}")
-                if st.step >= total:
-                    break
-                if cfg.stop_after_steps is not None and st.step >= cfg.stop_after_steps:
-                    stopped = f"stop_after_steps={cfg.stop_after_steps}"
-                    break
-                if cfg.minutes is not None and st.elapsed > cfg.minutes * 60 * 1.1:
-                    stopped = f"time budget of {cfg.minutes} min exhausted"
-                    break
-                if time.time() - last_ckpt > cfg.checkpoint_every_s:
-                    save_last()
-                    last_ckpt = time.time()
-            epoch_done = st.step % spe == 0 or st.step >= total
-            wps = windows_epoch / max(1e-9, time.time() - t_epoch)
-            if epoch_done:
-                val = evaluate(model, task, val_ds, val_pos, cfg.batch_size, device, autocast)
-                train_loss = st.epoch_loss_sum / max(1, st.epoch_loss_n)
-                train_loss = allreduce_sum([train_loss], device)[0] / env.world_size
-                st.epoch_loss_sum, st.epoch_loss_n = 0.0, 0
-                st.last_val = val
-                row = {"epoch": (st.step - 1) // spe + 1, "step": st.step, "train_loss": train_loss,
-                       "val_loss": val["loss"], "lr": lr_at(st.step - 1, total, cfg),
-                       "windows_per_s": wps, "elapsed": round(st.elapsed, 2),
-                       **{f"val_{k}": v for k, v in val.items() if k != "loss"}}
-                st.history.append(row)
-                log.row(row)
-                improved = val["loss"] < st.best_val_loss
-                if improved:
-                    st.best_val_loss, st.best_step = val["loss"], st.step
-                if main:
-                    if improved:
-                        save_checkpoint(best_dir, model, None, checkpoint_state())
-                    if len(val_pos) and hasattr(task, "on_epoch_end"):
-                        x, _ = val_ds.batch(val_pos[:4])
-                        model.eval()
-                        with torch.no_grad(), autocast:
-                            task.on_epoch_end(model, x.to(device), val_ds.rows[val_pos[:4]],
-                                              out_dir, row["epoch"])
-                        model.train()
-                    say(f"epoch {row['epoch']}: train {train_loss:.4f}  val {val['loss']:.4f}  "
-                        + "  ".join(f"{k} {v:.4f}" for k, v in val.items() if k != "loss")
-                        + f"  {wps:.1f} windows/s")
-                save_last()
-                last_ckpt = time.time()
+            stopped, wps = _train_epoch(run)
+            if st.step % spe == 0 or st.step >= total:
+                _end_epoch(run, wps)
             elif stopped:
-                save_last()
+                run.save_last()
     except KeyboardInterrupt:
-        save_last()
+        run.save_last()
         raise
     finally:
-        if bar is not None:
-            bar.close()
+        if run.bar is not None:
+            run.bar.close()
         log.close()
 
     summary = {
