@@ -168,3 +168,14 @@ def test_readers_return_the_written_values(tmp_path, fmt, write, name, fs, atol)
     s = read_signal(path, fs=fs if fmt == "npy" else None, lead=1 if fmt == "npy" else None)
     assert s.fs == pytest.approx(fs) and s.signal.shape == x.shape
     np.testing.assert_allclose(s.signal, x, rtol=0, atol=atol + 1e-12)
+
+
+def test_sniff_layout_is_the_rule_read_table_and_follow_share():
+    from ecgemotion.io.readers import sniff_layout
+
+    assert sniff_layout(["# made by a logger", "", "time;ECG", "0;1"]) == (2, ";", ["time", "ECG"],
+                                                                           True)
+    assert sniff_layout(["1\t2", "3\t4"]) == (0, "\t", ["1", "2"], False)
+    assert sniff_layout(['"0.5", NaN', "1,2"]) == (0, ",", ["0.5", "NaN"], False)  # quoted, NaN
+    assert sniff_layout(["0.1 0.2 ECG"])[3] is True
+    assert sniff_layout(["# nothing but comments", ""]) == (2, None, [], False)

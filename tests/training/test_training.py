@@ -150,3 +150,13 @@ def test_pretrain_continues_from_saved_weights(tiny_store_path, tmp_path):
     assert again["val_mse"] < fresh["val_mse"]
     assert abs(again["val_mse"] - first["best_val_loss"]) < 0.05 * first["best_val_loss"]
     assert json.loads((tmp_path / "again" / "run.json").read_text())["init"] == str(tmp_path / "first")
+
+
+def test_fit_returns_the_history_it_logs(tiny_store_path, tmp_path):
+    """fit's summary carries the rows of log.csv, so no caller reads the file back."""
+    s = _run(WindowStore.open(tiny_store_path), tmp_path / "run", epochs=2)
+    with open(tmp_path / "run" / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["step"]) for r in rows] == [h["step"] for h in s["history"]] == [6, 12]
+    for r, h in zip(rows, s["history"]):
+        assert float(r["val_loss"]) == pytest.approx(h["val_loss"], rel=1e-5)
