@@ -31,7 +31,10 @@ def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE
         return getattr(recipe, field) if recipe else None
 
     def default(field: str) -> str:
-        return f"default {value(field):g}" if recipe else "default: the run's recipe"
+        if recipe is None:
+            return "default: from the command's recipe, training/recipes.py"
+        v = value(field)
+        return "default " + (f"{v:.0e}".replace("e-0", "e-") if 0 < v < 1e-2 else f"{v:g}")
 
     g = p.add_argument_group("training")
     budget = g.add_mutually_exclusive_group()
@@ -40,7 +43,7 @@ def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE
     g.add_argument("--batch-size", type=int, default=value("batch_size"),
                    help=f"windows per training step ({default('batch_size')})")
     g.add_argument("--lr", type=float, default=value("lr"),
-                   help=f"peak learning rate ({default('lr')}: fine-tuning a pre-trained encoder)")
+                   help=f"peak learning rate ({default('lr')})")
     g.add_argument("--weight-decay", type=float, default=value("weight_decay"),
                    help=f"AdamW weight decay ({default('weight_decay')})")
     g.add_argument("--warmup", type=float, default=value("warmup_fraction"),
