@@ -285,8 +285,9 @@ def report_markdown(results: dict[str, Any]) -> str:
         "",
         "## Results (window level)", "",
         markdown_table(results), "",
-        f"Mean ± std over folds; 95 % CI: percentile bootstrap of the pooled out-of-fold "
-        f"predictions, resampling unit: **{results['bootstrap_unit']}**. The majority baseline predicts "
+        f"Mean ± std over folds (other columns: the fold mean); 95 % CI: percentile bootstrap "
+        f"of the pooled out-of-fold predictions (whose own value can differ from the fold "
+        f"mean, AUROC most), resampling unit: **{results['bootstrap_unit']}**. The majority baseline predicts "
         "the training majority class for every test window. Trial-level accuracy averages "
         "P(high) over each trial's windows (reported separately, not comparable with window "
         "figures).", "",
