@@ -41,16 +41,36 @@ def checkpoint_step(folder: Path) -> int:
 
 
 def assert_complete(folder: Path) -> None:
-    """Every visible checkpoint folder is whole: weights load, state parses."""
+    """Every visible checkpoint folder is whole: weights load, state parses.
+
+    A folder renamed away (replaced by a newer checkpoint) while it is being read is not a
+    broken one: the check is repeated on whatever folder holds the name then.
+    """
     import json
+
+    def check(ckpt: Path, name: str) -> None:
+        load_file(str(ckpt / "model.safetensors"))
+        json.loads((ckpt / "config.json").read_text())
+        if name == "last":
+            json.loads((ckpt / STATE_FILE).read_text())
 
     for name in ("last", "best"):
         ckpt = folder / name
-        if ckpt.is_dir():
-            load_file(str(ckpt / "model.safetensors"))
-            json.loads((ckpt / "config.json").read_text())
-            if name == "last":
-                json.loads((ckpt / STATE_FILE).read_text())
+        for _ in range(20):
+            try:
+                inode = ckpt.stat().st_ino
+            except FileNotFoundError:
+                break                               # no checkpoint under this name right now
+            try:
+                check(ckpt, name)
+                break
+            except (OSError, RuntimeError, ValueError):
+                try:
+                    replaced = ckpt.stat().st_ino != inode
+                except FileNotFoundError:
+                    replaced = True
+                if not replaced:
+                    raise                           # the same folder, and it is incomplete
 
 
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
