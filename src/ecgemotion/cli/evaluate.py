@@ -71,7 +71,9 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.store import WindowStore
     from ecgemotion.cli.pairs import parse_overrides
     from ecgemotion.training.loop import TrainConfig
+    from ecgemotion.training.threads import configure_threads
 
+    ui.say(configure_threads(args.threads))
     init = resolve_init(args, ui)
     store = WindowStore.open(args.store)
     ssl_store = WindowStore.open(args.ssl_store) if args.ssl_store else None

@@ -52,7 +52,9 @@ def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE
                    help="seed for weights, batches and the validation split (0); same seed, same model")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                   help="auto (bf16 autocast where the GPU supports it), fp32 or bf16")
+                   help="auto (bf16 autocast on CUDA and on CPUs with AMX), fp32 or bf16")
+    g.add_argument("--threads", type=int,
+                   help="torch CPU threads (default: one per idle core, printed)")
     g.add_argument("--model", default=None, choices=TRAINABLE_PRESETS,
                    help="preset for --init scratch: fast, paper or cnn (default fast)")
     g.add_argument("--model-overrides", metavar="K=V,...",
@@ -123,6 +125,9 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.cli.pairs import parse_overrides
     from ecgemotion.training.finetune import finetune
 
+    from ecgemotion.training.threads import configure_threads
+
+    ui.say(configure_threads(args.threads))
     store = WindowStore.open(args.store)
     if args.task not in store.label_names:
         raise ConfigError(f"{store.path}: no '{args.task}' labels; the store has "

@@ -94,6 +94,7 @@ def _subject_keys(index, rows=None):
 
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.cli.finetune import train_config
+    from ecgemotion.training.threads import configure_threads
     from ecgemotion.evaluation.report import PAPER_FIGURES, console_table
     from ecgemotion.evaluation.runner import evaluate
     from ecgemotion.evaluation.systems import SubsetStore
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.cli.pairs import parse_options, parse_overrides, split_pairs
     from ecgemotion.training import TrainConfig, pretrain
 
+    ui.say(configure_threads(args.threads))
     t0 = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
