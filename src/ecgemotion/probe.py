@@ -193,13 +193,27 @@ class FeatureCache:
 
 # -- scoring -----------------------------------------------------------------------------------
 def _standardised_logreg(seed: int):
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    """The frozen-embedding classifier: the HRV baseline's pipeline, class-balanced; 3,000
+    iterations because 128 correlated embedding columns converge slower than 5 features."""
+    from ecgemotion.baselines.hrv import make_model
 
-    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
-                         LogisticRegression(max_iter=3000, class_weight="balanced", random_state=seed))
+    return make_model("logreg", seed=seed, class_weight="balanced", max_iter=3000)
+
+
+def _scores(y: np.ndarray, prob: np.ndarray, groups: np.ndarray, n_boot: int) -> dict[str, Any]:
+    """AUROC and balanced accuracy with 95 % CIs resampling whole ``groups`` (records)."""
+    from ecgemotion.evaluation.metrics import bootstrap_ci, fold_metrics
+
+    m = fold_metrics(y, prob)
+    return {k: {"point": m[k], **{b: v for b, v in bootstrap_ci(
+        y, prob, k, groups=groups, n_boot=n_boot, seed=0).items() if b in ("low", "high")}}
+        for k in ("auroc", "balanced_accuracy")}
+
+
+def _mean_over_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Point values and CI bounds averaged over draws (seeds)."""
+    return {k: {b: float(np.mean([r[k][b] for r in runs])) for b in ("point", "low", "high")}
+            for k in runs[0]}
 
 
 def nearest_neighbour_top1(gallery: np.ndarray, gallery_id: np.ndarray, probes: np.ndarray,
@@ -244,6 +258,8 @@ class Probe:
         record = idx["subject"].to_numpy()
         self.in_downstream = np.isin(record, list(downstream))
         self.record = record
+        every = cinc.select(quality="all")
+        self.cinc_rows = every[self.in_downstream[every]]          # sorted: what gets embedded
         an = cinc.select(quality="all", labelled="af")
         self.an_rows = an[self.in_downstream[an]]
         self.y_af = idx["y_af"].to_numpy()
@@ -252,11 +268,15 @@ class Probe:
         recs = recs.groupby("record")["y"].first().astype(int).reset_index()
         self.pool = recs[~recs["record"].map(is_test)]
 
-    def rhythm(self, rep: str) -> dict[str, Any]:
-        from ecgemotion.evaluation.metrics import bootstrap_ci, fold_metrics
+    def cinc_features(self, rows: np.ndarray, rep: str) -> np.ndarray:
+        """Features of CinC ``rows``, computed once per representation for every downstream
+        row (the rhythm, identity and physiology probes share them)."""
+        x = self.features(self.stores["cinc"], self.cinc_rows, rep, self.say)
+        return x[np.searchsorted(self.cinc_rows, rows)]
 
-        cinc, rows = self.stores["cinc"], self.an_rows
-        x = self.features(cinc, rows, rep, self.say)
+    def rhythm(self, rep: str) -> dict[str, Any]:
+        rows = self.an_rows
+        x = self.cinc_features(rows, rep)
         test = self.test_mask
         y = self.y_af[rows].astype(int)
         out = {}
@@ -267,20 +287,14 @@ class Probe:
                 fit = np.isin(self.record[rows], train + val)
                 clf = _standardised_logreg(seed).fit(x[fit], y[fit])
                 prob = clf.predict_proba(x[test])[:, 1]
-                m = fold_metrics(y[test], prob)
-                runs.append({k: {"point": m[k], **{b: v for b, v in bootstrap_ci(
-                    y[test], prob, k, groups=self.record[rows][test], n_boot=self.n_boot,
-                    seed=0).items() if b in ("low", "high")}} for k in ("auroc", "balanced_accuracy")})
-            out[f"{fraction:g}"] = {k: {b: float(np.mean([r[k][b] for r in runs]))
-                                       for b in ("point", "low", "high")}
-                                    for k in runs[0]} | {"seeds": seeds}
+                runs.append(_scores(y[test], prob, self.record[rows][test], self.n_boot))
+            out[f"{fraction:g}"] = _mean_over_runs(runs) | {"seeds": seeds}
         return out
 
     def identity(self, rep: str) -> dict[str, Any]:
         out = {}
         cinc = self.stores["cinc"]
-        rows = cinc.select(quality="all")
-        rows = rows[self.in_downstream[rows]]
+        rows = self.cinc_rows
         idx = cinc.index.iloc[rows]
         rows = rows[np.lexsort((idx["start_s"].to_numpy(), idx["subject"].to_numpy()))]
         rec = self.record[rows]
@@ -288,7 +302,7 @@ class Probe:
         rows = rows[np.isin(rec, counts.index[counts >= 2])]
         rec = self.record[rows]
         first = np.r_[True, rec[1:] != rec[:-1]]
-        x = self.features(cinc, rows, rep, self.say)
+        x = self.cinc_features(rows, rep)
         hits = nearest_neighbour_top1(x[first], rec[first], x[~first], rec[~first])
         out["cinc"] = group_bootstrap(lambda i: hits[i].mean(), rec[~first], self.n_boot) | {
             "gallery": int(first.sum()), "probes": int((~first).sum())}
@@ -314,10 +328,10 @@ class Probe:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        cinc, rows = self.stores["cinc"], self.an_rows
-        hr = self.features(cinc, rows, "hrv")[:, 0]
+        rows = self.an_rows
+        hr = self.cinc_features(rows, "hrv")[:, 0]
         ok = np.isfinite(hr) & (hr >= 30) & (hr <= 220)
-        x = self.features(cinc, rows, rep, self.say)
+        x = self.cinc_features(rows, rep)
         train, test = ok & ~self.test_mask, ok & self.test_mask
         reg = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 13)))
         pred = reg.fit(x[train], hr[train]).predict(x[test])
@@ -332,7 +346,6 @@ class Probe:
         """Full fine-tuning at ``fraction`` of the labels (cinc_fewlabel's recipe)."""
         import tempfile
 
-        from ecgemotion.evaluation.metrics import bootstrap_ci, fold_metrics
         from ecgemotion.training.finetune import build_model, fit_classifier, predict_proba
         from ecgemotion.training.loop import TrainConfig
 
@@ -352,12 +365,8 @@ class Probe:
                 net, _ = fit_classifier(net, cinc, tr, va, "af", Path(tmp), cfg,
                                         keep_checkpoints=False)
             prob = predict_proba(net, cinc.windows, test_rows)
-            m = fold_metrics(y_test, prob)
-            runs.append({k: {"point": m[k], **{b: v for b, v in bootstrap_ci(
-                y_test, prob, k, groups=self.record[test_rows], n_boot=self.n_boot, seed=0).items()
-                if b in ("low", "high")}} for k in ("auroc", "balanced_accuracy")})
-        return {k: {b: float(np.mean([r[k][b] for r in runs])) for b in ("point", "low", "high")}
-                for k in runs[0]} | {"fraction": fraction, "seeds": seeds, "epochs": epochs}
+            runs.append(_scores(y_test, prob, self.record[test_rows], self.n_boot))
+        return _mean_over_runs(runs) | {"fraction": fraction, "seeds": seeds, "epochs": epochs}
 
 
 def run_probes(models: list[str], probes: list[str], stores: dict[str, Any], cache_dir: Path,

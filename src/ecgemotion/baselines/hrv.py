@@ -286,7 +286,7 @@ class HRVFeatureCache:
 
 # -- models -----------------------------------------------------------------------------------
 def make_model(model: str = "logreg", seed: int = 0, n_jobs: int = 1, class_weight=None,
-               C: float = 1.0):
+               C: float = 1.0, max_iter: int = 2000):
     """``logreg``: median imputation → standardisation → L2 logistic regression (``C``);
     ``forest``: median imputation → 300-tree random forest (min 3 samples per leaf);
     ``gbm``: histogram gradient boosting (NaN handled natively)."""
@@ -298,7 +298,7 @@ def make_model(model: str = "logreg", seed: int = 0, n_jobs: int = 1, class_weig
 
     if model == "logreg":
         return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
-                             LogisticRegression(max_iter=2000, class_weight=class_weight, C=C,
+                             LogisticRegression(max_iter=max_iter, class_weight=class_weight, C=C,
                                                 random_state=seed))
     if model == "forest":
         return make_pipeline(SimpleImputer(strategy="median"),
