@@ -44,6 +44,12 @@ OBJECTIVES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 }
 
 
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over masked samples; pred/target (B, 1, T), mask (B, T) bool."""
+    m = mask[:, None, :]
+    return F.mse_loss(pred.float()[m], target.float()[m])
+
+
 def random_keep(batch: int, n_tokens: int, n_keep: int, generator: torch.Generator) -> torch.Tensor:
     """(batch, n_keep) sorted token indices kept visible, uniform without replacement per row."""
     order = torch.rand(batch, n_tokens, generator=generator).argsort(dim=1)
@@ -151,11 +157,8 @@ class SelfSupervised:
     def paired(self) -> bool:
         return self.contrastive_weight > 0
 
-    def _views(self, x: torch.Tensor, generator: torch.Generator, augment: bool) -> list[torch.Tensor]:
-        """The clean windows (one, or two when paired), noised and scaled when ``augment``."""
-        views = [x[:, i: i + 1] for i in range(x.shape[1])] if self.paired else [x[:, :1]]
-        if not (augment and self.paired):
-            return views
+    def _augment(self, views: list[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
+        """Each view noised and scaled (contrastive training only)."""
         out = []
         for v in views:
             b = v.shape[0]
@@ -172,14 +175,13 @@ class SelfSupervised:
         n_keep = max(1, round((1 - self.mask_ratio) * n))
         recon, pooled = [], []
         clean = [x[:, i: i + 1] for i in range(x.shape[1] if self.paired else 1)]
-        for v, target in zip(self._views(x, generator, augment), clean):
+        views = self._augment(clean, generator) if augment and self.paired else clean
+        for v, target in zip(views, clean):
             if self.mask_style == "spans":
                 mask = span_mask(v.shape[0], v.shape[-1], self.mask_ratio, self.span,
                                  generator).to(x.device)
                 h = model.encode(v, mask)
-                pred = patches_to_signal(model.recon_head(h[:, 1:]))
-                m = mask[:, None, :]
-                recon.append(F.mse_loss(pred.float()[m], target.float()[m]))
+                recon.append(masked_mse(patches_to_signal(model.recon_head(h[:, 1:])), target, mask))
                 pooled.append(model.pool(h))
                 continue
             keep = random_keep(v.shape[0], n, n_keep, generator).to(x.device)
@@ -187,8 +189,7 @@ class SelfSupervised:
                 pred, emb = model.mae(v, keep)
                 hidden = torch.ones(v.shape[0], n, dtype=torch.bool, device=x.device)
                 hidden.scatter_(1, keep, False)
-                m = hidden.repeat_interleave(cfg.stride, dim=1)[:, None, :]
-                recon.append(F.mse_loss(pred.float()[m], target.float()[m]))
+                recon.append(masked_mse(pred, target, hidden.repeat_interleave(cfg.stride, dim=1)))
             else:
                 emb = model.pool(model.encode_visible(v, keep))
             pooled.append(emb)

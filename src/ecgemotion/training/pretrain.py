@@ -15,19 +15,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ecgemotion.errors import ConfigError
 from ecgemotion.models import create_model, span_mask
 from ecgemotion.training.data import derived_seed, split_rows
 from ecgemotion.training.loop import TrainConfig, fit
-
-
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over masked samples; pred/target (B, 1, T), mask (B, T) bool."""
-    m = mask[:, None, :]
-    return F.mse_loss(pred.float()[m], target.float()[m])
+from ecgemotion.training.objectives import OBJECTIVES, PairedWindows, SelfSupervised, masked_mse
 
 
 def interpolate_masked(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -134,7 +128,6 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
     Returns the run summary (for ``paper``: the validation MSE beside the zeros /
     interpolation baselines)."""
     from ecgemotion.store import WindowDataset
-    from ecgemotion.training.objectives import OBJECTIVES, PairedWindows, SelfSupervised
 
     if objective not in OBJECTIVES:
         raise ConfigError(f"objective: expected one of {sorted(OBJECTIVES)}, found {objective!r}")
