@@ -95,7 +95,7 @@ class PairedWindows:
         self.store = store
         self.rows = np.asarray(rows, dtype=np.int64)
         self.random = random
-        self.max_shift = int(round(max_shift_s * store.fs)) if hasattr(store, "fs") else 640
+        self.max_shift = int(round(max_shift_s * store.fs))
         index = store.index.iloc[self.rows]
         self.labels = pd.factorize(subject_keys(index))[0].astype(np.int64)
         parts = [index[c].astype(str).to_numpy() for c in ("trial", "lead", "part") if c in index]
