@@ -40,7 +40,10 @@ def test_demo_writes_a_self_contained_report(demo):
     page = (out / "report.html").read_text()
     assert "SYNTHETIC" in page and "real" in page.lower()
     assert not re.search(r'(src|href)="(?!data:)', page), "report must not reference external files"
-    assert page.count('src="data:image/png;base64,') >= 3
+    assert page.count('src="data:image/png;base64,') >= 6
+    # the evaluation's own sections, as `evaluate` writes them: ROC, paired tests, CIs
+    assert 'alt="arousal: ROC' in page and "Paired comparisons" in page
+    assert "Results at a glance" in page and 'class="ci"' in page
     md = (out / "report.md").read_text()
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / link).is_file(), link

@@ -91,7 +91,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
                        config={"command": "evaluate"}, ui=ui, overwrite=args.overwrite,
                        metric=args.metric)
     ui.say(console_table(results))
-    ui.say(f"wrote {results['files']['results']} and {results['files']['report']}")
+    ui.say(f"wrote {results['files']['results']}, {results['files']['report']} and "
+           f"{results['files']['report_html']}")
     from ecgemotion.evaluation.report import summary_rows
 
     return {"out": args.out, "task": args.task, "protocol": results["protocol"],

@@ -105,7 +105,7 @@ def _batch(args, ui, recognizer, recording: Path) -> dict[str, Any]:
     if not args.no_plot:
         png = out.with_suffix(".png")
         title = f"{recording.name}  lead {sf.lead}  ({', '.join(recognizer.tasks)})"
-        timeline_png(png, sf.signal, sf.fs, table, recognizer.tasks, title=title)
+        timeline_png(png, sf.signal, sf.fs, table, recognizer.tasks, title=title, units=units)
         summary["png"] = str(png)
     ui.say(f"{where}: {summary['windows_predicted']} of {summary['windows']} windows predicted "
            f"({summary['windows_skipped']} low quality, not predicted)")
