@@ -4,11 +4,13 @@ writer, a per-subject plot that stays readable at 40 subjects."""
 from pathlib import Path
 
 import matplotlib.image as mpimg
+import numpy as np
 
 from ecgemotion.demo.report import _tasks_side_by_side
 from ecgemotion.evaluation.document import Document
-from ecgemotion.evaluation.report import (TABLE_METRICS, add_evaluation, markdown_table,
-                                          plot_per_subject)
+from ecgemotion.evaluation.metrics import auroc
+from ecgemotion.evaluation.report import (FPR_GRID, TABLE_METRICS, add_evaluation, markdown_table,
+                                          mean_roc, plot_per_subject)
 
 SYSTEMS = ("majority", "transformer")
 
@@ -18,8 +20,8 @@ def _ci(point):
 
 
 def fake_results(n_subjects=4, fold_auroc=0.765, pooled_auroc=0.671):
-    """A results dict shaped as the runner writes it, where the fold-mean AUROC and the pooled
-    AUROC differ (as they did: 0.765 in the table against 0.671 in the ROC plot)."""
+    """A results dict shaped as the runner writes it, where the aggregate over all repeats and
+    the bootstrap's point (the first repeat's fold mean, which the ROC plot draws) differ."""
     cis = {s: {m: _ci(0.6) for m, _ in TABLE_METRICS} for s in SYSTEMS}
     cis["transformer"]["auroc"] = _ci(pooled_auroc)
     del cis["majority"]["auroc"]
@@ -48,11 +50,24 @@ def fake_results(n_subjects=4, fold_auroc=0.765, pooled_auroc=0.671):
     }
 
 
-def test_the_table_shows_the_pooled_auroc_the_roc_plot_draws_with_a_ci_for_every_metric():
+def test_the_table_shows_the_auroc_the_roc_plot_draws_with_a_ci_for_every_metric():
     table = markdown_table(fake_results())
     assert "0.671 [0.621, 0.721]" in table and "0.765" not in table
     transformer = next(line for line in table.splitlines() if line.startswith("| transformer"))
     assert transformer.count(" [") == len(TABLE_METRICS)      # every metric carries its CI
+
+
+def test_the_mean_roc_curve_has_the_folds_mean_auroc_as_its_area():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    prob = np.round(np.clip(0.3 * y + rng.normal(0.35, 0.25, 300), 0, 1), 1)   # many ties
+    fold = np.repeat([0, 1, 2], 100)
+    prob[fold == 1] += 0.4                           # a fold whose scores are all shifted up
+    weight = {0: 1, 1: 2, 2: 1}
+    area = np.trapezoid(mean_roc(y, prob, fold, weight), FPR_GRID)
+    folds = [auroc(y[fold == f], prob[fold == f]) for f in range(3)]
+    assert abs(area - np.average(folds, weights=[1, 2, 1])) < 2e-3
+    assert abs(area - auroc(y, prob)) > 0.02          # the pooled curve is another figure
 
 
 def test_the_html_report_has_the_paired_tests_and_ci_cells():

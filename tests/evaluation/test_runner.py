@@ -75,6 +75,10 @@ def test_every_protocol_writes_results(amigos_store, tmp_path, capsys, protocol)
     assert "Paired comparisons" in page and "<table>" in page
     auroc = r["bootstrap_ci"]["transformer"]["auroc"]      # one AUROC: the table's is the ROC's
     assert f"{auroc['point']:.3f} [{auroc['low']:.3f}, {auroc['high']:.3f}]" in report
+    if protocol in ("subject", "loso"):                   # ... and it is the folds' mean
+        folds = [f for f in r["folds"] if f["system"] == "transformer"]
+        assert abs(auroc["point"] - np.average([f["auroc"] for f in folds], weights=[
+            len(f["test_subjects"]) for f in folds])) < 1e-9
     if protocol == "paper":  # visibly marked in every output
         assert "SUBJECT-DEPENDENT, WINDOW-MIXED" in report
         assert "SUBJECT-DEPENDENT, WINDOW-MIXED" in r["protocol"]["warning"]

@@ -131,7 +131,7 @@ def _tasks_side_by_side(doc: Document, evaluations: dict[str, dict[str, Any]]) -
                   if name in rows[task] else "—"
                   for task in tasks for metric in ("balanced_accuracy", "auroc"))]
                for name in systems])
-    doc.paragraph("Pooled out-of-fold predictions with subject-bootstrap CIs; each task's "
+    doc.paragraph("Means over the test folds with subject-bootstrap CIs; each task's "
                   "section below has every metric, the paired tests and the plots.")
 
 

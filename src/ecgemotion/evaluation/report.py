@@ -2,10 +2,10 @@
 ``report.md`` and a self-contained ``report.html`` (:mod:`ecgemotion.evaluation.document`, the
 writer the demo uses too), plus a console table.
 
-Plots: ROC curves and confusion matrices of the pooled out-of-fold predictions, per-subject
-accuracy (one row per subject), training curves (loss per epoch, every fold, every neural
-system). Every figure in a table is the pooled value with its bootstrap CI (see
-:data:`POOLED_DEFINITION`).
+Plots: ROC curves (the mean over test folds), confusion matrices (summed over folds),
+per-subject accuracy (one row per subject), training curves (loss per epoch, every fold,
+every neural system). Every figure in a table is the mean over test folds with its bootstrap
+CI (see :data:`FIGURE_DEFINITION`).
 """
 
 from __future__ import annotations
@@ -49,21 +49,24 @@ TABLE_METRICS = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced acc."
                  ("macro_f1", "macro-F1"), ("f1_high", "F1 high"), ("auroc", "AUROC"),
                  ("trial_accuracy", "trial-level acc."))
 
-# One definition of every figure, said in every report: AUROC pooled here and a fold mean
-# there once disagreed (0.765 vs 0.671 on the same run).
-POOLED_DEFINITION = (
-    "Every value is computed once on the pooled out-of-fold predictions of the first repeat "
-    "(each test window scored once, by the model that never saw its subject's fold); 95 % CI: "
-    "percentile bootstrap of those predictions, resampling unit: **{unit}**. The ROC plot draws "
-    "the same pooled predictions, so its AUROC is the table's. The last column is accuracy's "
-    "mean ± SD over folds (the paper's convention). The majority baseline predicts the training "
-    "majority class for every test window (no AUROC: one score for all). Trial-level accuracy "
-    "averages P(high) over each trial's windows (not comparable with window figures).")
+# One definition of every figure, said in every report: AUROC as a fold mean in the table and
+# pooled over folds in the ROC plot once disagreed (0.765 vs 0.671 on the same run).
+FIGURE_DEFINITION = (
+    "Every value is the **mean over the test folds** of the first repeat of the metric computed "
+    "within each fold (each fold weighted by its number of test {unit_plural}; every test "
+    "window is scored once, by a model that never saw it); 95 % CI: percentile bootstrap, "
+    "resampling unit: **{unit}**. The ROC plot shows the mean of the folds' ROC curves, whose "
+    "area is the table's AUROC. Folds are averaged, not pooled: pooled, a classifier whose "
+    "constant changes from fold to fold would look better (AUROC) or worse (balanced accuracy) "
+    "than chance. The last column is accuracy's mean ± SD over all folds and repeats. The "
+    "majority baseline predicts the training majority class for every test window (no AUROC: "
+    "one score for all). Trial-level accuracy averages P(high) over each trial's windows (not "
+    "comparable with window figures).")
 
 
 def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per system (majority first): every metric of :data:`TABLE_METRICS` as its
-    pooled value with a bootstrap CI (``ci[metric] = (low, high)``; ``ci_low``/``ci_high`` are
+    mean over test folds with a bootstrap CI (``ci[metric] = (low, high)``; ``ci_low``/``ci_high`` are
     accuracy's), accuracy's fold mean ± SD, and in how many folds it predicted one class."""
     from ecgemotion.evaluation.metrics import one_class
 
@@ -125,9 +128,9 @@ def console_table(results: dict[str, Any]) -> str:
                      f"{one_class_mark(r)}")
     if any(one_class_mark(r) for r in rows):
         lines.append("NOTE: " + ONE_CLASS_NOTE)
-    lines.append(f"Values and CIs: pooled out-of-fold predictions, percentile bootstrap, unit = "
-                 f"{results['bootstrap_unit']}; majority = training-majority class for every "
-                 "test window")
+    lines.append(f"Values: mean over the test folds of the first repeat; CIs: percentile "
+                 f"bootstrap, unit = {results['bootstrap_unit']}; majority = training-majority "
+                 "class for every test window")
     if p.get("warning"):
         lines.append("NOTE: " + p["warning"])
     return "\n".join(lines)
@@ -164,31 +167,48 @@ def plot_confusions(results, path: Path) -> Path:
     return path
 
 
-def _roc(y, p):
-    order = np.argsort(-p, kind="mergesort")
-    y = y[order]
-    tp = np.concatenate([[0], np.cumsum(y)])
-    fp = np.concatenate([[0], np.cumsum(1 - y)])
-    return fp / max(1, fp[-1]), tp / max(1, tp[-1])
+FPR_GRID = np.linspace(0, 1, 201)
+
+
+def mean_roc(y, p, fold, weight=None) -> np.ndarray:
+    """The folds' ROC curves averaged vertically (TPR at each false positive rate of
+    :data:`FPR_GRID`; folds with one class are left out). Its area is the folds' mean AUROC."""
+    curves, weights = [], []
+    for f in np.unique(fold):
+        yf, pf = y[fold == f], p[fold == f]
+        if yf.min() == yf.max():
+            continue
+        order = np.argsort(-pf, kind="mergesort")
+        # one point per distinct score: tied windows move together (ties count half)
+        last = np.r_[np.flatnonzero(np.diff(pf[order])), len(pf) - 1]
+        tp = np.r_[0, np.cumsum(yf[order])[last]] / yf.sum()
+        fp = np.r_[0, np.cumsum(1 - yf[order])[last]] / (1 - yf).sum()
+        curves.append(np.interp(FPR_GRID, fp, tp))
+        weights.append(1.0 if weight is None else weight[f])
+    return np.average(curves, axis=0, weights=weights) if curves else np.full_like(FPR_GRID, np.nan)
 
 
 def plot_roc(results, pred: pd.DataFrame, path: Path) -> Path:
-    """ROC of the pooled out-of-fold predictions of the first repeat: the table's AUROC."""
+    """The mean of the folds' ROC curves (first repeat), each fold weighted as in the table;
+    the legend's AUROC is the table's."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.5, 4.2))
     first = pred[pred["repeat"] == pred["repeat"].min()]
+    by_window = results["bootstrap_unit"] == "window"
+    weight = {f["fold"]: f["n_test"] if by_window else len(f["test_subjects"])
+              for f in results["folds"] if f["system"] == MAJORITY and f["repeat"] == 0}
     for name in results["systems"]:
         p = first[first["system"] == name]
         if p["y"].nunique() < 2:
             continue
-        fpr, tpr = _roc(p["y"].to_numpy(), p["prob"].to_numpy())
+        tpr = mean_roc(p["y"].to_numpy(), p["prob"].to_numpy(), p["fold"].to_numpy(), weight)
         auc = results["bootstrap_ci"][name].get("auroc", {}).get("point")
-        ax.plot(fpr, tpr, label=f"{name} (AUROC {fmt_number(auc)})")
+        ax.plot(FPR_GRID, tpr, label=f"{name} (AUROC {fmt_number(auc)})")
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8, label="chance")
     ax.set_xlabel("false positive rate (low called high)")
     ax.set_ylabel("true positive rate (high called high)")
     ax.set_title(f"ROC, {results['task']}, {results['protocol']['protocol']}: "
-                 "pooled test windows", fontsize=9)
+                 "mean over test folds", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
@@ -308,14 +328,16 @@ def add_evaluation(doc, results: dict[str, Any], folder: Path, level: int = 2) -
         f"{results['elapsed_s']} s"])
     doc.heading("Results (window level)", level)
     doc.table(*table_rows(results))
-    doc.paragraph(POOLED_DEFINITION.format(unit=results["bootstrap_unit"]))
+    doc.paragraph(FIGURE_DEFINITION.format(
+        unit=results["bootstrap_unit"],
+        unit_plural="windows" if results["bootstrap_unit"] == "window" else "subjects"))
     if any(one_class_mark(r) for r in summary_rows(results)):
         doc.paragraph(f"**{ONE_CLASS_NOTE}.**")
     doc.heading("Systems", level)
     doc.bullets([f"**{name}**: {d['description']}" for name, d in results["systems"].items()]
                 + list(results.get("notes") or []))
     _paired(doc, results, level)
-    captions = {"roc": "ROC curves of the pooled test windows (AUROC as in the table)",
+    captions = {"roc": "ROC curves, mean over the test folds (AUROC as in the table)",
                 "confusion": "Confusion matrices, summed over folds",
                 "per_subject": "Accuracy per test subject, sorted; grey bars: the majority class",
                 "training_curves": "Training curves, every fold: loss per epoch"}
