@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion.errors import ConfigError, EcgEmotionError
+from ecgemotion.subjects import subject_keys
 
 __all__ = ["LeakageError", "Fold", "Protocol", "PROTOCOLS", "get_protocol", "assert_no_leakage",
            "group_keys", "label_values", "paper_folds", "subject_folds", "loso_folds", "trial_folds"]
@@ -74,11 +75,14 @@ def group_keys(index: pd.DataFrame, rows: np.ndarray, by: str) -> np.ndarray:
     missing = [c for c in cols if c not in index.columns]
     if missing:
         raise ConfigError(f"the index has no column(s) {', '.join(missing)} needed to group by {by}")
-    frame = index.iloc[np.asarray(rows, dtype=np.int64)][cols].astype(str)
-    if len(frame) == 0:
+    sub = index.iloc[np.asarray(rows, dtype=np.int64)]
+    if len(sub) == 0:
         return np.zeros(0, dtype=np.int64)
-    # one id per distinct (dataset, subject[, trial]) tuple; a 'nan' string is a value of its own
-    return frame.groupby(cols, sort=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    frame = pd.DataFrame({"subject": subject_keys(sub)})
+    if by == "trial":
+        frame["trial"] = sub["trial"].astype(str).to_numpy()
+    # one id per distinct subject key [and trial]; a 'nan' string is a value of its own
+    return frame.groupby(list(frame.columns), sort=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
 
 
 def label_values(index: pd.DataFrame, rows: np.ndarray, label_column: str | None) -> np.ndarray | None:
