@@ -11,9 +11,9 @@ import torch
 
 from ecgemotion.baselines.hrv import FEATURES, PHYSIO_FEATURES, features_from_peaks, qrs_width_ms
 from ecgemotion.evaluation.metrics import paired_permutation_test
-from ecgemotion.evaluation.runner import evaluate, run_evaluation
+from ecgemotion.evaluation.runner import EvaluationOptions, evaluate, run_evaluation
 from ecgemotion.evaluation.splits import LeakageError
-from ecgemotion.evaluation.systems import Context, EmbeddingCache, HybridSystem, TracedStore
+from ecgemotion.evaluation.systems import EmbeddingCache, HybridSystem, SystemSpec, TracedStore
 from ecgemotion.models import create_model, save_pretrained
 from ecgemotion.models.hybrid import HybridClassifier, WithFeatures, hybrid_table
 from ecgemotion.training.loop import TrainConfig
@@ -126,10 +126,10 @@ class PeekingHybrid(HybridSystem):
 
 def test_a_hybrid_that_embeds_test_rows_while_fitting_is_refused(amigos_store, tiny_encoder,
                                                                  tmp_path):
-    ctx = Context(target="arousal", train_cfg=TrainConfig(epochs=1))
+    options = EvaluationOptions(train_cfg=TrainConfig(epochs=1), k=3, max_folds=1, n_boot=20)
     with pytest.raises(LeakageError, match="served to training"):
         run_evaluation(amigos_store, "arousal", "subject", [PeekingHybrid("logreg", tiny_encoder)],
-                       ctx, tmp_path, k=3, max_folds=1, n_boot=20)
+                       tmp_path, options)
 
 
 def test_hybrid_systems_evaluate_without_leakage(amigos_store, tiny_encoder, tmp_path):
@@ -140,9 +140,10 @@ def test_hybrid_systems_evaluate_without_leakage(amigos_store, tiny_encoder, tmp
         folds[fold.name] = fold
         spy.tracer(event, fold, system)
 
-    res = evaluate(spy, "arousal", "subject", tmp_path / "e", k=3, max_folds=2, n_boot=50,
-                   systems="hybrid,hybrid-logreg,hybrid-gbm,hrv-logreg", init=tiny_encoder,
-                   train_cfg=TrainConfig(epochs=1, batch_size=16), tracer=tracer)
+    res = evaluate(spy, "arousal", "subject",
+                   SystemSpec("hybrid,hybrid-logreg,hybrid-gbm,hrv-logreg", init=tiny_encoder),
+                   tmp_path / "e", EvaluationOptions(train_cfg=TrainConfig(epochs=1, batch_size=16),
+                                                     k=3, max_folds=2, n_boot=50, tracer=tracer))
     for (fold_name, system, phase), parts in spy.log.items():   # raw reads, caches included
         rows, fold = np.concatenate(parts), folds[fold_name]
         if phase == "fit":
@@ -213,8 +214,8 @@ def test_unknown_primary_metric_is_refused_before_any_work(amigos_store, tmp_pat
     from ecgemotion.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--metric"):
-        run_evaluation(amigos_store, "arousal", "subject", [], Context("arousal", TrainConfig()),
-                       tmp_path, metric="f2")
+        run_evaluation(amigos_store, "arousal", "subject", [], tmp_path,
+                       EvaluationOptions(metric="f2"))
 
 
 def test_logreg_strength_is_chosen_on_training_groups():

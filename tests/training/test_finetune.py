@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from ecgemotion.cli import main
-from ecgemotion.evaluation.runner import evaluate
+from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
+from ecgemotion.evaluation.systems import SystemSpec
 from ecgemotion.models import from_pretrained
 from ecgemotion.models.hub import CONFIG_NAME, HEAD_PREFIXES
 from ecgemotion.preprocess import PreprocessConfig
@@ -101,10 +102,11 @@ def test_frozen_encoder_keeps_batchnorm_statistics(store, tmp_path):
 def test_finetuning_beats_majority_on_unseen_subjects(store, tmp_path):
     """Subject protocol: the arousal signal (heart rate within subject) is learnt well enough to
     beat the training-majority baseline on held-out subjects."""
-    res = evaluate(store, "arousal", "subject", tmp_path / "e", systems="transformer", init="scratch",
-                   overrides=TINY, train_cfg=TrainConfig(epochs=15, lr=1e-3, batch_size=32,
-                                                         warmup_fraction=0.1, weight_decay=0.01),
-                   k=3, n_boot=200, seed=0)
+    res = evaluate(store, "arousal", "subject",
+                   SystemSpec("transformer", init="scratch", overrides=TINY), tmp_path / "e",
+                   EvaluationOptions(train_cfg=TrainConfig(epochs=15, lr=1e-3, batch_size=32,
+                                                           warmup_fraction=0.1, weight_decay=0.01),
+                                     k=3, n_boot=200, seed=0))
     acc = res["aggregate"]["transformer"]["accuracy"]["mean"]
     bal = res["aggregate"]["transformer"]["balanced_accuracy"]["mean"]
     majority = res["aggregate"]["majority"]["accuracy"]["mean"]

@@ -67,7 +67,8 @@ def add_parser(sub, common):
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.cli.finetune import resolve_init, train_config
     from ecgemotion.evaluation.report import console_table
-    from ecgemotion.evaluation.runner import evaluate
+    from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
+    from ecgemotion.evaluation.systems import SystemSpec
     from ecgemotion.store import WindowStore
     from ecgemotion.cli.pairs import parse_overrides
     from ecgemotion.training.loop import TrainConfig
@@ -80,16 +81,17 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     cfg = train_config(args)
     ssl_cfg = TrainConfig.from_recipe(PRETEXT, epochs=args.ssl_epochs, batch_size=args.batch_size,
                                       device=args.device, precision=args.precision, seed=args.seed)
-    results = evaluate(store, args.task, args.protocol, args.out, systems=args.systems,
-                       init=init, model=args.model,
-                       overrides=parse_overrides(args.model_overrides), init_cnn=args.init_cnn,
-                       cnn_overrides=parse_overrides(args.cnn_overrides),
-                       sarkar_overrides=parse_overrides(args.sarkar_overrides),
-                       ssl_store=ssl_store, train_cfg=cfg, ssl_cfg=ssl_cfg, repeats=args.repeats,
-                       k=args.k, val_fraction=args.val_fraction, max_folds=args.max_folds,
-                       n_boot=args.n_boot, seed=args.seed, keep_checkpoints=args.keep_checkpoints,
-                       config={"command": "evaluate"}, ui=ui, overwrite=args.overwrite,
-                       metric=args.metric)
+    systems = SystemSpec(args.systems, init=init, model=args.model,
+                         overrides=parse_overrides(args.model_overrides), init_cnn=args.init_cnn,
+                         cnn_overrides=parse_overrides(args.cnn_overrides),
+                         sarkar_overrides=parse_overrides(args.sarkar_overrides),
+                         ssl_store=ssl_store)
+    options = EvaluationOptions(train_cfg=cfg, ssl_cfg=ssl_cfg, seed=args.seed,
+                                repeats=args.repeats, k=args.k, val_fraction=args.val_fraction,
+                                max_folds=args.max_folds, n_boot=args.n_boot, metric=args.metric,
+                                keep_checkpoints=args.keep_checkpoints,
+                                config={"command": "evaluate"}, ui=ui, overwrite=args.overwrite)
+    results = evaluate(store, args.task, args.protocol, systems, args.out, options)
     ui.say(console_table(results))
     ui.say(f"wrote {results['files']['results']} and {results['files']['report']}")
     from ecgemotion.evaluation.report import summary_rows

@@ -345,13 +345,39 @@ class HybridSystem(System):
         return np.asarray(prob, dtype=float), {"encoder": str(encoder)}
 
 
-def build_systems(names, init: str | None, model: str = "fast", overrides: dict | None = None,
-                  init_cnn: str | None = None, cnn_overrides: dict | None = None,
-                  sarkar_overrides: dict | None = None, ssl_store=None,
-                  per_fold_init: bool = False) -> tuple[list[System], list[str]]:
-    """Systems by name; returns (systems, notes)."""
+@dataclass(frozen=True)
+class SystemSpec:
+    """What an evaluation's systems are made from. The CLI and the Python API fill one in at
+    the edge; :func:`build_systems` turns it into :class:`System` objects."""
+
+    names: str | tuple[str, ...] = ",".join(DEFAULT_SYSTEMS)
+    init: str | None = "scratch"        # the transformer's encoder (a folder, a name, scratch)
+    model: str = "fast"                 # the preset for --init scratch
+    overrides: dict = field(default_factory=dict)
+    init_cnn: str | None = None         # a pre-trained CNN folder (else the CNN starts fresh)
+    cnn_overrides: dict = field(default_factory=dict)
+    sarkar_overrides: dict = field(default_factory=dict)
+    ssl_store: Any = None               # unlabelled store for sarkar's pretext task
+
+    def __post_init__(self):
+        for name in ("overrides", "cnn_overrides", "sarkar_overrides"):
+            object.__setattr__(self, name, dict(getattr(self, name) or {}))
+
+    def record(self) -> dict[str, Any]:
+        """The spec as results.json's ``config`` records it."""
+        return {"init": self.init, "init_cnn": self.init_cnn, "model": self.model,
+                "model_overrides": self.overrides, "cnn_overrides": self.cnn_overrides,
+                "sarkar_overrides": self.sarkar_overrides,
+                "ssl_store": str(self.ssl_store.path) if self.ssl_store is not None else None}
+
+
+def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[System], list[str]]:
+    """The spec's systems, in its order; returns (systems, notes). ``per_fold_init``: the
+    neural systems start from per-fold pre-training (``Context.fold_init``), not ``spec.init``."""
     from ecgemotion.training.finetune import is_scratch
 
+    names, init, model = spec.names, spec.init, spec.model
+    overrides, init_cnn = spec.overrides, spec.init_cnn
     names = [n.strip() for n in (names if not isinstance(names, str) else names.split(",")) if n.strip()]
     unknown = [n for n in names if n not in SYSTEMS]
     if unknown:
@@ -369,7 +395,7 @@ def build_systems(names, init: str | None, model: str = "fast", overrides: dict 
                 desc = (f"pre-trained encoder from {init or 'per-fold pre-training'}, "
                         "fully fine-tuned")
             out.append(NeuralSystem("transformer", None if scratch_init else init, model,
-                                    overrides or {}, desc, pretrained=not scratch_init))
+                                    overrides, desc, pretrained=not scratch_init))
         elif n == "scratch":
             if scratch_init and "transformer" in names:
                 notes.append("'scratch' skipped: with --init scratch it is the same run as "
@@ -377,7 +403,7 @@ def build_systems(names, init: str | None, model: str = "fast", overrides: dict 
                 continue
             arch = "the pre-trained model's architecture" if not scratch_init else f"'{model}'"
             out.append(NeuralSystem("scratch", None if scratch_init else init, model,
-                                    overrides or {}, f"{arch}, random initialisation, fully fine-tuned",
+                                    overrides, f"{arch}, random initialisation, fully fine-tuned",
                                     architecture_only=not scratch_init))
         elif n == "cnn":
             pre = init_cnn is not None and not is_scratch(init_cnn)
@@ -385,10 +411,10 @@ def build_systems(names, init: str | None, model: str = "fast", overrides: dict 
                     if pre else "1-D CNN from scratch (no --init-cnn given), fully fine-tuned")
             if not pre:
                 notes.append("cnn: no CNN checkpoint given (--init-cnn): trained from scratch")
-            out.append(NeuralSystem("cnn", init_cnn if pre else None, "cnn", cnn_overrides or {},
+            out.append(NeuralSystem("cnn", init_cnn if pre else None, "cnn", spec.cnn_overrides,
                                     desc, pretrained=pre))
         elif n == "sarkar":
-            out.append(SarkarSystem(sarkar_overrides or {}, ssl_store))
+            out.append(SarkarSystem(spec.sarkar_overrides, spec.ssl_store))
         elif n == "hrv-logreg":
             out.append(HRVSystem("logreg"))
         elif n == "hrv-forest":
@@ -396,7 +422,7 @@ def build_systems(names, init: str | None, model: str = "fast", overrides: dict 
         elif n == "hybrid":
             where = "scratch" if scratch_init else (init or "per-fold pre-training")
             out.append(HybridNeuralSystem(
-                "hybrid", None if scratch_init else init, model, overrides or {},
+                "hybrid", None if scratch_init else init, model, overrides,
                 f"encoder from {where} fully fine-tuned with the window's physiological features "
                 "(HRV time domain, RR range, QRS width; standardised on the fold's training "
                 "rows, NaN -> their median) joined to its embedding before the head",
