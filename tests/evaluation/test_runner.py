@@ -11,25 +11,10 @@ from ecgemotion.cli import main
 from ecgemotion.evaluation.runner import EvaluationOptions, evaluate, run_evaluation
 from ecgemotion.evaluation.splits import LeakageError
 from ecgemotion.evaluation.systems import NeuralSystem, System, SystemSpec, build_systems
-from ecgemotion.preprocess import PreprocessConfig
-from ecgemotion.sources import get_source
-from ecgemotion.store import build_store
 from ecgemotion.training.loop import TrainConfig
-from tests.fixtures.emotion_layouts import write_amigos
 
 TINY = ("d_model=32,n_heads=4,n_layers=1,d_ff=64,conv_channels=[8,16,32],conv_kernels=[15,9,5],"
         "conv_strides=[4,4,4],classifier_hidden=32,dropout=0,conv_norm=batch")
-
-
-@pytest.fixture(scope="module")
-def amigos_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("amigos")
-    write_amigos(root / "amigos", subjects=range(1, 7), seconds=20, couple_ratings=True,
-                 empty_long=())
-    store, _ = build_store([get_source("amigos", root / "amigos", skip_subjects="none")],
-                           PreprocessConfig(), out_dir=root / "stores", label_rule="threshold:5",
-                           workers=1)
-    return store
 
 
 def _cli(capsys, *argv):

@@ -14,6 +14,7 @@ TRAINABLE_PRESETS = ("fast", "paper", "cnn")
 
 EPILOG = """examples:
   ecgemotion finetune --store STORE --task arousal --out models/arousal     # from ecgemotion-base
+  ecgemotion finetune --store STORE --model hybrid --task arousal --out models/arousal
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --out models/arousal
   ecgemotion finetune --store STORE --init scratch --model fast --task valence --epochs 20 --out models/valence
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --freeze --out models/probe
@@ -55,8 +56,10 @@ def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE
                    help="auto (bf16 autocast on CUDA and on CPUs with AMX), fp32 or bf16")
     g.add_argument("--threads", type=int,
                    help="torch CPU threads (default: one per idle core, printed)")
-    g.add_argument("--model", default=None, choices=TRAINABLE_PRESETS,
-                   help="preset for --init scratch: fast, paper or cnn (default fast)")
+    g.add_argument("--model", default=None, choices=TRAINABLE_PRESETS + ("hybrid",),
+                   help="preset for --init scratch: fast, paper or cnn (default fast); 'hybrid' "
+                        "(with any --init) joins the window's physiological features (HRV time "
+                        "domain, RR range, QRS width) to the encoder's embedding")
     g.add_argument("--model-overrides", metavar="K=V,...",
                    help="model config overrides, e.g. d_model=32,n_layers=1,conv_strides=[4,4,4] "
                         "(architecture fields need --init scratch)")
@@ -74,12 +77,12 @@ def resolve_init(args, ui) -> str:
     """``--init`` or the shipped encoder, said aloud; refuses architecture flags that a
     pre-trained encoder would silently ignore."""
     from ecgemotion.cli.pairs import parse_overrides
-    from ecgemotion.training.finetune import DEFAULT_INIT, HEAD_FIELDS, is_scratch
+    from ecgemotion.training.finetune import DEFAULT_INIT, HEAD_FIELDS, HYBRID, is_scratch
 
     init = args.init or DEFAULT_INIT
     if not is_scratch(init):
         arch = sorted(set(parse_overrides(args.model_overrides)) - set(HEAD_FIELDS))
-        if args.model or arch:
+        if (args.model and args.model != HYBRID) or arch:
             what = f"--model {args.model}" if args.model else f"--model-overrides {','.join(arch)}"
             raise ConfigError(f"{what} builds a new network, but --init {init} loads a pre-trained "
                               "one; add --init scratch to train it from random weights")
@@ -136,6 +139,12 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     cfg = train_config(args)
     ui.say(f"fine-tuning {'(frozen encoder) ' if args.freeze else ''}from {init} for "
            f"{args.task} on {store.path} -> {args.out}")
+    if args.model == "hybrid":
+        from ecgemotion.baselines.hrv import PHYSIO_FEATURES
+
+        ui.say(f"model hybrid: the encoder's embedding + {len(PHYSIO_FEATURES)} physiological "
+               f"features per window ({', '.join(PHYSIO_FEATURES)}), normalised on the training "
+               "rows")
     summary = finetune(store, init, args.task, Path(args.out), model=args.model,
                        freeze=args.freeze, train_cfg=cfg, val_fraction=args.val_fraction,
                        overrides=parse_overrides(args.model_overrides), ui=ui,

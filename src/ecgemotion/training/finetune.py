@@ -268,6 +268,23 @@ def warn_one_class(val_metrics: dict[str, Any], what: str, ui=None) -> bool:
     return True
 
 
+# -- the hybrid -------------------------------------------------------------------------------
+HYBRID = "hybrid"               # --model: the encoder's embedding + the window's physiology
+HYBRID_SCRATCH_PRESET = "fast"  # the encoder a hybrid gets with --init scratch
+
+
+def with_physiology(net: nn.Module, store, train_rows, task: str):
+    """``net`` turned into a hybrid (``models/hybrid.py``) whose feature normalisation and
+    linear feature path are fitted on the training rows, and the store view that feeds it
+    (each window followed by its features, computed once per row)."""
+    from ecgemotion.baselines.hrv import HRVFeatureCache
+    from ecgemotion.models.hybrid import WithFeatures, hybridise
+
+    features = HRVFeatureCache(store)
+    y = store.index[f"y_{task}"].to_numpy(dtype=float)[np.asarray(train_rows, dtype=np.int64)]
+    return hybridise(net, features, train_rows, y), WithFeatures(store, features)
+
+
 # -- the command's API -----------------------------------------------------------------------
 def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, model: str = "fast",
              freeze: bool = False, train_cfg=None, val_fraction: float = 0.2,
@@ -288,9 +305,14 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
     if len(rows) == 0:
         raise ConfigError(f"{store.path}: no good windows labelled '{task}'")
     train_rows, val_rows, split = split_rows(store.index, rows, val_fraction, train_cfg.seed)
-    net = build_model(init, store, model, overrides, seed=train_cfg.seed)
+    hybrid = model == HYBRID
+    net = build_model(init, store, HYBRID_SCRATCH_PRESET if hybrid else model, overrides,
+                      seed=train_cfg.seed)
+    fit_store = store
+    if hybrid:
+        net, fit_store = with_physiology(net, store, train_rows, task)
     init_desc = "scratch" if is_scratch(init) else str(init)
-    net, summary = fit_classifier(net, store, train_rows, val_rows, task, out_dir / "run",
+    net, summary = fit_classifier(net, fit_store, train_rows, val_rows, task, out_dir / "run",
                                   train_cfg, freeze=freeze, ui=ui,
                                   run_info={"init": init_desc, "val_subjects": split["val"]},
                                   keep_checkpoints=False)
@@ -306,7 +328,9 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
     extra["training_data"] = training_data(store, train_rows)
     save_pretrained(net, out_dir, extra=extra)
     warn_one_class(summary["val_metrics"], f"{out_dir} ({task})", ui)
-    return {"out": str(out_dir), "task": task, "init": init_desc, "model": net.config.name,
+    return {"out": str(out_dir), "task": task, "init": init_desc,
+            "model": HYBRID if hybrid else net.config.name,
+            "physio_features": list(net.config.physio_features),
             "freeze": freeze, "train_windows": int(len(train_rows)),
             "val_windows": int(len(val_rows)), "val_subjects": split["val"],
             "val_metrics": summary["val_metrics"], "epochs": summary.get("epochs"),
