@@ -25,9 +25,11 @@ Class imbalance: class-weighted cross-entropy (weight n / (2 n_c)).
 """
 
 
-def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE) -> None:
+def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE,
+                    hybrid: bool = False) -> None:
     """The training flags, their defaults read from ``recipe`` (None: the command picks the
-    recipe after parsing, as ``reproduce --quick`` does)."""
+    recipe after parsing, as ``reproduce --quick`` does); ``hybrid``: ``--model hybrid`` is
+    offered (finetune trains one model; evaluate names it as a system instead)."""
     def value(field: str):
         return getattr(recipe, field) if recipe else None
 
@@ -56,10 +58,12 @@ def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE
                    help="auto (bf16 autocast on CUDA and on CPUs with AMX), fp32 or bf16")
     g.add_argument("--threads", type=int,
                    help="torch CPU threads (default: one per idle core, printed)")
-    g.add_argument("--model", default=None, choices=TRAINABLE_PRESETS + ("hybrid",),
-                   help="preset for --init scratch: fast, paper or cnn (default fast); 'hybrid' "
-                        "(with any --init) joins the window's physiological features (HRV time "
-                        "domain, RR range, QRS width) to the encoder's embedding")
+    g.add_argument("--model", default=None,
+                   choices=TRAINABLE_PRESETS + (("hybrid",) if hybrid else ()),
+                   help="preset for --init scratch: fast, paper or cnn (default fast)"
+                        + ("; 'hybrid' (with any --init) joins the window's physiological "
+                           "features (HRV time domain, RR range, QRS width) to the encoder's "
+                           "embedding" if hybrid else ""))
     g.add_argument("--model-overrides", metavar="K=V,...",
                    help="model config overrides, e.g. d_model=32,n_layers=1,conv_strides=[4,4,4] "
                         "(architecture fields need --init scratch)")
@@ -119,7 +123,7 @@ def add_parser(sub, common):
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of subjects held out for validation (default 0.2)")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
-    add_train_flags(p)
+    add_train_flags(p, hybrid=True)
     return p
 
 
