@@ -17,7 +17,7 @@ from ecgemotion.inference import EmotionRecognizer
 from ecgemotion.inference.engines import load_torch_model
 from ecgemotion.models.hybrid import HybridClassifier, WithFeatures
 from ecgemotion.synthetic import ecg
-from ecgemotion.training.finetune import predict_proba
+from ecgemotion.training.finetune import build_model, predict_proba
 from tests.evaluation.test_runner import TINY
 
 FS = 250.0
@@ -60,6 +60,12 @@ def test_saved_hybrid_keeps_its_training_normalisation(hybrid_dir, amigos_store)
                                  .windows, some)
     np.testing.assert_allclose(rec.probabilities(amigos_store.windows(some))["arousal"],
                                trained_view, atol=1e-6)
+    # a saved hybrid as --init: its encoder, with a fresh head
+    encoder = build_model(str(hybrid_dir), amigos_store)
+    assert not isinstance(encoder, HybridClassifier)
+    inner = model.encoder.state_dict()
+    assert all(torch.equal(v, inner[k]) for k, v in encoder.state_dict().items()
+               if not k.startswith("classifier."))
 
 
 def test_predict_follow_and_onnx_agree(hybrid_dir, tmp_path, capsys):

@@ -50,8 +50,8 @@ def test_parse_overrides():
 
 def test_finetune_cli_saves_a_deployable_model(store, tmp_path, capsys):
     out = tmp_path / "arousal"
-    code = main(["finetune", "--store", str(store.path), "--init", "scratch", "--task", "arousal",
-                 "--epochs", "2", "--lr", "1e-3", "--model-overrides", TINY_TEXT, "--seed", "5",
+    code = main(["finetune", "--store", str(store.path), "--init", "scratch", "--model", "network",
+                 "--task", "arousal", "--epochs", "2", "--lr", "1e-3", "--model-overrides", TINY_TEXT, "--seed", "5",
                  "--out", str(out), "--json", "--quiet"])
     s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and s["ok"] and s["val_subjects"]
@@ -81,7 +81,7 @@ def test_finetune_cli_saves_a_deployable_model(store, tmp_path, capsys):
     # from a pre-trained folder: the encoder is loaded, a probe trains the head only
     probe = tmp_path / "probe"
     assert main(["finetune", "--store", str(store.path), "--init", str(out), "--task", "valence",
-                 "--freeze", "--epochs", "1", "--out", str(probe), "--quiet"]) == 0
+                 "--model", "network", "--freeze", "--epochs", "1", "--out", str(probe), "--quiet"]) == 0
     a, b = from_pretrained(out).state_dict(), from_pretrained(probe).state_dict()
     encoder = [k for k in a if not k.startswith(HEAD_PREFIXES)]   # heads start fresh
     assert encoder and all(torch.equal(a[k], b[k]) for k in encoder)

@@ -57,6 +57,12 @@ def add_parser(sub, common):
                    choices=("balanced_accuracy", "auroc", "accuracy", "macro_f1"),
                    help="primary metric of the paired tests (all are run; default "
                         "balanced_accuracy: fair to both classes when labels are imbalanced)")
+    p.add_argument("--calibrate", metavar="unlabelled|k-shot:K",
+                   help="also run a calibrated evaluation, reported beside the strict one: "
+                        "'unlabelled' standardises each subject's features/embeddings with its "
+                        "own windows (test labels never read); 'k-shot:K' moves K labelled "
+                        "windows per test subject (from K trials, whose other windows leave "
+                        "the test set) to training")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep every fold's checkpoints")
     p.add_argument("--out", required=True, help="output folder (results.json, report.md, plots/)")
     p.add_argument("--overwrite", action="store_true", help="replace an evaluation already in --out")
@@ -90,6 +96,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
                                 repeats=args.repeats, k=args.k, val_fraction=args.val_fraction,
                                 max_folds=args.max_folds, n_boot=args.n_boot, metric=args.metric,
                                 keep_checkpoints=args.keep_checkpoints,
+                                calibrate=args.calibrate,
                                 config={"command": "evaluate"}, ui=ui, overwrite=args.overwrite)
     results = evaluate(store, args.task, args.protocol, systems, args.out, options)
     ui.say(console_table(results))

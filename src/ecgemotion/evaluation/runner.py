@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion import __version__
+from ecgemotion.evaluation.calibration import Calibration
 from ecgemotion.evaluation.metrics import (METRICS, aggregate, bootstrap_ci, fold_metrics,
                                            format_mean_std, paired_permutation_test, paired_test,
                                            per_subject_table, pool_trials, trial_metrics)
@@ -68,6 +69,7 @@ class EvaluationOptions:
     config: dict[str, Any] = field(default_factory=dict)   # extra facts for results.json
     ui: Any = None
     overwrite: bool = False             # replace an evaluation already in out_dir
+    calibrate: str | None = None        # "unlabelled" or "k-shot:K": a second, calibrated run
 
     def context(self, target: str) -> Context:
         """What every system gets, with the recipes' defaults filled in and the seed set."""
@@ -148,6 +150,7 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
     dict (not yet written).
     """
     from ecgemotion.baselines.hrv import HRVFeatureCache
+    from ecgemotion.paths import cache_dir
 
     opts = options or EvaluationOptions()
     ctx = opts.context(target)
@@ -173,10 +176,13 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
     if pinfo.get("warning"):
         say(f"NOTE: {pinfo['warning']}")
 
+    calibration = Calibration.parse(opts.calibrate) if opts.calibrate else None
     rec = _Recorder()
-    caches = (HRVFeatureCache(store), EmbeddingCache(store))
+    # HRV features are kept on disk per store identity: a rerun (or the calibrated run)
+    # reads them instead of detecting every R peak again
+    caches = (HRVFeatureCache(store, cache_dir=cache_dir("features")), EmbeddingCache(store))
     fit_store = TracedStore(store, rec, *caches)
-    test_store = TracedStore(store, rec, *caches)
+    test_store = TracedStore(store, rec, *caches, labels=False)
     t0 = time.time()
     for system in systems:
         system.prepare(ctx, out_dir / "runs")
@@ -191,6 +197,9 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
                                          val_fraction=val_fraction)):
         if max_folds is not None and i >= max_folds:
             break
+        if calibration is not None:
+            fold = calibration.fold(fold, index, y_all, derived_seed(ctx.seed, fold.repeat,
+                                                                     fold.fold, 1))
         fold_list.append(fold)
         y_train = y_all[fold.train].astype(np.int64)
         y_test = y_all[fold.test].astype(np.int64)
@@ -210,7 +219,7 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
                 tracer("fit", fold=fold, system=system.name)
             # the system trains and selects on the fit store, then predicts on the test store
             prob, info = _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir,
-                                           seed, tracer)
+                                           seed, tracer, calibration)
             rec.phase = None
             if tracer:
                 tracer("done", fold=fold, system=system.name)
@@ -250,6 +259,8 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
                    "ssl": asdict(ctx.ssl_cfg) if ctx.ssl_cfg is not None else None,
                    "quality": quality, "n_boot": opts.n_boot, **opts.config},
         "notes": list(notes or []),
+        "calibration": ({"option": calibration.label, "uses": calibration.uses()}
+                        if calibration is not None else None),
         "leakage_check": {"passed": True, "folds": leak_log,
                           "rule": "rows served to fit ∩ test rows = ∅; predict reads only test rows"},
         "training_curves": curves,
@@ -258,9 +269,10 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
     return results
 
 
-def _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir, seed, tracer):
+def _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir, seed, tracer,
+                      calibration=None):
     """Run ``system.fit_predict`` with the recorder switched to the predict phase the moment
-    the system first touches the test store."""
+    the system first touches the test store (through the calibration's views, if any)."""
 
     class _PredictPhase:
         def __init__(self, inner):
@@ -277,7 +289,10 @@ def _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir, se
                 self._enter()
             return getattr(self._inner, name)
 
-    return system.fit_predict(ctx, fold, fit_store, _PredictPhase(test_store), run_dir, seed)
+    test_store = _PredictPhase(test_store)
+    if calibration is not None:
+        fit_store, test_store = calibration.stores(fold, fit_store, test_store)
+    return system.fit_predict(ctx, fold, fit_store, test_store, run_dir, seed)
 
 
 def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_rows, pred, index,
@@ -372,6 +387,8 @@ def evaluate(store, target: str, protocol: str, systems: SystemSpec, out_dir: st
     from ecgemotion.paths import claim_output
 
     opts = options or EvaluationOptions()
+    if opts.calibrate:
+        Calibration.parse(opts.calibrate)     # a bad option fails before the strict run
     if target not in store.label_names:
         raise ConfigError(f"{getattr(store, 'path', 'store')}: no '{target}' labels; the store has "
                           f"{', '.join(store.label_names) or 'none'}")
@@ -383,7 +400,31 @@ def evaluate(store, target: str, protocol: str, systems: SystemSpec, out_dir: st
            "model_selection": "epoch with the lowest class-weighted validation loss",
            **opts.config}
     results = run_evaluation(store, target, protocol, system_list, out_dir,
-                             replace(opts, config=cfg), notes=notes)
+                             replace(opts, config=cfg, calibrate=None), notes=notes)
+    if opts.calibrate:
+        results["calibrated"] = calibrated_run(store, target, protocol, systems, out_dir,
+                                               replace(opts, config=cfg))
     paths = write_report(results, out_dir)
     results["files"] = {k2: str(v) for k2, v in paths.items()}
     return results
+
+
+# What a calibrated run adds beside the strict figures (its full results stay in calibrated/).
+CALIBRATED_KEYS = ("calibration", "systems", "n_windows", "n_subjects", "folds", "aggregate",
+                   "summary", "bootstrap_ci", "bootstrap_unit", "trial_level", "leakage_check")
+
+
+def calibrated_run(store, target: str, protocol: str, systems: SystemSpec, out_dir: Path,
+                   options: EvaluationOptions) -> dict[str, Any]:
+    """The same systems, folds and seeds with ``options.calibrate``: freshly built systems
+    (nothing carried over from the strict run), written to ``out_dir/calibrated``."""
+    from ecgemotion.evaluation.results import write_json
+
+    say = options.ui.say if options.ui is not None else (lambda *a, **kw: None)
+    calibration = Calibration.parse(options.calibrate)
+    say(f"calibrated run ({calibration.label}): {calibration.uses()}")
+    system_list, notes = build_systems(systems, per_fold_init=options.fold_init is not None)
+    results = run_evaluation(store, target, protocol, system_list, out_dir / "calibrated",
+                             options, notes=notes)
+    write_json(results, out_dir / "calibrated" / "results.json")
+    return {k: results[k] for k in CALIBRATED_KEYS}

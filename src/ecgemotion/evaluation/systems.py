@@ -52,17 +52,25 @@ class TracedStore:
     ``on_read(rows)`` is called before ``windows(rows)`` returns; ``hrv(rows)`` serves
     HRV features of rows and ``embed(rows, encoder)`` frozen embeddings (each computed
     once per row by a shared cache) and report them the same way. Everything else
-    (``index``, ``meta``, ``fs``, ...) passes through.
+    (``meta``, ``fs``, ...) passes through.
     """
 
     SERVES = ("windows", "hrv", "embed")   # the methods that hand out row data
 
     def __init__(self, store, on_read: Callable[[np.ndarray], None], hrv_cache=None,
-                 embedding_cache=None):
+                 embedding_cache=None, labels: bool = True):
         self._store = store
         self._on_read = on_read
         self._hrv_cache = hrv_cache
         self._embedding_cache = embedding_cache
+        self._index = None if labels else store.index.drop(
+            columns=[c for c in store.index.columns if c.startswith("y_")])
+
+    @property
+    def index(self):
+        """The store's index; without its label columns when ``labels=False`` (the test
+        store: prediction, calibration included, never sees a test label)."""
+        return self._store.index if self._index is None else self._index
 
     def windows(self, rows):
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)

@@ -97,6 +97,10 @@ def balanced_weights(y: np.ndarray) -> tuple[float, float]:
 # -- building models ---------------------------------------------------------------------------
 # The shipped encoder every user-facing fine-tune starts from unless told otherwise.
 DEFAULT_INIT = "ecgemotion-base"
+# What `ecgemotion finetune` trains unless told otherwise: the best measured system
+# (docs/results.md §4: hybrid has the best balanced accuracy on CinC 2017 few-label AF at
+# 10 % and 100 % of the labels, and is level with hrv-logreg on synthetic AMIGOS arousal).
+DEFAULT_MODEL = "hybrid"
 # Model fields a pre-trained encoder may take new values for (the rest is its architecture).
 HEAD_FIELDS = ("dropout", "classifier_hidden", "classifier_dropout")
 
@@ -134,10 +138,25 @@ def build_model(init: str | Path | None, store, model: str = "fast",
                               "--init scratch")
         # head-only fields may change; architecture fields must not
         head = {k: v for k, v in overrides.items() if k in HEAD_FIELDS}
+        if cfg.physio_features:     # a hybrid model: start from its encoder
+            return _hybrid_encoder(folder, cfg, head, architecture_only)
         if architecture_only:
             net = create_model(cfg.replace(n_classes=2, **head))
         else:
             net = from_pretrained(folder, encoder_only=True, n_classes=2, **head)
+    return net
+
+
+def _hybrid_encoder(folder: Path, cfg, head: dict[str, Any], architecture_only: bool) -> nn.Module:
+    """The encoder inside a saved hybrid, with a fresh head (as ``encoder_only`` loading)."""
+    from ecgemotion.models import create_model, from_pretrained, load_state_strict
+    from ecgemotion.models.hub import HEAD_PREFIXES
+
+    net = create_model(cfg.replace(physio_features=[], n_classes=2, **head))
+    if not architecture_only:
+        inner = {k[len("encoder."):]: v for k, v in from_pretrained(folder).state_dict().items()
+                 if k.startswith("encoder.")}
+        load_state_strict(net, inner, str(folder), ignore=HEAD_PREFIXES)
     return net
 
 
