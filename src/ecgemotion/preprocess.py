@@ -11,7 +11,11 @@ Order of operations, and why:
 3. resample to ``fs`` first, then filter: filtering 128 Hz instead of 1000 Hz is
    8× cheaper, and ``resample_poly`` is itself anti-aliased;
 4. band-pass (and optional mains notch), window, flag (flat, amplitude, heart rate,
-   noise), normalise.
+   noise), normalise;
+5. other modalities (``config.modalities`` beyond ``ecg``) are cut at the ECG windows'
+   start times, each at its own rate and band (:data:`MODALITY_FILTERS`), so windows stay
+   aligned in time: EEG band-passed and (by default) re-referenced to the channels'
+   average, EDA low-passed at a lower rate, BVP and respiration band-passed.
 """
 
 from __future__ import annotations
@@ -24,9 +28,18 @@ import numpy as np
 
 from ecgemotion import signal as sig
 from ecgemotion.errors import ConfigError, DataError
-from ecgemotion.recording import Recording
+from ecgemotion.recording import MODALITIES, Recording
 
 QUALITY_FLAGS = ("flat", "clipped", "amplitude", "heart_rate", "noise")
+
+# Rate (Hz) and band (Hz, None = open edge) of every modality but ECG, whose are the
+# config's own. Rates are the lowest that keep the band: EDA's slow conductance changes
+# (< 1 Hz) at 16 Hz, respiration (6-60 breaths/min) at 32 Hz, pulse waves at 64 Hz.
+MODALITY_FILTERS: dict[str, tuple[float, tuple[float | None, float | None]]] = {
+    "eeg": (128.0, (1.0, 45.0)), "eda": (16.0, (None, 1.0)), "bvp": (64.0, (0.5, 8.0)),
+    "resp": (32.0, (0.1, 1.0)), "emg": (128.0, (20.0, None)), "temp": (4.0, (None, 0.5)),
+    "acc": (32.0, (None, 10.0)),
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,10 @@ class PreprocessConfig:
     min_kurtosis: float = 2.0
     clip_fraction: float = 0.005
     min_label_purity: float = 0.9
+    # Modalities stored beside the ECG (which anchors the windows) and the EEG reference;
+    # with the default ("ecg",) both stay out of to_dict, so ECG-only stores are unchanged.
+    modalities: tuple[str, ...] = ("ecg",)
+    eeg_reference: Literal["average", "none"] = "average"
 
     def __post_init__(self) -> None:
         if not (self.fs > 0 and self.window_s > 0 and self.step_s > 0):
@@ -64,6 +81,20 @@ class PreprocessConfig:
             raise ConfigError(f"band-pass edges {low:g},{high} Hz are invalid at {self.fs:g} Hz: the low "
                               f"edge must lie below the high edge and below Nyquist ({nyq:g} Hz)")
         object.__setattr__(self, "hr_range_bpm", tuple(self.hr_range_bpm))
+        mods = tuple(dict.fromkeys(m.strip().lower() for m in self.modalities if m.strip()))
+        unknown = [m for m in mods if m not in MODALITIES]
+        if unknown or "ecg" not in mods:
+            raise ConfigError(f"modalities: expected ecg plus any of {', '.join(MODALITIES[1:])} "
+                              f"(the ECG anchors the windows), found {','.join(mods) or 'none'}")
+        object.__setattr__(self, "modalities", mods)
+        if self.eeg_reference not in ("average", "none"):
+            raise ConfigError(f"eeg_reference must be average or none, not {self.eeg_reference!r}")
+
+    @property
+    def extra_modalities(self) -> tuple[str, ...]:
+        """The stored modalities besides the ECG."""
+        return self.modalities[1:] if self.modalities[0] == "ecg" else \
+            tuple(m for m in self.modalities if m != "ecg")
 
     @property
     def window_len(self) -> int:
@@ -74,11 +105,18 @@ class PreprocessConfig:
         return max(1, int(round(self.step_s * self.fs)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if not self.extra_modalities:
+            del out["modalities"], out["eeg_reference"]
+        else:
+            out["modality_filters"] = {m: [MODALITY_FILTERS[m][0], list(MODALITY_FILTERS[m][1])]
+                                       for m in self.extra_modalities}
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PreprocessConfig":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known = {k: tuple(v) if k == "modalities" else v for k, v in data.items()
+                 if k in cls.__dataclass_fields__}
         return cls(**known)
 
 
@@ -92,6 +130,7 @@ class Windows:
     heart_rate: np.ndarray                # (n,) bpm, NaN when undetectable
     sample_label: np.ndarray | None = None  # (n,) majority per-sample label
     dropped: Counter = field(default_factory=Counter)
+    modalities: dict[str, "ModalityWindows"] = field(default_factory=dict)  # besides the ECG
 
     def __len__(self) -> int:
         return len(self.data)
@@ -202,8 +241,61 @@ def process_recording(rec: Recording, config: PreprocessConfig) -> Windows:
         flags = {k: v[finite] for k, v in flags.items()}
         if sample_label is not None:
             sample_label = sample_label[finite]
+    others = {m: modality_windows(rec, m, config, starts_s) for m in config.extra_modalities}
     return Windows(data=data, start_s=starts_s, flags=flags,
-                   heart_rate=hr, sample_label=sample_label, dropped=dropped)
+                   heart_rate=hr, sample_label=sample_label, dropped=dropped, modalities=others)
+
+
+@dataclass
+class ModalityWindows:
+    """One modality's windows, aligned with the ECG's: ``data`` ``(n, channels, T)``;
+    ``present`` False where the recording lacks the modality there (absent, too short,
+    a long gap, or flat in every channel): such windows hold zeros."""
+
+    data: np.ndarray
+    channels: tuple[str, ...]
+    present: np.ndarray
+
+
+def modality_windows(rec: Recording, modality: str, config: PreprocessConfig,
+                     starts_s: np.ndarray) -> ModalityWindows:
+    """Cut ``modality``'s channels of ``rec`` at ``starts_s`` (the ECG windows' starts)."""
+    fs, band = MODALITY_FILTERS[modality]
+    length = int(round(config.window_s * fs))
+    channels = rec.channels_of(modality)
+    data = np.zeros((len(starts_s), len(channels), length), dtype=config.dtype)
+    present = np.zeros(len(starts_s), dtype=bool)
+    if not channels or not len(starts_s):
+        return ModalityWindows(data, tuple(c.name for c in channels), present)
+    filtered, usable = [], np.ones(len(starts_s), dtype=bool)
+    for ch in channels:
+        x = np.asarray(ch.signal, dtype=np.float64).reshape(-1)
+        if not np.isfinite(x).any():
+            usable[:] = False
+            filtered.append(np.zeros(int(len(x) / ch.fs * fs)))
+            continue
+        x, long_gap = sig.repair_gaps(x, ch.fs, config.max_gap_s)
+        raw_starts = np.round(starts_s * ch.fs).astype(np.int64)
+        raw_len = int(round(config.window_s * ch.fs))
+        usable &= (raw_starts + raw_len <= len(x)) & \
+            (sig.count_in_windows(long_gap, raw_starts, raw_len) == 0)
+        y = sig.resample(x, ch.fs, fs) if ch.fs != fs else x
+        filtered.append(sig.bandpass(y, fs, *band))
+    n = min(len(y) for y in filtered)
+    stack = np.stack([y[:n] for y in filtered])                     # (channels, samples)
+    if modality == "eeg" and config.eeg_reference == "average" and len(stack) > 1:
+        stack = stack - stack.mean(axis=0, keepdims=True)
+    starts = np.round(starts_s * fs).astype(np.int64)
+    inside = starts + length <= n
+    usable &= inside
+    cut = np.stack([stack[:, s:s + length] for s in np.minimum(starts, max(n - length, 0))]) \
+        if n >= length else np.zeros_like(data, dtype=np.float64)
+    spread = cut.std(axis=2)
+    usable &= (spread > 1e-9).any(axis=1) & np.isfinite(cut).all(axis=(1, 2))
+    if config.normalize == "window":
+        cut = (cut - cut.mean(axis=2, keepdims=True)) / np.where(spread > 1e-9, spread, 1.0)[..., None]
+    data[usable] = cut[usable]
+    return ModalityWindows(data, tuple(c.name for c in channels), usable)
 
 
 def _resampled_mask(mask: np.ndarray, n: int) -> np.ndarray:

@@ -1,11 +1,48 @@
-"""The unit every source yields: one continuous single-lead ECG with its labels."""
+"""The unit every source yields: one continuous ECG lead with its labels, and the
+recording's other channels (EEG, EDA, BVP, ...) each tagged with its modality."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+MODALITIES = ("ecg", "eeg", "eda", "bvp", "resp", "emg", "temp", "acc")
+
+# EDF+ labels are "Type Specification" ("ECG ECG", "EEG Fp1", "Resp chest"); bare names
+# are matched as whole words. EEG electrodes by their 10-20/10-10 names (Fp1, AF3, Cz, O2...).
+_TYPE_WORDS = {
+    "ecg": ("ecg", "ekg"), "eeg": ("eeg",), "eda": ("eda", "gsr", "scl", "scr", "skin conductance"),
+    "bvp": ("bvp", "ppg", "pleth", "pulse"), "resp": ("resp", "rsp", "respiration", "breathing"),
+    "emg": ("emg",), "temp": ("temp", "temperature", "skt"), "acc": ("acc", "accelerometer"),
+}
+_TEN_TWENTY = re.compile(r"^(fp|af|f|ft|fc|t|tp|c|cp|p|po|o|a|i)(z|\d{1,2})$")
+
+
+@dataclass
+class Channel:
+    """One channel of a recording: its ``modality`` (one of :data:`MODALITIES`), its name
+    in the file, the samples (NaN = missing) at ``fs`` Hz, and its units when known."""
+
+    modality: str
+    name: str
+    signal: np.ndarray
+    fs: float
+    units: str = ""
+
+
+def modality_of(name: str) -> str | None:
+    """The modality a channel name announces (``"EEG Fp1"`` → eeg, ``"GSR"`` → eda,
+    ``"AF3"`` → eeg), or ``None`` when the name says nothing we recognise."""
+    text = str(name).strip().lower()
+    words = re.split(r"[\s_\-.:/()]+", text)
+    for modality, keys in _TYPE_WORDS.items():
+        if any(k in words or text.startswith(k + " ") or text == k for k in keys):
+            return modality
+    bare = re.sub(r"[\s_\-]+(ref|le|ar|avg|m\d)$", "", text)
+    return "eeg" if _TEN_TWENTY.match(bare) or _TEN_TWENTY.match(bare.split("-")[0]) else None
 
 
 @dataclass
@@ -26,6 +63,8 @@ class Recording:
         provenance: where it came from: ``file``, ``variable``, ``column``, ``licence``...
         meta: other facts a later stage may use (``part``: ``"baseline"``/``"stimulus"``,
             ``mains_hz``: 50 or 60 for the notch, ``adc_range``: (lo, hi) for clipping).
+        channels: the recording's non-ECG channels (and further ECG leads), for
+            multimodal stores; ECG-only code never looks at them.
     """
 
     signal: np.ndarray
@@ -39,6 +78,7 @@ class Recording:
     units: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    channels: list[Channel] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.subject = str(self.subject)
@@ -52,3 +92,9 @@ class Recording:
     def key(self) -> str:
         """A stable identifier: ``dataset/subject/trial/lead``."""
         return f"{self.dataset}/{self.subject}/{self.trial}/{self.lead}"
+
+    def channels_of(self, modality: str) -> list[Channel]:
+        """This recording's channels of ``modality``; for ``ecg`` the primary lead."""
+        if modality == "ecg":
+            return [Channel("ecg", self.lead, self.signal, self.fs, self.units)]
+        return [c for c in self.channels if c.modality == modality]

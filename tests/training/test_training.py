@@ -152,6 +152,21 @@ def test_pretrain_continues_from_saved_weights(tiny_store_path, tmp_path):
     assert json.loads((tmp_path / "again" / "run.json").read_text())["init"] == str(tmp_path / "first")
 
 
+def test_pretrain_init_adds_the_head_a_new_objective_needs(tiny_store_path, tmp_path):
+    """Continuing a masked-reconstruction checkpoint with ``paper+contrastive`` loads the
+    encoder it has and starts the projection head it lacks fresh, saying so in run.json."""
+    store = WindowStore.open(tiny_store_path)
+    _run(store, tmp_path / "paper", epochs=1)
+    pretrain(store, "fast", tmp_path / "both", TrainConfig(epochs=1, batch_size=16, lr=1e-9),
+             val_fraction=0.34, init=tmp_path / "paper", objective="paper+contrastive")
+    info = json.loads((tmp_path / "both" / "run.json").read_text())
+    assert info["fresh_heads"] == ["contrastive_head"]
+    before = load_file(str(tmp_path / "paper" / "best" / "model.safetensors"))
+    after = load_file(str(tmp_path / "both" / "last" / "model.safetensors"))
+    assert all(torch.allclose(before[k], after[k], atol=1e-6) for k in before if k.startswith("encoder."))
+    assert any(k.startswith("contrastive_head.") for k in after)
+
+
 def test_fit_returns_the_history_it_logs(tiny_store_path, tmp_path):
     """fit's summary carries the rows of log.csv, so no caller reads the file back."""
     s = _run(WindowStore.open(tiny_store_path), tmp_path / "run", epochs=2)

@@ -15,7 +15,12 @@ expressed in cardiac morphology, modelled here through the T wave):
   so some labels disagree with the physiology, as self-reports do;
 - each subject has their own resting heart rate, HRV, QRS width, R amplitude and
   sensitivity to arousal (0.3–1.3 × the population effect), so a model must
-  generalise across people, and the heart rate drifts within every trial.
+  generalise across people, and the heart rate drifts within every trial;
+- the EEG and GSR columns carry arousal too, more strongly than the ECG, each through
+  its own trial-level expression noise (``modality_noise``), so that combining
+  modalities helps: occipital-weighted 10 Hz alpha weakens with arousal (alpha
+  desynchronisation), and skin-conductance responses come more often and larger.
+  They are drawn from a second random stream, so the ECG is the same as without them.
 
 Everything written carries the word SYNTHETIC: a ``README_SYNTHETIC.txt`` in the
 root and a ``synthetic`` variable in every file.
@@ -46,6 +51,9 @@ class EmotionEffects:
     t_amp_per_unit: float = 0.06        # valence → T-wave amplitude (±24 %)
     label_noise: float = 1.5            # SD of report noise, rating units
     drift_bpm: float = 3.0              # slow within-trial heart-rate drift (SD)
+    alpha_uv_per_unit: float = -1.2    # EEG alpha amplitude (µV; 6 µV at rest)
+    scr_per_min_per_unit: float = 1.5   # skin-conductance responses per minute (6 at rest)
+    modality_noise: float = 1.0         # SD of each modality's own trial-level deviation
 
 
 def cell(items: Any, column: bool = False) -> np.ndarray:
@@ -77,6 +85,37 @@ def write_amigos_participant(path: Path, trials: list[np.ndarray], ratings: list
     return path
 
 
+# Emotiv electrodes over the occiput and parietal cortex, where alpha is strongest.
+ALPHA_WEIGHT = np.array([0.5, 0.5, 0.6, 0.6, 0.8, 1.2, 1.5, 1.5, 1.2, 0.8, 0.6, 0.6, 0.5, 0.5])
+
+
+def eeg_alpha(n: int, arousal: float, effects: EmotionEffects, rng: np.random.Generator
+              ) -> np.ndarray:
+    """(n × 14) alpha rhythm (9–11 Hz, own phase per electrode) whose amplitude falls as
+    ``arousal`` (rating units from the middle) rises."""
+    t = np.arange(n) / FS
+    amp = max(0.5, 6.0 + effects.alpha_uv_per_unit * arousal)
+    freq = rng.uniform(9.0, 11.0)
+    envelope = 1.0 + 0.3 * np.sin(2 * np.pi * t * rng.uniform(0.1, 0.3))
+    phases = rng.uniform(0, 2 * np.pi, 14)
+    return amp * ALPHA_WEIGHT * envelope[:, None] * np.sin(2 * np.pi * freq * t[:, None] + phases)
+
+
+def skin_responses(n: int, arousal: float, effects: EmotionEffects, rng: np.random.Generator
+                   ) -> np.ndarray:
+    """Skin-conductance responses (µS): Poisson onsets, more frequent and larger with
+    ``arousal``, each a rise-and-decay (Bateman) curve."""
+    rate_per_s = max(1.0, 6.0 + effects.scr_per_min_per_unit * arousal) / 60.0
+    onsets = np.flatnonzero(rng.random(n) < rate_per_s / FS)
+    t = np.arange(int(10 * FS)) / FS
+    kernel = np.exp(-t / 2.0) - np.exp(-t / 0.75)
+    kernel /= kernel.max()
+    out = np.zeros(n + len(kernel))
+    for onset in onsets:
+        out[onset:onset + len(kernel)] += rng.uniform(0.05, 0.15) * max(0.3, 1 + 0.15 * arousal) * kernel
+    return out[:n]
+
+
 def participant_file(root: Path, number: int) -> Path:
     name = f"Data_Preprocessed_P{number:02d}"
     return Path(root) / name / f"{name}.mat"
@@ -104,6 +143,7 @@ def write_synthetic_amigos(root: str | Path, subjects: int = 12, trials: int = 1
                   "r_amp": rng.uniform(0.6, 1.5), "t_amp": rng.uniform(0.7, 1.3),
                   "noise": rng.uniform(0.01, 0.05)}
         data, rows = [], []
+        side = np.random.default_rng([seed, number])   # EEG/GSR: the ECG stream stays as it was
         for _ in range(trials):
             felt = rng.uniform(1, 9, size=2)                  # arousal, valence
             a, v = (felt - 5.0) * person["sensitivity"]
@@ -119,10 +159,13 @@ def write_synthetic_amigos(root: str | Path, subjects: int = 12, trials: int = 1
             warped = (warped - warped[0]) / (warped[-1] - warped[0]) * (n - 1)
             left = np.interp(warped, np.arange(n), x)
             matrix = np.empty((n, N_COLUMNS))
-            matrix[:, :14] = rng.standard_normal((n, 14)) * 5.0                  # EEG stand-in
+            matrix[:, :14] = rng.standard_normal((n, 14)) * 5.0                  # EEG background
             matrix[:, 14] = -0.8 * left + 0.02 * rng.standard_normal(n)          # ECG Right
             matrix[:, 15] = left                                                   # ECG Left
-            matrix[:, 16] = 2.0 + np.cumsum(rng.standard_normal(n)) * 0.002        # GSR stand-in
+            matrix[:, 16] = 2.0 + np.cumsum(rng.standard_normal(n)) * 0.002        # GSR tonic drift
+            expressed = a + side.normal(0, effects.modality_noise, 2)             # EEG, GSR
+            matrix[:, :14] += eeg_alpha(n, expressed[0], effects, side)
+            matrix[:, 16] += skin_responses(n, expressed[1], effects, side)
             said = np.clip(np.round(felt + rng.normal(0, effects.label_noise, 2), 1), 1, 9)
             ratings = np.concatenate([said, np.round(rng.uniform(1, 9, 3), 1),
                                       (rng.random(7) < 0.3).astype(float)])

@@ -133,6 +133,11 @@ def console_table(results: dict[str, Any]) -> str:
                  "class for every test window")
     if p.get("warning"):
         lines.append("NOTE: " + p["warning"])
+    cal = results.get("calibrated")
+    if cal:
+        lines.append(f"calibrated ({cal['calibration']['option']}: {cal['calibration']['uses']}):")
+        lines += [f"{r['system']:<13} bal.acc {with_ci(r, 'balanced_accuracy')}  AUROC "
+                  f"{with_ci(r, 'auroc')}" for r in summary_rows(cal)]
     return "\n".join(lines)
 
 
@@ -333,6 +338,7 @@ def add_evaluation(doc, results: dict[str, Any], folder: Path, level: int = 2) -
         unit_plural="windows" if results["bootstrap_unit"] == "window" else "subjects"))
     if any(one_class_mark(r) for r in summary_rows(results)):
         doc.paragraph(f"**{ONE_CLASS_NOTE}.**")
+    _calibrated(doc, results, level)
     doc.heading("Systems", level)
     doc.bullets([f"**{name}**: {d['description']}" for name, d in results["systems"].items()]
                 + list(results.get("notes") or []))
@@ -372,6 +378,19 @@ def _paired(doc, results: dict[str, Any], level: int) -> None:
                                f"({fmt_number(t[m]['p_ttest_corrected'])} / "
                                f"{fmt_number(t.get('permutation', {}).get(m, {}).get('p'))})"
                                for m in others)] for t in pairs])
+
+
+def _calibrated(doc, results: dict[str, Any], level: int) -> None:
+    """The calibrated run (``evaluate --calibrate``), beside the strict table, never instead."""
+    cal = results.get("calibrated")
+    if not cal:
+        return
+    c = cal["calibration"]
+    doc.heading(f"Calibrated to each test subject: `{c['option']}` (beside the strict figures "
+                "above, not instead)", level)
+    doc.paragraph(f"Data used from each test subject: {c['uses']}. Same folds and seeds, "
+                  f"{cal['n_windows']} test windows; full results in `calibrated/`.")
+    doc.table(*table_rows(cal))
 
 
 def _per_fold(doc, results: dict[str, Any], level: int) -> None:

@@ -76,14 +76,18 @@ def resolve_pretrained(name_or_dir: str | Path) -> Path:
 
 
 def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str,
-                      ignore: Iterable[str] = ()) -> None:
+                      ignore: Iterable[str] = (), fresh: Iterable[str] = ()) -> list[str]:
     """Copy ``state`` into ``model``; any unknown key, missing key or shape mismatch is an
-    error naming the key (keys starting with a prefix in ``ignore`` are skipped both ways)."""
-    ignore = tuple(ignore)
+    error naming the key (keys starting with a prefix in ``ignore`` are skipped both ways).
+    Keys under a prefix in ``fresh`` may be absent from the file and then keep the model's
+    initialisation (a head the checkpoint never had); returns those keys."""
+    ignore, fresh = tuple(ignore), tuple(fresh)
     own = model.state_dict()
     keep = lambda k: not (ignore and k.startswith(ignore))  # noqa: E731
     unexpected = sorted(k for k in state if keep(k) and k not in own)
-    missing = sorted(k for k in own if keep(k) and k not in state)
+    absent = sorted(k for k in own if keep(k) and k not in state)
+    kept_init = [k for k in absent if fresh and k.startswith(fresh)]
+    missing = [k for k in absent if k not in kept_init]
     if unexpected:
         raise EcgEmotionError(f"{source}: unexpected weight(s) {unexpected[:5]} not in the "
                               f"model ({model.config.name or model.config.kind})")
@@ -95,7 +99,9 @@ def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: 
         if tuple(v.shape) != tuple(own[k].shape):
             raise EcgEmotionError(f"{source}: weight {k!r} has shape {tuple(v.shape)} in the file "
                                   f"but {tuple(own[k].shape)} in the model")
-    model.load_state_dict({k: v for k, v in state.items() if keep(k)}, strict=not ignore)
+    model.load_state_dict({k: v for k, v in state.items() if keep(k)},
+                          strict=not (ignore or kept_init))
+    return kept_init
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -106,12 +112,14 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def from_pretrained(name_or_dir: str | Path, *, encoder_only: bool = False,
-                    map_location: str | torch.device = "cpu", **overrides: Any) -> nn.Module:
+                    fresh_heads: bool = False, map_location: str | torch.device = "cpu", **overrides: Any) -> nn.Module:
     """Load a model saved by :func:`save_pretrained` (a folder) or shipped (a name).
 
     ``encoder_only=True`` loads every weight except the task heads (reconstruction,
     classifier, transformation heads), which stay freshly initialised: the way to start
-    fine-tuning from a pre-trained encoder. ``overrides`` change config fields first
+    fine-tuning from a pre-trained encoder. ``fresh_heads=True`` loads every weight the file
+    has and leaves heads it lacks freshly initialised (listed in ``model.fresh_heads``): the
+    way to continue pre-training with an objective that adds a head. ``overrides`` change config fields first
     (e.g. ``n_classes=2``, ``dropout=0.2``); changing an architecture field makes the
     load fail with the mismatching key and both shapes.
     """
@@ -125,6 +133,7 @@ def from_pretrained(name_or_dir: str | Path, *, encoder_only: bool = False,
         raise ConfigError(f"{folder}: bad override ({exc})") from exc
     model = create_model(cfg)
     state = read_weights(folder / WEIGHTS_NAME)
-    load_state_strict(model, state, str(folder / WEIGHTS_NAME),
-                      ignore=HEAD_PREFIXES if encoder_only else ())
+    model.fresh_heads = load_state_strict(model, state, str(folder / WEIGHTS_NAME),
+                                          ignore=HEAD_PREFIXES if encoder_only else (),
+                                          fresh=HEAD_PREFIXES if fresh_heads else ())
     return model.to(map_location)

@@ -28,6 +28,8 @@ Layout, and where each fact was confirmed:
 
 Output: subjects are spelled ``"P01"``…``"P40"``; trials are the ``VideoIDs``
 strings (``"10"``, ``"N1"``…), or ``"trial01"``… when the file has no ``VideoIDs``.
+Every recording also carries the trial's other columns as channels (14 EEG named
+``AF3``…``AF4``, the other ECG lead, ``GSR`` as eda) for multimodal stores.
 Labels are the raw 1–9 floats ``arousal, valence, dominance, liking, familiarity``
 (NaN stays NaN). NaN stretches inside a trial are kept as NaN (the preprocessing
 repairs short gaps and rejects windows with long ones); an all-NaN or empty trial is
@@ -49,13 +51,17 @@ import numpy as np
 
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.io.matfile import as_cells, load_mat
-from ecgemotion.recording import Recording
+from ecgemotion.recording import Channel, Recording
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option, option_choice
 from ecgemotion.sources.checks import check_heart_rate
 
 FS = 128.0
 N_COLUMNS = 17
+# The Emotiv EPOC's 14 electrodes in AMIGOS' column order (AMIGOS readme; the same order as
+# DREAMER's), then the other ECG lead and GSR: every column travels as a channel.
+EEG_NAMES = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
+GSR_COLUMN = 16
 LEAD_COLUMNS = {"right": (14, "ECG Right"), "left": (15, "ECG Left")}
 RATING_NAMES = ("arousal", "valence", "dominance", "liking", "familiarity")
 DEFAULT_SKIP = (9, 12, 21, 22, 23, 24, 33)
@@ -195,7 +201,7 @@ class AmigosSource(Source):
                     meta["labels_missing"] = True
                 out.append(Recording(
                     signal=sig, fs=FS, dataset=self.name, subject=subject, trial=vid,
-                    lead=lead_name, labels=dict(ratings), units="",
+                    lead=lead_name, labels=dict(ratings), units="", channels=_channels(x, col),
                     provenance={"file": str(path), "variable": f"joined_data{{{i + 1}}}",
                                 "column": col, "labels_variable": f"labels_selfassessment{{{i + 1}}}",
                                 "trial_id_variable": id_variable, "licence": self.licence,
@@ -203,6 +209,14 @@ class AmigosSource(Source):
                     meta=meta))
         check_heart_rate(check_signals, FS, path, f"{main_name} (column {main_col})")
         yield from out
+
+
+def _channels(x: np.ndarray, ecg_column: int) -> list[Channel]:
+    """Every column but the recording's own ECG lead, as a channel with its modality."""
+    eeg = [Channel("eeg", name, x[:, j], FS) for j, name in enumerate(EEG_NAMES)]
+    other = [Channel("ecg", name, x[:, col], FS) for col, name in LEAD_COLUMNS.values()
+             if col != ecg_column]
+    return eeg + other + [Channel("eda", "GSR", x[:, GSR_COLUMN], FS)]
 
 
 def _peek(path: Any) -> list[str]:

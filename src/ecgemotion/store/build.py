@@ -30,7 +30,8 @@ import pandas as pd
 from ecgemotion import __version__
 from ecgemotion.errors import DataError, EcgEmotionError
 from ecgemotion.paths import sha256_file
-from ecgemotion.preprocess import QUALITY_FLAGS, PreprocessConfig, process_recording
+from ecgemotion.preprocess import (MODALITY_FILTERS, QUALITY_FLAGS, PreprocessConfig,
+                                   process_recording)
 from ecgemotion.sources.base import Skip, Source, SourceItem, file_fingerprint
 from ecgemotion.store.window_store import (FORMAT_VERSION, INDEX_FILE, META_FILE, WindowStore,
                                            check_store)
@@ -117,10 +118,11 @@ def _recording_facts(rec) -> dict[str, Any]:
 # -- writer side -----------------------------------------------------------------------
 
 class _ShardWriter:
-    """Appends windows to numbered shard files, hashing as it writes."""
+    """Appends windows to numbered shard files (``PREFIX-00000.bin``), hashing as it writes."""
 
-    def __init__(self, folder: Path, window_len: int, dtype: str):
+    def __init__(self, folder: Path, window_len: int, dtype: str, prefix: str = "windows"):
         self.folder = folder
+        self.prefix = prefix
         self.per_shard = max(1, SHARD_BYTES // (window_len * np.dtype(dtype).itemsize))
         self.shards: list[dict[str, Any]] = []
         self._fh = None
@@ -128,7 +130,7 @@ class _ShardWriter:
 
     def _open_next(self) -> None:
         self._close()
-        name = f"windows-{len(self.shards):05d}.bin"
+        name = f"{self.prefix}-{len(self.shards):05d}.bin"
         self._fh = open(self.folder / name, "wb")
         self._hash = hashlib.sha256()
         self.shards.append({"file": name, "n": 0})
@@ -223,6 +225,7 @@ def build_store(sources: list[Source], config: PreprocessConfig = PreprocessConf
 
     report = BuildReport()
     writer = _ShardWriter(tmp, config.window_len, config.dtype)
+    others = _ModalityWriters(tmp, config)
     rows: list[pd.DataFrame] = []
     tasks = [(s, it) for s, its in zip(sources, items) for it in its]
     bar = progress(total=len(tasks), desc="preparing", unit="file") if progress else None
@@ -243,6 +246,7 @@ def build_store(sources: list[Source], config: PreprocessConfig = PreprocessConf
             report.windows += len(windows)
             for flag, values in windows.flags.items():
                 report.flagged[flag] += int(values.sum())
+            others.write(windows, rows[-1], report.warnings)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(windows=report.windows, skipped=len(report.skipped))
@@ -267,6 +271,7 @@ def build_store(sources: list[Source], config: PreprocessConfig = PreprocessConf
         # Every model trained on this store carries this on (SYNTHETIC in predict's output).
         "synthetic": sorted(report.synthetic),
         "shards": shards, "n_windows": report.windows,
+        **({"modalities": others.finish()} if config.extra_modalities else {}),
         "index_sha256": sha256_file(tmp / INDEX_FILE), "summary": summary,
     }
     meta_tmp = tmp / (META_FILE + ".tmp")
@@ -274,6 +279,73 @@ def build_store(sources: list[Source], config: PreprocessConfig = PreprocessConf
     os.replace(meta_tmp, tmp / META_FILE)
     os.replace(tmp, final)
     return WindowStore.open(final, verify=False), {**summary, "store": str(final), "reused": False}
+
+
+class _ModalityWriters:
+    """The shards of every modality besides the ECG, one ``(n, channels, T)`` array each.
+
+    A store holds one channel list per modality, fixed by the first recording that has
+    it; later recordings' channels are matched by name (absent ones stay zero, extra ones
+    are left out with a warning), so EEG montages that differ between files still share
+    one layout. ``m_<modality>`` in the index says whether a window has the modality.
+    """
+
+    def __init__(self, folder: Path, config: PreprocessConfig):
+        self.folder, self.config = folder, config
+        self.channels: dict[str, list[str]] = {}
+        self.writers: dict[str, _ShardWriter] = {}
+        self.pending: dict[str, list] = {m: [] for m in config.extra_modalities}
+
+    def write(self, windows, rows: pd.DataFrame, warnings: list[str]) -> None:
+        for modality, mw in windows.modalities.items():
+            rows[f"m_{modality}"] = mw.present
+            if modality not in self.channels and mw.channels:
+                self.channels[modality] = list(mw.channels)
+            if modality not in self.channels:       # no channel seen yet: keep until one is
+                self.pending[modality].append(len(windows))
+                continue
+            self._flush_pending(modality)
+            self.writer(modality).write(self._aligned(modality, mw, rows, warnings))
+
+    def writer(self, modality: str) -> _ShardWriter:
+        if modality not in self.writers:
+            fs, _ = MODALITY_FILTERS[modality]
+            length = len(self.channels[modality]) * int(round(self.config.window_s * fs))
+            self.writers[modality] = _ShardWriter(self.folder, length, self.config.dtype, modality)
+        return self.writers[modality]
+
+    def _aligned(self, modality: str, mw, rows: pd.DataFrame, warnings: list[str]) -> np.ndarray:
+        names = [c.lower() for c in self.channels[modality]]
+        out = np.zeros((len(mw.data), len(names), mw.data.shape[2]), dtype=mw.data.dtype)
+        for j, name in enumerate(mw.channels):
+            if name.lower() in names:
+                out[:, names.index(name.lower())] = mw.data[:, j]
+            else:
+                warnings.append(f"{rows['dataset'].iat[0]}/{rows['subject'].iat[0]}/"
+                                f"{rows['trial'].iat[0]}: {modality} channel {name!r} is not in "
+                                f"the store's channel list {self.channels[modality]}; left out")
+        return out.reshape(len(out), -1)
+
+    def _flush_pending(self, modality: str) -> None:
+        fs, _ = MODALITY_FILTERS[modality]
+        length = len(self.channels[modality]) * int(round(self.config.window_s * fs))
+        for n in self.pending[modality]:
+            self.writer(modality).write(np.zeros((n, length), dtype=self.config.dtype))
+        self.pending[modality] = []
+
+    def finish(self) -> dict[str, Any]:
+        out = {}
+        for modality in self.config.extra_modalities:
+            fs, band = MODALITY_FILTERS[modality]
+            self.channels.setdefault(modality, [])
+            if not self.channels[modality]:
+                self.pending[modality] = []   # no recording had it: nothing to store
+            self._flush_pending(modality)
+            out[modality] = {"channels": self.channels[modality], "fs": fs,
+                             "window_len": int(round(self.config.window_s * fs)),
+                             "shards": self.writers[modality].finish()
+                             if modality in self.writers else []}
+        return out
 
 
 def _index_rows(facts: dict[str, Any], windows, first_row: int) -> pd.DataFrame:

@@ -6,6 +6,8 @@ Layout of a store folder::
     index.csv           one row per window (dataset, subject, trial, lead, start_s, flags, labels)
     windows-00000.bin   raw little-endian float32/float16, shape (n, window_len), C order
     ...
+    eeg-00000.bin       multimodal stores only: each further modality's windows, shape
+    ...                 (n, channels, its window_len), aligned row by row with the ECG's
 
 A store is complete only when ``meta.json`` says so; it is written last, after the
 shards, and the folder is renamed into place atomically, so a crashed build can
@@ -23,6 +25,7 @@ import pandas as pd
 
 from ecgemotion.errors import DataError
 from ecgemotion.paths import sha256_file
+from ecgemotion.subjects import subject_keys, with_subject_key
 
 META_FILE = "meta.json"
 INDEX_FILE = "index.csv"
@@ -50,11 +53,10 @@ class WindowStore:
         self.dtype = np.dtype(meta["dtype"])
         counts = [s["n"] for s in meta["shards"]]
         self._shard_starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-        self._maps = [
-            np.memmap(path / s["file"], dtype=self.dtype, mode="r", shape=(s["n"], self.window_len))
-            if s["n"] else np.zeros((0, self.window_len), self.dtype)
-            for s in meta["shards"]
-        ]
+        self._maps = _memmaps(path, meta["shards"], self.dtype, (self.window_len,))
+        self._modality_maps = {
+            m: _memmaps(path, info["shards"], self.dtype, (len(info["channels"]), info["window_len"]))
+            for m, info in meta.get("modalities", {}).items()}
 
     # -- opening ---------------------------------------------------------------------
     @classmethod
@@ -74,11 +76,50 @@ class WindowStore:
             return out
         if rows.min() < 0 or rows.max() >= len(self):
             raise IndexError(f"window rows must lie in [0, {len(self)}), got {rows.min()}..{rows.max()}")
-        shard = np.searchsorted(self._shard_starts, rows, side="right") - 1
-        for s in np.unique(shard):
-            sel = shard == s
-            out[sel] = self._maps[s][rows[sel] - self._shard_starts[s]]
+        _gather(self._maps, self._shard_starts, rows, out)
         return out
+
+    @property
+    def modalities(self) -> list[str]:
+        """The modalities this store holds: ``ecg`` first, then the others it was built with."""
+        return ["ecg", *self.meta.get("modalities", {})]
+
+    def channels(self, modality: str) -> list[str]:
+        """Channel names of ``modality``'s windows (for ``ecg`` the single stored lead)."""
+        if modality == "ecg":
+            return ["ECG"]
+        return list(self._modality_info(modality)["channels"])
+
+    def modality_windows(self, modality: str, rows) -> np.ndarray:
+        """``modality``'s windows at ``rows`` as float32 ``(n, channels, T)`` (zeros where the
+        index's ``m_<modality>`` is False); ``ecg`` gives ``(n, 1, window_len)``."""
+        if modality == "ecg":
+            return self.windows(rows)[:, None, :]
+        info = self._modality_info(modality)
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        out = np.zeros((len(rows), len(info["channels"]), info["window_len"]), dtype=np.float32)
+        if len(rows) and info["channels"]:
+            if rows.min() < 0 or rows.max() >= len(self):
+                raise IndexError(f"window rows must lie in [0, {len(self)}), got {rows.min()}..{rows.max()}")
+            maps = self._modality_maps[modality]
+            _gather(maps, np.cumsum([0] + [len(m) for m in maps]), rows, out)
+        return out
+
+    def present(self, modality: str, rows) -> np.ndarray:
+        """Whether each of ``rows`` has ``modality`` (always True for the ECG anchor)."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if modality == "ecg":
+            return np.ones(len(rows), dtype=bool)
+        self._modality_info(modality)
+        return self.index[f"m_{modality}"].to_numpy(dtype=bool)[rows]
+
+    def _modality_info(self, modality: str) -> dict[str, Any]:
+        info = self.meta.get("modalities", {}).get(modality)
+        if info is None:
+            raise DataError(self.path, f"store has no {modality} windows; it holds "
+                            f"{', '.join(self.modalities)} (prepare with --modalities "
+                            f"{','.join([*self.modalities, modality])})")
+        return info
 
     def select(self, datasets: list[str] | None = None, subjects: list[str] | None = None,
                quality: str = "good", labelled: str | None = None) -> np.ndarray:
@@ -125,7 +166,7 @@ class WindowStore:
             "fs": self.fs,
             "window_s": self.window_len / self.fs,
             "datasets": {k: int(v) for k, v in idx["dataset"].value_counts().items()},
-            "subjects": int(idx[["dataset", "subject"]].drop_duplicates().shape[0]),
+            "subjects": int(len(set(subject_keys(idx)))),
             "recordings": int(idx[["dataset", "subject", "trial", "lead"]].drop_duplicates().shape[0]),
             "labels": self.label_names,
             "label_rule": self.meta.get("label_rule"),
@@ -133,7 +174,26 @@ class WindowStore:
             "flags": {c[2:]: int(idx[c].sum()) for c in idx.columns if c.startswith("q_")},
             "identity": self.meta.get("identity"),
         }
+        if "modalities" in self.meta:
+            summary["modalities"] = {
+                m: {"channels": len(self.channels(m)), "fs": info["fs"],
+                    "windows_with_it": int(idx[f"m_{m}"].sum()) if f"m_{m}" in idx else 0}
+                for m, info in self.meta["modalities"].items()}
         return summary
+
+
+def _gather(maps: list[np.ndarray], starts: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+    """Rows (global numbers) of sharded arrays into ``out``."""
+    shard = np.searchsorted(starts, rows, side="right") - 1
+    for s in np.unique(shard):
+        sel = shard == s
+        out[sel] = maps[s][rows[sel] - starts[s]]
+
+
+def _memmaps(path: Path, shards: list[dict[str, Any]], dtype, row_shape: tuple[int, ...]
+             ) -> list[np.ndarray]:
+    return [np.memmap(path / s["file"], dtype=dtype, mode="r", shape=(s["n"], *row_shape))
+            if s["n"] else np.zeros((0, *row_shape), dtype) for s in shards]
 
 
 def _read(path: Path, verify: bool) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -143,7 +203,7 @@ def _read(path: Path, verify: bool) -> tuple[dict[str, Any], pd.DataFrame]:
     meta = json.loads((path / META_FILE).read_text())
     index = pd.read_csv(path / INDEX_FILE, dtype={"subject": str, "trial": str, "lead": str,
                                                    "dataset": str})
-    return meta, index
+    return meta, with_subject_key(index)
 
 
 def check_store(path: Path, full: bool = True) -> str | None:
@@ -166,9 +226,12 @@ def check_store(path: Path, full: bool = True) -> str | None:
     if sha256_file(path / INDEX_FILE) != meta.get("index_sha256"):
         return "index.csv does not match the checksum in meta.json (altered?)"
     itemsize = np.dtype(meta["dtype"]).itemsize
-    for shard in meta["shards"]:
+    shards = [(s, meta["window_len"]) for s in meta["shards"]] + [
+        (s, len(info["channels"]) * info["window_len"])
+        for info in meta.get("modalities", {}).values() for s in info["shards"]]
+    for shard, row_len in shards:
         file = path / shard["file"]
-        expected = shard["n"] * meta["window_len"] * itemsize
+        expected = shard["n"] * row_len * itemsize
         if not file.is_file():
             return f"shard {shard['file']} is missing"
         size = file.stat().st_size

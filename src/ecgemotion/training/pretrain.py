@@ -140,10 +140,15 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
     train_rows, val_rows, subjects = split_rows(store.index, rows, val_fraction, train.seed)
     overrides = {"window_len": store.window_len, "fs": store.fs, **model_fields, **model_overrides}
     torch.manual_seed(train.seed)
+    heads: list[str] = []
     if init is not None:
         from ecgemotion.models import from_pretrained
 
-        net = from_pretrained(init, **overrides)
+        net = from_pretrained(init, fresh_heads=True, **overrides)
+        heads = sorted({k.split(".")[0] for k in net.fresh_heads})
+        if heads and ui is not None:
+            ui.say(f"{init}: has no {', '.join(heads)}; the {objective!r} objective starts "
+                   f"{'them' if len(heads) > 1 else 'it'} from a fresh initialisation")
     else:
         net = create_model(model, **overrides)
     if net.config.kind == "sarkar" or (objective != "paper" and net.config.kind != "transformer"):
@@ -164,7 +169,8 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
         train_ds = wrap(store, train_rows)
         val_ds = PairedWindows(store, val_rows, random=False) if task.paired else wrap(store, val_rows)
     info = {"store": str(store.path), "store_identity": store.meta.get("identity"),
-            "init": str(init) if init is not None else None, "objective": objective,
+            "init": str(init) if init is not None else None, "fresh_heads": heads,
+            "objective": objective,
             "objective_settings": {k: v for k, v in vars(task).items() if k != "name"},
             "mask": mask,
             "subjects": {"train": len(subjects["train"]), "val": len(subjects["val"])},
