@@ -144,6 +144,14 @@ def test_corrupt_weights_file(tmp_path):
         from_pretrained(tmp_path / "m")
 
 
+def test_missing_weights_file_is_named(tmp_path):
+    """The one loader (predict, export and fine-tuning all use it) names the missing file."""
+    save_pretrained(tiny("cnn"), tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").unlink()
+    with pytest.raises(EcgEmotionError, match="m: expected model.safetensors beside config.json"):
+        from_pretrained(tmp_path / "m")
+
+
 def test_span_mask_ratio_and_spans():
     g = torch.Generator().manual_seed(0)
     m = span_mask(64, 1280, ratio=0.15, span=64, generator=g)

@@ -25,11 +25,9 @@ from typing import Any
 import numpy as np
 
 from ecgemotion.errors import ConfigError, EcgEmotionError
-from ecgemotion.io.model_files import read_config_file
+from ecgemotion.io.model_files import CONFIG_NAME, WEIGHTS_NAME, read_config_file
 from ecgemotion.preprocess import PreprocessConfig
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 ONNX_NAME = "model.onnx"
 ONNX_META_KEY = "ecgemotion"
 ENGINES = ("torch", "onnx")
@@ -128,12 +126,13 @@ class TorchEngine:
     def __init__(self, folder: Path, threads: int | None = None, device: str = "cpu"):
         import torch
 
+        from ecgemotion.models.hub import from_pretrained
         from ecgemotion.training.distributed import select_device
 
         if threads:
             torch.set_num_threads(int(threads))
         self.device = select_device(device)
-        self.model = load_torch_model(folder).to(self.device)
+        self.model = from_pretrained(folder).eval().to(self.device)
         self._torch = torch
 
     def __call__(self, windows: np.ndarray, features: np.ndarray | None = None,
@@ -149,30 +148,6 @@ class TorchEngine:
                 logits = self.model(x.to(self.device))["logits"].float()
                 out.append(torch.softmax(logits, dim=-1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
-
-
-def load_torch_model(folder: Path):
-    """The eval-mode model of a ``save_pretrained`` folder, loaded strictly.
-
-    Reads ``config.json`` itself so that the fine-tuning facts under ``extra`` (which
-    :class:`ModelConfig` does not know) never reach the architecture config.
-    """
-    from ecgemotion.models import ModelConfig, create_model, load_state_strict
-    from ecgemotion.models.hub import read_weights
-
-    path = Path(folder) / CONFIG_NAME
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read model config ({exc})") from None
-    for key in ("extra", "format", "ecgemotion_version"):
-        data.pop(key, None)
-    model = create_model(ModelConfig.from_dict(data, source=str(path)))
-    weights = Path(folder) / WEIGHTS_NAME
-    if not weights.is_file():
-        raise ConfigError(f"{folder}: expected {WEIGHTS_NAME} beside {CONFIG_NAME}, found none")
-    load_state_strict(model, read_weights(weights), str(weights))
-    return model.eval()
 
 
 def ort_session(path: str | Path, threads: int | None = None):

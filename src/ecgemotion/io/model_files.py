@@ -1,4 +1,6 @@
-"""Reading a saved model's ``config.json`` without importing torch (the ONNX path needs none)."""
+"""A saved model folder's file names, and reading its ``config.json`` without importing
+torch (the ONNX path needs none). Weights are read by ``models.hub.from_pretrained``, the
+one loader of a saved model."""
 
 from __future__ import annotations
 
@@ -7,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ecgemotion.errors import ConfigError
+
+CONFIG_NAME = "config.json"             # architecture fields + the model card (``extra``)
+WEIGHTS_NAME = "model.safetensors"
 
 
 def read_config_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
