@@ -198,3 +198,22 @@ def test_saved_files_share_the_mode_the_umask_gives(umask, tmp_path):
         os.umask(previous)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "m").iterdir()}
     assert modes == {"model.safetensors": 0o666 & ~umask, "config.json": 0o666 & ~umask}
+
+
+def test_model_card_reads_an_old_untyped_extra():
+    """A folder saved before the card existed loads: its extra fills the typed fields, the
+    rest stays in details, and writing the card back gives the same extra."""
+    from ecgemotion.errors import ConfigError
+    from ecgemotion.io.model_files import ModelCard
+
+    old = {"task": "valence", "classes": ["low", "high"], "positive_class_index": 1,
+           "label_rule": "threshold:5", "preprocess": {"fs": 128.0, "window_s": 10.0},
+           "val_metrics": {"accuracy": 0.7}, "init": "ecgemotion-base", "seed": 3}
+    card = ModelCard.from_extra(old, "old/config.json", default_task="old")
+    assert (card.task, card.label_rule, card.val_metrics) == ("valence", "threshold:5",
+                                                              {"accuracy": 0.7})
+    assert card.training_data == {} and card.synthetic == []
+    assert card.details == {"init": "ecgemotion-base", "seed": 3}
+    assert card.to_extra() == old
+    with pytest.raises(ConfigError, match="enc/config.json: no preprocessing recorded"):
+        ModelCard.from_extra({"task": "arousal"}, "enc/config.json", default_task="enc")

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from ecgemotion.errors import ConfigError, EcgEmotionError
-from ecgemotion.io.model_files import CONFIG_NAME, WEIGHTS_NAME, read_config_file
+from ecgemotion.io.model_files import (CONFIG_NAME, FINETUNE_HINT, WEIGHTS_NAME, ModelCard,
+                                       read_config_file)
 from ecgemotion.preprocess import PreprocessConfig
 
 ONNX_NAME = "model.onnx"
@@ -37,15 +38,33 @@ PROVENANCE_KEYS = ("training_data", "val_metrics", "val_subjects", "init")
 
 @dataclass
 class ModelSpec:
-    """What a recogniser needs to know about one fine-tuned model, whatever the engine."""
+    """What a recogniser needs to know about one fine-tuned model, whatever the engine: its
+    card (task, classes, label rule, preprocessing, provenance) and its architecture."""
 
-    task: str
-    classes: list[str]
-    preprocess: dict[str, Any]
+    card: ModelCard
     model_config: dict[str, Any]
     source: str
-    label_rule: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return self.card.task
+
+    @property
+    def classes(self) -> list[str]:
+        return self.card.classes
+
+    @property
+    def preprocess(self) -> dict[str, Any]:
+        return self.card.preprocess
+
+    @property
+    def label_rule(self) -> str | None:
+        return self.card.label_rule
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The card as ``config.json`` saves it."""
+        return self.card.to_extra()
 
     @property
     def window_len(self) -> int:
@@ -62,10 +81,10 @@ class ModelSpec:
 
     def origin(self) -> str:
         """Where the model comes from, in one line: task, label rule, training data, validation."""
-        e = self.extra
+        e = self.card.details
         text = (f"model {self.task} ({self.source}): P({self.classes[1]} {self.task}), labels by "
                 f"rule {self.label_rule or '(not recorded)'}")
-        data = e.get("training_data") or {}
+        data = self.card.training_data
         if data:
             text += (f"; trained on {', '.join(data.get('datasets') or ['?'])} "
                      f"({data.get('subjects', '?')} subjects, {data.get('windows', '?')} windows"
@@ -76,7 +95,7 @@ class ModelSpec:
             text += "; training data not recorded"
         if e.get("init"):
             text += f" from {e['init']}"
-        vm = e.get("val_metrics") or {}
+        vm = self.card.val_metrics
         if vm.get("balanced_accuracy") is not None:
             held = e.get("val_subjects")
             text += (f"; validation balanced accuracy {vm['balanced_accuracy']:.3f}, accuracy "
@@ -92,11 +111,11 @@ class ModelSpec:
         from ecgemotion.evaluation.metrics import one_class
 
         out = []
-        synthetic = (self.extra.get("training_data") or {}).get("synthetic")
+        synthetic = self.card.synthetic
         if synthetic:
             out.append(f"model {self.task} was trained on SYNTHETIC labels ({'; '.join(synthetic)}): "
                        "its probabilities say nothing about anyone's real emotions")
-        vm = self.extra.get("val_metrics") or {}
+        vm = self.card.val_metrics
         if one_class(vm.get("predicted_high_share")) or (
                 "predicted_high_share" not in vm and vm.get("balanced_accuracy") == 0.5):
             out.append(f"model {self.task} predicted one class for every validation window "
@@ -108,7 +127,7 @@ class ModelSpec:
         return {"format": "ecgemotion-onnx", "task": self.task, "classes": self.classes,
                 "positive_class_index": 1, "label_rule": self.label_rule,
                 "preprocess": self.preprocess, "model_config": self.model_config,
-                **{k: self.extra[k] for k in PROVENANCE_KEYS if k in self.extra},
+                **{k: v for k, v in self.extra.items() if k in PROVENANCE_KEYS},
                 "input": {"name": "window", "shape": ["batch", 1, self.window_len],
                           "dtype": "float32"},
                 **({"features": {"name": "features", "shape": ["batch", len(self.physio_features)],
@@ -210,20 +229,14 @@ def read_onnx_spec(path: Path, session) -> ModelSpec:
 
 def _spec_from(extra: dict[str, Any], model_config: dict[str, Any], source: str,
                default_task: str) -> ModelSpec:
-    if not isinstance(extra.get("preprocess"), dict):
-        raise ConfigError(f"{source}: no preprocessing recorded (config.json 'extra.preprocess'): "
-                          f"a pre-trained encoder, not an emotion model; {FINETUNE_HINT}")
-    classes = [str(c) for c in (extra.get("classes") or ["low", "high"])]
-    n_classes = int(model_config.get("n_classes", len(classes)))
-    if len(classes) != n_classes:
-        raise ConfigError(f"{source}: {len(classes)} class names {classes} for a model with "
-                          f"{n_classes} outputs")
+    card = ModelCard.from_extra(extra, source, default_task)
+    n_classes = int(model_config.get("n_classes", len(card.classes)))
+    if len(card.classes) != n_classes:
+        raise ConfigError(f"{source}: {len(card.classes)} class names {card.classes} for a model "
+                          f"with {n_classes} outputs")
     if n_classes < 2:
         raise ConfigError(f"{source}: expected a classifier with >= 2 classes, found {n_classes}")
-    task = str(extra.get("task") or default_task)
-    return ModelSpec(task=task, classes=classes, preprocess=dict(extra["preprocess"]),
-                     model_config=dict(model_config), source=source,
-                     label_rule=extra.get("label_rule"), extra=dict(extra))
+    return ModelSpec(card=card, model_config=dict(model_config), source=source)
 
 
 def _is_model_folder(path: Path) -> bool:
@@ -266,9 +279,6 @@ def expand_sources(paths: str | Path | list[str | Path], engine: str = "torch") 
     return found
 
 
-FINETUNE_HINT = ("fine-tune it on labelled ECG first: `ecgemotion finetune --store STORE --task "
-                 "arousal --out models/arousal` (starts from ecgemotion-base), or in Python "
-                 "`ecgemotion.fit(signals, labels, fs=...)`")
 
 
 def _shipped_encoders() -> list[str]:
