@@ -23,6 +23,7 @@ examples:
 
 
 def add_parser(sub, common):
+    from ecgemotion.cli.config import add_config_flag
     from ecgemotion.cli.finetune import add_train_flags
     from ecgemotion.cli.ui import plain
     from ecgemotion.evaluation.splits import PROTOCOLS
@@ -46,8 +47,8 @@ def add_parser(sub, common):
     p.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
                    help="comma-separated systems (default: these six; also hybrid, "
                         "hybrid-logreg, hybrid-gbm)")
-    p.add_argument("--cnn-overrides", metavar="K=V,...", help="model overrides for the cnn system")
-    p.add_argument("--sarkar-overrides", metavar="K=V,...", help="model overrides for sarkar")
+    p.add_argument("--cnn-overrides", action="append", help=argparse.SUPPRESS)  # now --set cnn.K=V
+    p.add_argument("--sarkar-overrides", action="append", help=argparse.SUPPRESS)
     p.add_argument("--ssl-store", help="unlabelled store for sarkar's pretext training "
                    "(default: each fold's training-side windows)")
     p.add_argument("--ssl-epochs", type=int, default=PRETEXT.epochs,
@@ -67,6 +68,7 @@ def add_parser(sub, common):
     p.add_argument("--out", required=True, help="output folder (results.json, report.md, plots/)")
     p.add_argument("--overwrite", action="store_true", help="replace an evaluation already in --out")
     add_train_flags(p)
+    add_config_flag(p)
     return p
 
 
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
     from ecgemotion.evaluation.systems import SystemSpec
     from ecgemotion.store import WindowStore
-    from ecgemotion.cli.pairs import parse_overrides
+    from ecgemotion.cli.pairs import by_system, parse_overrides
     from ecgemotion.training.loop import TrainConfig
     from ecgemotion.training.threads import configure_threads
 
@@ -85,12 +87,14 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     store = WindowStore.open(args.store)
     ssl_store = WindowStore.open(args.ssl_store) if args.ssl_store else None
     cfg = train_config(args)
+    overrides = by_system(parse_overrides(args.set, "--set"), ("cnn", "sarkar"))
     ssl_cfg = TrainConfig.from_recipe(PRETEXT, epochs=args.ssl_epochs, batch_size=args.batch_size,
                                       device=args.device, precision=args.precision, seed=args.seed)
     systems = SystemSpec(args.systems, init=init, model=args.model,
-                         overrides=parse_overrides(args.model_overrides), init_cnn=args.init_cnn,
-                         cnn_overrides=parse_overrides(args.cnn_overrides),
-                         sarkar_overrides=parse_overrides(args.sarkar_overrides),
+                         overrides=overrides[""], init_cnn=args.init_cnn,
+                         cnn_overrides={**parse_overrides(args.cnn_overrides), **overrides["cnn"]},
+                         sarkar_overrides={**parse_overrides(args.sarkar_overrides),
+                                           **overrides["sarkar"]},
                          ssl_store=ssl_store)
     options = EvaluationOptions(train_cfg=cfg, ssl_cfg=ssl_cfg, seed=args.seed,
                                 repeats=args.repeats, k=args.k, val_fraction=args.val_fraction,
