@@ -189,7 +189,10 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx
             fold_rows.append({"system": name, **base, **m,
                               "val_metrics": info.get("val_metrics"),
                               "seconds": info.get("seconds"),
-                              "epochs": info.get("epochs")})
+                              "epochs": info.get("epochs"),
+                              # multimodal systems: the share of test windows that had each modality
+                              **({"modalities_used": info["test_share_with_modality"]}
+                                 if "test_share_with_modality" in info else {})})
             tm = trial_metrics(index, fold.test, y_test, prob, fold.train, y_train)
             trial_rows.append({"system": name, "repeat": fold.repeat, "fold": fold.fold,
                                **{k2: v for k2, v in tm.items() if k2 != "confusion"}})
@@ -279,6 +282,8 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
     wanted += [("scratch", "cnn"), ("cnn", "sarkar")]
     wanted += [(h, o) for h in present if h.startswith("hybrid") for o in present
                if not o.startswith("hybrid")]
+    wanted += [(f, o) for f in present if f.startswith("fusion-") for o in present
+               if o.startswith("mm-") or o.startswith("hrv")]           # fusion vs each modality
     wanted += [(s, MAJORITY) for s in present]
     ratio = float((folds_df["n_test"] / folds_df["n_train"]).mean()) if len(folds_df) else None
     for a, b in wanted:
@@ -337,7 +342,7 @@ def evaluate(store, target: str, protocol: str, out_dir: str | Path,
              max_folds: int | None = None, n_boot: int = 2000, seed: int = 0,
              keep_checkpoints: bool = False, fold_init=None, config: dict | None = None,
              tracer=None, ui=None, overwrite: bool = False,
-             metric: str = "balanced_accuracy") -> dict[str, Any]:
+             metric: str = "balanced_accuracy", modalities=("ecg",)) -> dict[str, Any]:
     """Build the systems, run the protocol, write results.json / report.md / plots."""
     from dataclasses import replace
 
@@ -357,12 +362,13 @@ def evaluate(store, target: str, protocol: str, out_dir: str | Path,
     ssl_cfg = replace(ssl_cfg or TrainConfig.from_recipe(PRETEXT), seed=seed)
     system_list, notes = build_systems(systems, init, model, overrides, init_cnn, cnn_overrides,
                                        sarkar_overrides, ssl_store,
-                                       per_fold_init=fold_init is not None)
+                                       per_fold_init=fold_init is not None,
+                                       modalities=list(modalities))
     ctx = Context(target=target, train_cfg=train_cfg, ssl_cfg=ssl_cfg, seed=seed,
                   keep_checkpoints=keep_checkpoints, ui=ui)
     cfg = {"systems": [s.name for s in system_list], "init": init, "init_cnn": init_cnn,
            "model": model, "model_overrides": overrides or {}, "cnn_overrides": cnn_overrides or {},
-           "sarkar_overrides": sarkar_overrides or {},
+           "sarkar_overrides": sarkar_overrides or {}, "modalities": list(modalities),
            "ssl_store": str(ssl_store.path) if ssl_store is not None else None,
            "imbalance": "class-weighted cross-entropy (n / (2 n_c)); HRV models class_weight=balanced",
            "model_selection": "epoch with the lowest class-weighted validation loss",
