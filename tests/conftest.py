@@ -30,3 +30,21 @@ def real_data(tmp_path_factory) -> Path:
         extract_records(root, MITDB, CINC)
         (root / ".complete").touch()
     return root
+
+
+@pytest.fixture(scope="session")
+def amigos_store(tmp_path_factory):
+    """A labelled store of 6 subjects in the AMIGOS layout (20 s per trial), built once and
+    read by the evaluation, hybrid and prediction tests."""
+    from ecgemotion.preprocess import PreprocessConfig
+    from ecgemotion.sources import get_source
+    from ecgemotion.store import build_store
+    from tests.fixtures.emotion_layouts import write_amigos
+
+    root = tmp_path_factory.mktemp("amigos")
+    write_amigos(root / "amigos", subjects=range(1, 7), seconds=20, couple_ratings=True,
+                 empty_long=())
+    store, _ = build_store([get_source("amigos", root / "amigos", skip_subjects="none")],
+                           PreprocessConfig(), out_dir=root / "stores", label_rule="threshold:5",
+                           workers=1)
+    return store

@@ -11,20 +11,21 @@ import torch
 
 from ecgemotion.baselines.hrv import FEATURES, PHYSIO_FEATURES, features_from_peaks, qrs_width_ms
 from ecgemotion.evaluation.metrics import paired_permutation_test
-from ecgemotion.evaluation.runner import evaluate, run_evaluation
+from ecgemotion.evaluation.runner import EvaluationOptions, evaluate, run_evaluation
 from ecgemotion.evaluation.splits import LeakageError
-from ecgemotion.evaluation.systems import Context, EmbeddingCache, HybridSystem, TracedStore
+from ecgemotion.evaluation.systems import EmbeddingCache, HybridSystem, SystemSpec, TracedStore
 from ecgemotion.models import create_model, save_pretrained
 from ecgemotion.models.hybrid import HybridClassifier, WithFeatures, hybrid_table
 from ecgemotion.training.loop import TrainConfig
-from tests.evaluation.test_runner import RecordingStore, amigos_store  # noqa: F401 - fixture
+from tests.evaluation.test_runner import RecordingStore
 
 TINY = dict(d_model=16, n_heads=2, n_layers=1, d_ff=32, conv_channels=[4, 8, 16],
             conv_kernels=[7, 5, 3], conv_strides=[4, 4, 4], classifier_hidden=8, dropout=0.0)
+TWO = ["mean_hr", "rmssd"]      # two physiological features
 
 
 @pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory, amigos_store):  # noqa: F811
+def tiny_encoder(tmp_path_factory, amigos_store):
     """A tiny 'pre-trained' folder: the hybrid systems' --init."""
     torch.manual_seed(0)
     net = create_model("fast", window_len=amigos_store.window_len, fs=amigos_store.fs, **TINY)
@@ -55,7 +56,7 @@ def test_hybrid_classifier_normalises_with_training_statistics_and_reads_the_fea
     torch.manual_seed(0)
     enc = create_model("fast", window_len=256, fs=128.0, **{**TINY, "conv_norm": "batch"})
     stats = [b.clone() for n, b in enc.named_buffers() if "running" in n]
-    net = HybridClassifier(enc, n_features=3).eval()
+    net = HybridClassifier(enc, ["mean_hr", "sdnn", "rmssd"]).eval()
     assert all(torch.equal(a, b) for a, b in zip(stats, [b for n, b in enc.named_buffers()
                                                         if "running" in n]))  # no side effect
     train = np.array([[1.0, 10.0, np.nan], [3.0, np.nan, np.nan], [5.0, 30.0, np.nan]])
@@ -77,7 +78,7 @@ def test_the_linear_path_starts_at_the_logistic_regression_of_the_training_rows(
     from sklearn.linear_model import LogisticRegression
 
     torch.manual_seed(0)
-    net = HybridClassifier(create_model("fast", window_len=256, fs=128.0, **TINY), 2).eval()
+    net = HybridClassifier(create_model("fast", window_len=256, fs=128.0, **TINY), TWO).eval()
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 200)
     f = np.stack([y * 2.0 + rng.normal(size=200), rng.normal(size=200) * 50 + 100], axis=1)
@@ -86,7 +87,7 @@ def test_the_linear_path_starts_at_the_logistic_regression_of_the_training_rows(
     lr = LogisticRegression(max_iter=2000, class_weight="balanced").fit(z, y)
     logits = net.physio(net._normalise(torch.as_tensor(f, dtype=torch.float32))).detach().numpy()
     assert np.allclose(logits[:, 1] - logits[:, 0], lr.decision_function(z), atol=1e-4)
-    fresh = HybridClassifier(create_model("fast", window_len=256, fs=128.0, **TINY), 2)
+    fresh = HybridClassifier(create_model("fast", window_len=256, fs=128.0, **TINY), TWO)
     fresh.fit_training_side(f, np.zeros(200))              # one class: nothing to probe
     assert not fresh.physio.weight.abs().sum()
 
@@ -107,7 +108,7 @@ def test_with_features_appends_the_physiology_to_each_window():
 
 
 # -- the leakage guard sees every row the hybrids use ----------------------------------------
-def test_cached_embeddings_are_still_reported(amigos_store, tiny_encoder):  # noqa: F811
+def test_cached_embeddings_are_still_reported(amigos_store, tiny_encoder):
     seen = []
     store = TracedStore(amigos_store, seen.append, embedding_cache=EmbeddingCache(amigos_store))
     first = store.embed([0, 1], tiny_encoder)
@@ -123,15 +124,15 @@ class PeekingHybrid(HybridSystem):
         return super().fit_predict(ctx, fold, fit_store, test_store, run_dir, seed)
 
 
-def test_a_hybrid_that_embeds_test_rows_while_fitting_is_refused(amigos_store, tiny_encoder,  # noqa: F811
+def test_a_hybrid_that_embeds_test_rows_while_fitting_is_refused(amigos_store, tiny_encoder,
                                                                  tmp_path):
-    ctx = Context(target="arousal", train_cfg=TrainConfig(epochs=1))
+    options = EvaluationOptions(train_cfg=TrainConfig(epochs=1), k=3, max_folds=1, n_boot=20)
     with pytest.raises(LeakageError, match="served to training"):
         run_evaluation(amigos_store, "arousal", "subject", [PeekingHybrid("logreg", tiny_encoder)],
-                       ctx, tmp_path, k=3, max_folds=1, n_boot=20)
+                       tmp_path, options)
 
 
-def test_hybrid_systems_evaluate_without_leakage(amigos_store, tiny_encoder, tmp_path):  # noqa: F811
+def test_hybrid_systems_evaluate_without_leakage(amigos_store, tiny_encoder, tmp_path):
     spy = RecordingStore(amigos_store)
     folds = {}
 
@@ -139,9 +140,10 @@ def test_hybrid_systems_evaluate_without_leakage(amigos_store, tiny_encoder, tmp
         folds[fold.name] = fold
         spy.tracer(event, fold, system)
 
-    res = evaluate(spy, "arousal", "subject", tmp_path / "e", k=3, max_folds=2, n_boot=50,
-                   systems="hybrid,hybrid-logreg,hybrid-gbm,hrv-logreg", init=tiny_encoder,
-                   train_cfg=TrainConfig(epochs=1, batch_size=16), tracer=tracer)
+    res = evaluate(spy, "arousal", "subject",
+                   SystemSpec("hybrid,hybrid-logreg,hybrid-gbm,hrv-logreg", init=tiny_encoder),
+                   tmp_path / "e", EvaluationOptions(train_cfg=TrainConfig(epochs=1, batch_size=16),
+                                                     k=3, max_folds=2, n_boot=50, tracer=tracer))
     for (fold_name, system, phase), parts in spy.log.items():   # raw reads, caches included
         rows, fold = np.concatenate(parts), folds[fold_name]
         if phase == "fit":
@@ -208,12 +210,12 @@ def test_balanced_accuracy_null_matches_a_direct_computation():
     assert res["p"] == (1 + (abs(null) >= abs(observed) - 1e-12)) / 2
 
 
-def test_unknown_primary_metric_is_refused_before_any_work(amigos_store, tmp_path):  # noqa: F811
+def test_unknown_primary_metric_is_refused_before_any_work(amigos_store, tmp_path):
     from ecgemotion.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--metric"):
-        run_evaluation(amigos_store, "arousal", "subject", [], Context("arousal", TrainConfig()),
-                       tmp_path, metric="f2")
+        run_evaluation(amigos_store, "arousal", "subject", [], tmp_path,
+                       EvaluationOptions(metric="f2"))
 
 
 def test_logreg_strength_is_chosen_on_training_groups():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ecgemotion.cli import main
-from ecgemotion.evaluation.runner import run_evaluation
+from ecgemotion.evaluation.runner import EvaluationOptions, run_evaluation
 from ecgemotion.evaluation.splits import LeakageError
-from ecgemotion.evaluation.systems import Context, System, modality_systems
+from ecgemotion.evaluation.systems import System, modality_systems
 from ecgemotion.preprocess import PreprocessConfig
 from ecgemotion.sources import get_source
 from ecgemotion.store import build_store
@@ -68,7 +68,6 @@ class PeekingModality(System):
 
 
 def test_the_leakage_guard_sees_modality_windows(mm_store, tmp_path):
-    ctx = Context(target="arousal", train_cfg=TrainConfig(epochs=1))
+    options = EvaluationOptions(train_cfg=TrainConfig(epochs=1), k=2, max_folds=1, n_boot=20)
     with pytest.raises(LeakageError, match="served to training"):
-        run_evaluation(mm_store, "arousal", "subject", [PeekingModality()], ctx, tmp_path, k=2,
-                       max_folds=1, n_boot=20)
+        run_evaluation(mm_store, "arousal", "subject", [PeekingModality()], tmp_path, options)

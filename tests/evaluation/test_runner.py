@@ -8,28 +8,13 @@ import numpy as np
 import pytest
 
 from ecgemotion.cli import main
-from ecgemotion.evaluation.runner import evaluate, run_evaluation
+from ecgemotion.evaluation.runner import EvaluationOptions, evaluate, run_evaluation
 from ecgemotion.evaluation.splits import LeakageError
-from ecgemotion.evaluation.systems import Context, NeuralSystem, System, build_systems
-from ecgemotion.preprocess import PreprocessConfig
-from ecgemotion.sources import get_source
-from ecgemotion.store import build_store
+from ecgemotion.evaluation.systems import NeuralSystem, System, SystemSpec, build_systems
 from ecgemotion.training.loop import TrainConfig
-from tests.fixtures.emotion_layouts import write_amigos
 
 TINY = ("d_model=32,n_heads=4,n_layers=1,d_ff=64,conv_channels=[8,16,32],conv_kernels=[15,9,5],"
         "conv_strides=[4,4,4],classifier_hidden=32,dropout=0,conv_norm=batch")
-
-
-@pytest.fixture(scope="module")
-def amigos_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("amigos")
-    write_amigos(root / "amigos", subjects=range(1, 7), seconds=20, couple_ratings=True,
-                 empty_long=())
-    store, _ = build_store([get_source("amigos", root / "amigos", skip_subjects="none")],
-                           PreprocessConfig(), out_dir=root / "stores", label_rule="threshold:5",
-                           workers=1)
-    return store
 
 
 def _cli(capsys, *argv):
@@ -107,15 +92,15 @@ def test_no_test_window_reaches_training_or_selection(amigos_store, tmp_path, pr
         folds[fold.name] = fold
         orig(event, fold, system)
 
-    res = evaluate(spy, "arousal", protocol, tmp_path / "e",
-                   systems="transformer,sarkar,hrv-logreg", init="scratch",
-                   overrides=dict(d_model=16, n_heads=2, n_layers=1, d_ff=32, conv_channels=[4, 8, 16],
-                                  conv_kernels=[7, 5, 3], conv_strides=[4, 4, 4], classifier_hidden=8),
-                   sarkar_overrides=dict(conv_channels=[4, 8, 8], classifier_hidden=8),
-                   train_cfg=TrainConfig(epochs=1, batch_size=32),
-                   ssl_cfg=TrainConfig(epochs=1, batch_size=4, stop_after_steps=2), k=3,
-                   max_folds=2, n_boot=50,
-                   tracer=tracer)
+    spec = SystemSpec("transformer,sarkar,hrv-logreg", init="scratch",
+                      overrides=dict(d_model=16, n_heads=2, n_layers=1, d_ff=32,
+                                     conv_channels=[4, 8, 16], conv_kernels=[7, 5, 3],
+                                     conv_strides=[4, 4, 4], classifier_hidden=8),
+                      sarkar_overrides=dict(conv_channels=[4, 8, 8], classifier_hidden=8))
+    options = EvaluationOptions(train_cfg=TrainConfig(epochs=1, batch_size=32),
+                                ssl_cfg=TrainConfig(epochs=1, batch_size=4, stop_after_steps=2),
+                                k=3, max_folds=2, n_boot=50, tracer=tracer)
+    res = evaluate(spy, "arousal", protocol, spec, tmp_path / "e", options)
     assert len(folds) == 2
     for (fold_name, system, phase), parts in spy.log.items():
         fold = folds[fold_name]
@@ -145,14 +130,13 @@ class PeekingSystem(System):
 
 
 def test_runner_refuses_a_system_that_peeks_at_test(amigos_store, tmp_path):
-    ctx = Context(target="arousal", train_cfg=TrainConfig(epochs=1))
+    options = EvaluationOptions(train_cfg=TrainConfig(epochs=1), k=3, max_folds=1, n_boot=20)
     with pytest.raises(LeakageError, match="served to training"):
-        run_evaluation(amigos_store, "arousal", "subject", [PeekingSystem()], ctx, tmp_path, k=3,
-                       max_folds=1, n_boot=20)
+        run_evaluation(amigos_store, "arousal", "subject", [PeekingSystem()], tmp_path, options)
 
 
 def test_scratch_and_cnn_notes():
-    systems, notes = build_systems("transformer,scratch,cnn", "scratch")
+    systems, notes = build_systems(SystemSpec("transformer,scratch,cnn", init="scratch"))
     assert [s.name for s in systems] == ["transformer", "cnn"]
     assert any("scratch" in n for n in notes) and any("--init-cnn" in n for n in notes)
     assert isinstance(systems[0], NeuralSystem) and not systems[0].pretrained

@@ -10,14 +10,15 @@ import pytest
 import torch
 
 from ecgemotion.cli import main
-from ecgemotion.evaluation.runner import evaluate
+from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
+from ecgemotion.evaluation.systems import SystemSpec
 from ecgemotion.models import from_pretrained
 from ecgemotion.models.hub import CONFIG_NAME, HEAD_PREFIXES
 from ecgemotion.preprocess import PreprocessConfig
 from ecgemotion.sources import get_source
 from ecgemotion.store import build_store
 from ecgemotion.cli.pairs import parse_overrides
-from ecgemotion.training.data import subject_keys
+from ecgemotion.subjects import subject_keys
 from ecgemotion.training.finetune import balanced_weights, build_model, fit_classifier
 from ecgemotion.training.loop import TrainConfig
 from tests.fixtures.emotion_layouts import write_amigos
@@ -49,8 +50,8 @@ def test_parse_overrides():
 
 def test_finetune_cli_saves_a_deployable_model(store, tmp_path, capsys):
     out = tmp_path / "arousal"
-    code = main(["finetune", "--store", str(store.path), "--init", "scratch", "--task", "arousal",
-                 "--epochs", "2", "--lr", "1e-3", "--model-overrides", TINY_TEXT, "--seed", "5",
+    code = main(["finetune", "--store", str(store.path), "--init", "scratch", "--model", "network",
+                 "--task", "arousal", "--epochs", "2", "--lr", "1e-3", "--model-overrides", TINY_TEXT, "--seed", "5",
                  "--out", str(out), "--json", "--quiet"])
     s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and s["ok"] and s["val_subjects"]
@@ -80,7 +81,7 @@ def test_finetune_cli_saves_a_deployable_model(store, tmp_path, capsys):
     # from a pre-trained folder: the encoder is loaded, a probe trains the head only
     probe = tmp_path / "probe"
     assert main(["finetune", "--store", str(store.path), "--init", str(out), "--task", "valence",
-                 "--freeze", "--epochs", "1", "--out", str(probe), "--quiet"]) == 0
+                 "--model", "network", "--freeze", "--epochs", "1", "--out", str(probe), "--quiet"]) == 0
     a, b = from_pretrained(out).state_dict(), from_pretrained(probe).state_dict()
     encoder = [k for k in a if not k.startswith(HEAD_PREFIXES)]   # heads start fresh
     assert encoder and all(torch.equal(a[k], b[k]) for k in encoder)
@@ -101,10 +102,11 @@ def test_frozen_encoder_keeps_batchnorm_statistics(store, tmp_path):
 def test_finetuning_beats_majority_on_unseen_subjects(store, tmp_path):
     """Subject protocol: the arousal signal (heart rate within subject) is learnt well enough to
     beat the training-majority baseline on held-out subjects."""
-    res = evaluate(store, "arousal", "subject", tmp_path / "e", systems="transformer", init="scratch",
-                   overrides=TINY, train_cfg=TrainConfig(epochs=15, lr=1e-3, batch_size=32,
-                                                         warmup_fraction=0.1, weight_decay=0.01),
-                   k=3, n_boot=200, seed=0)
+    res = evaluate(store, "arousal", "subject",
+                   SystemSpec("transformer", init="scratch", overrides=TINY), tmp_path / "e",
+                   EvaluationOptions(train_cfg=TrainConfig(epochs=15, lr=1e-3, batch_size=32,
+                                                           warmup_fraction=0.1, weight_decay=0.01),
+                                     k=3, n_boot=200, seed=0))
     acc = res["aggregate"]["transformer"]["accuracy"]["mean"]
     bal = res["aggregate"]["transformer"]["balanced_accuracy"]["mean"]
     majority = res["aggregate"]["majority"]["accuracy"]["mean"]

@@ -62,6 +62,12 @@ def add_parser(sub, common):
                    choices=("balanced_accuracy", "auroc", "accuracy", "macro_f1"),
                    help="primary metric of the paired tests (all are run; default "
                         "balanced_accuracy: fair to both classes when labels are imbalanced)")
+    p.add_argument("--calibrate", metavar="unlabelled|k-shot:K",
+                   help="also run a calibrated evaluation, reported beside the strict one: "
+                        "'unlabelled' standardises each subject's features/embeddings with its "
+                        "own windows (test labels never read); 'k-shot:K' moves K labelled "
+                        "windows per test subject (from K trials, whose other windows leave "
+                        "the test set) to training")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep every fold's checkpoints")
     p.add_argument("--out", required=True, help="output folder (results.json, report.md, plots/)")
     p.add_argument("--overwrite", action="store_true", help="replace an evaluation already in --out")
@@ -72,7 +78,8 @@ def add_parser(sub, common):
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.cli.finetune import resolve_init, train_config
     from ecgemotion.evaluation.report import console_table
-    from ecgemotion.evaluation.runner import evaluate
+    from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
+    from ecgemotion.evaluation.systems import SystemSpec
     from ecgemotion.store import WindowStore
     from ecgemotion.cli.pairs import parse_overrides
     from ecgemotion.training.loop import TrainConfig
@@ -87,22 +94,23 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     modalities = [m.strip() for m in (args.modalities or "ecg").split(",") if m.strip()]
     for m in modalities:
         store.modality_info(m)              # a modality the store lacks fails here, named
-    systems = args.systems or (",".join(modality_systems(modalities)) if args.modalities
-                               else ",".join(DEFAULT_SYSTEMS))
-    ui.say(f"systems: {systems}" + (f"; modalities: {', '.join(modalities)}" if args.modalities else ""))
+    names = args.systems or (",".join(modality_systems(modalities)) if args.modalities
+                             else ",".join(DEFAULT_SYSTEMS))
+    ui.say(f"systems: {names}" + (f"; modalities: {', '.join(modalities)}" if args.modalities else ""))
     ssl_cfg = TrainConfig.from_recipe(PRETEXT, epochs=args.ssl_epochs, batch_size=args.batch_size,
                                       device=args.device, precision=args.precision, seed=args.seed)
-    results = evaluate(store, args.task, args.protocol, args.out, systems=systems,
-                       modalities=modalities,
-                       init=init, model=args.model,
-                       overrides=parse_overrides(args.model_overrides), init_cnn=args.init_cnn,
-                       cnn_overrides=parse_overrides(args.cnn_overrides),
-                       sarkar_overrides=parse_overrides(args.sarkar_overrides),
-                       ssl_store=ssl_store, train_cfg=cfg, ssl_cfg=ssl_cfg, repeats=args.repeats,
-                       k=args.k, val_fraction=args.val_fraction, max_folds=args.max_folds,
-                       n_boot=args.n_boot, seed=args.seed, keep_checkpoints=args.keep_checkpoints,
-                       config={"command": "evaluate"}, ui=ui, overwrite=args.overwrite,
-                       metric=args.metric)
+    systems = SystemSpec(names, init=init, model=args.model, modalities=tuple(modalities),
+                         overrides=parse_overrides(args.model_overrides), init_cnn=args.init_cnn,
+                         cnn_overrides=parse_overrides(args.cnn_overrides),
+                         sarkar_overrides=parse_overrides(args.sarkar_overrides),
+                         ssl_store=ssl_store)
+    options = EvaluationOptions(train_cfg=cfg, ssl_cfg=ssl_cfg, seed=args.seed,
+                                repeats=args.repeats, k=args.k, val_fraction=args.val_fraction,
+                                max_folds=args.max_folds, n_boot=args.n_boot, metric=args.metric,
+                                keep_checkpoints=args.keep_checkpoints,
+                                calibrate=args.calibrate,
+                                config={"command": "evaluate"}, ui=ui, overwrite=args.overwrite)
+    results = evaluate(store, args.task, args.protocol, systems, args.out, options)
     ui.say(console_table(results))
     ui.say(f"wrote {results['files']['results']} and {results['files']['report']}")
     from ecgemotion.evaluation.report import summary_rows

@@ -11,9 +11,11 @@ from ecgemotion.training.recipes import FINETUNE, Recipe
 
 # What --model may name for a network trained here (sarkar has its own pretext).
 TRAINABLE_PRESETS = ("fast", "paper", "cnn")
+NETWORK = "network"   # finetune --model: the (pre-trained or fast) network alone, no physiology
 
 EPILOG = """examples:
   ecgemotion finetune --store STORE --task arousal --out models/arousal     # from ecgemotion-base
+  ecgemotion finetune --store STORE --model hybrid --task arousal --out models/arousal
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --out models/arousal
   ecgemotion finetune --store STORE --init scratch --model fast --task valence --epochs 20 --out models/valence
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --freeze --out models/probe
@@ -24,9 +26,11 @@ Class imbalance: class-weighted cross-entropy (weight n / (2 n_c)).
 """
 
 
-def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE) -> None:
+def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE,
+                    hybrid: bool = False) -> None:
     """The training flags, their defaults read from ``recipe`` (None: the command picks the
-    recipe after parsing, as ``reproduce --quick`` does)."""
+    recipe after parsing, as ``reproduce --quick`` does); ``hybrid``: ``--model hybrid`` is
+    offered (finetune trains one model; evaluate names it as a system instead)."""
     def value(field: str):
         return getattr(recipe, field) if recipe else None
 
@@ -55,8 +59,15 @@ def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE
                    help="auto (bf16 autocast on CUDA and on CPUs with AMX), fp32 or bf16")
     g.add_argument("--threads", type=int,
                    help="torch CPU threads (default: one per idle core, printed)")
-    g.add_argument("--model", default=None, choices=TRAINABLE_PRESETS,
-                   help="preset for --init scratch: fast, paper or cnn (default fast)")
+    g.add_argument("--model", default=None,
+                   choices=TRAINABLE_PRESETS + (("hybrid", NETWORK) if hybrid else ()),
+                   help=("'hybrid' (default; with any --init) joins the window's "
+                         "physiological features (HRV time domain, RR range, QRS width) to the "
+                         "encoder's embedding: the best measured system (docs/results.md §4, "
+                         "CinC 2017 AF 10 %%/100 %% labels); 'network': the --init network "
+                         "alone; fast, paper or cnn: a network preset for --init scratch"
+                         if hybrid else
+                         "preset for --init scratch: fast, paper or cnn (default fast)"))
     g.add_argument("--model-overrides", metavar="K=V,...",
                    help="model config overrides, e.g. d_model=32,n_layers=1,conv_strides=[4,4,4] "
                         "(architecture fields need --init scratch)")
@@ -116,26 +127,38 @@ def add_parser(sub, common):
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of subjects held out for validation (default 0.2)")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
-    add_train_flags(p)
+    add_train_flags(p, hybrid=True)
     return p
 
 
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.store import WindowStore
     from ecgemotion.cli.pairs import parse_overrides
-    from ecgemotion.training.finetune import finetune
-
+    from ecgemotion.training.finetune import DEFAULT_MODEL, HYBRID, finetune
     from ecgemotion.training.threads import configure_threads
 
     ui.say(configure_threads(args.threads))
+    given_model = args.model is not None
     store = WindowStore.open(args.store)
     if args.task not in store.label_names:
         raise ConfigError(f"{store.path}: no '{args.task}' labels; the store has "
                           f"{', '.join(store.label_names) or 'none'} (prepare it with --label-rule)")
+    chosen = args.model or DEFAULT_MODEL
+    args.model = None if chosen in (HYBRID, NETWORK) else chosen  # resolve_init sees presets only
     init = resolve_init(args, ui)
+    if chosen == HYBRID:
+        args.model = HYBRID
     cfg = train_config(args)
     ui.say(f"fine-tuning {'(frozen encoder) ' if args.freeze else ''}from {init} for "
            f"{args.task} on {store.path} -> {args.out}")
+    if args.model == HYBRID:
+        from ecgemotion.baselines.hrv import PHYSIO_FEATURES
+
+        why = ("" if given_model else f" ({DEFAULT_MODEL} is the default: the best measured "
+               "system, docs/results.md §4; --model network for the network alone)")
+        ui.say(f"model hybrid{why}: the encoder's embedding + {len(PHYSIO_FEATURES)} "
+               f"physiological features per window ({', '.join(PHYSIO_FEATURES)}), normalised "
+               "on the training rows")
     summary = finetune(store, init, args.task, Path(args.out), model=args.model,
                        freeze=args.freeze, train_cfg=cfg, val_fraction=args.val_fraction,
                        overrides=parse_overrides(args.model_overrides), ui=ui,

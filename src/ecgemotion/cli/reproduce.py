@@ -87,18 +87,14 @@ def add_parser(sub, common):
     return p
 
 
-def _subject_keys(index, rows=None):
-    sub = index if rows is None else index.iloc[rows]
-    return (sub["dataset"].astype(str) + "/" + sub["subject"].astype(str)).to_numpy()
-
-
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.cli.finetune import train_config
     from ecgemotion.training.threads import configure_threads
     from ecgemotion.evaluation.report import PAPER_FIGURES, console_table
-    from ecgemotion.evaluation.runner import evaluate
-    from ecgemotion.evaluation.systems import SubsetStore
+    from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
+    from ecgemotion.evaluation.systems import SubsetStore, SystemSpec
     from ecgemotion.preprocess import PreprocessConfig
+    from ecgemotion.subjects import subject_keys
     from ecgemotion.sources import get_source
     from ecgemotion.store import build_store
     from ecgemotion.cli.pairs import parse_options, parse_overrides, split_pairs
@@ -158,10 +154,10 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
         ui.say("3/5 pre-training per subject fold (test subjects excluded), during evaluation")
 
     fold_cache: dict[tuple[str, ...], dict[str, str]] = {}
-    pre_keys = _subject_keys(pre_store.index)
+    pre_keys = subject_keys(pre_store.index)
 
     def fold_init(fold):
-        test_subjects = tuple(sorted(set(_subject_keys(store.index, fold.test))))
+        test_subjects = tuple(sorted(set(subject_keys(store.index, fold.test))))
         if test_subjects not in fold_cache:
             keep = np.flatnonzero(~np.isin(pre_keys, test_subjects))
             sub = SubsetStore(pre_store, keep)
@@ -196,15 +192,16 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
             else:
                 init, init_cnn = pre_runs["transformer"]["dir"], pre_runs["cnn"]["dir"]
             ui.say(f"  {task} / {protocol}")
-            res = evaluate(store, task, protocol, out / "eval" / f"{task}-{protocol}",
-                           systems=args.systems, init=init, model=model, overrides=overrides,
-                           init_cnn=init_cnn, cnn_overrides=cnn_overrides,
-                           sarkar_overrides=sarkar_overrides, train_cfg=cfg, ssl_cfg=ssl_cfg,
-                           repeats=args.repeats, k=k, max_folds=args.max_folds, n_boot=args.n_boot,
-                           seed=args.seed, fold_init=fold_init if per_fold else None,
-                           config={"command": "reproduce", "quick": quick,
-                                   "pretraining_includes_test_subjects": not per_fold},
-                           ui=ui)
+            spec = SystemSpec(args.systems, init=init, model=model, overrides=overrides,
+                              init_cnn=init_cnn, cnn_overrides=cnn_overrides,
+                              sarkar_overrides=sarkar_overrides)
+            options = EvaluationOptions(
+                train_cfg=cfg, ssl_cfg=ssl_cfg, seed=args.seed, repeats=args.repeats, k=k,
+                max_folds=args.max_folds, n_boot=args.n_boot,
+                fold_init=fold_init if per_fold else None, ui=ui,
+                config={"command": "reproduce", "quick": quick,
+                        "pretraining_includes_test_subjects": not per_fold})
+            res = evaluate(store, task, protocol, spec, out / "eval" / f"{task}-{protocol}", options)
             ui.say(console_table(res))
             evals[f"{task}/{protocol}"] = res
 

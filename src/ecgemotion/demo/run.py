@@ -50,7 +50,8 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
              seed: int = 0, plan: DemoPlan | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Run the demo into ``out_dir``; return the summary (with the report's path)."""
     from ecgemotion.demo.synthetic_amigos import write_synthetic_amigos
-    from ecgemotion.evaluation.runner import evaluate
+    from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
+    from ecgemotion.evaluation.systems import SystemSpec
     from ecgemotion.paths import claim_output
     from ecgemotion.preprocess import PreprocessConfig
     from ecgemotion.sources import get_source
@@ -99,9 +100,10 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
         say(f"[4/5] evaluating {task} ({i}/{len(plan.tasks)}): pre-trained vs scratch vs HRV, "
             f"{plan.folds}-fold by subject")
         evaluations[task] = evaluate(
-            emo_store, task, "subject", out / f"evaluation-{task}", systems=SYSTEMS,
-            init=str(pre_dir), model="fast", k=plan.folds, n_boot=plan.n_boot, seed=seed,
-            train_cfg=TrainConfig(epochs=plan.epochs, batch_size=32, lr=3e-4), ui=ui)
+            emo_store, task, "subject", SystemSpec(SYSTEMS, init=str(pre_dir), model="fast"),
+            out / f"evaluation-{task}",
+            EvaluationOptions(train_cfg=TrainConfig(epochs=plan.epochs, batch_size=32, lr=3e-4),
+                              k=plan.folds, n_boot=plan.n_boot, seed=seed, ui=ui))
         step(f"evaluate_{task}")
 
     say("[5/5] writing the report")

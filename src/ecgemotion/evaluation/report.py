@@ -113,6 +113,11 @@ def console_table(results: dict[str, Any]) -> str:
                  "majority = training-majority class for every test window")
     if p.get("warning"):
         lines.append("NOTE: " + p["warning"])
+    cal = results.get("calibrated")
+    if cal:
+        lines.append(f"calibrated ({cal['calibration']['option']}: {cal['calibration']['uses']}):")
+        lines += [f"{r['system']:<13} bal.acc {_with_ci(r, 'balanced_accuracy')}  AUROC "
+                  f"{_with_ci(r, 'auroc')}" for r in summary_rows(cal)]
     return "\n".join(lines)
 
 
@@ -266,6 +271,19 @@ def paired_markdown(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def calibrated_markdown(results: dict[str, Any]) -> list[str]:
+    """The calibrated run (``evaluate --calibrate``), beside the strict table, never instead."""
+    cal = results.get("calibrated")
+    if not cal:
+        return []
+    c = cal["calibration"]
+    return [f"## Calibrated to each test subject: `{c['option']}` (beside the strict figures "
+            "above, not instead)", "",
+            f"Data used from each test subject: {c['uses']}. Same folds and seeds, "
+            f"{cal['n_windows']} test windows; full results in `calibrated/`.", "",
+            markdown_table(cal), ""]
+
+
 def report_markdown(results: dict[str, Any]) -> str:
     p = results["protocol"]
     lines = [f"# Evaluation: {results['task']}, protocol `{p['protocol']}`", ""]
@@ -293,6 +311,7 @@ def report_markdown(results: dict[str, Any]) -> str:
         "figures).", "",
         *([f"**{ONE_CLASS_NOTE}.**", ""]
           if any(one_class_mark(r) for r in summary_rows(results)) else []),
+        *calibrated_markdown(results),
         "## Systems", "",
     ]
     for name, d in results["systems"].items():

@@ -20,7 +20,7 @@ protocol with its ``subject_dependent``/``window_mixed`` flags, the seed and the
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,13 +28,15 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion import __version__
+from ecgemotion.evaluation.calibration import Calibration
 from ecgemotion.evaluation.metrics import (METRICS, aggregate, bootstrap_ci, fold_metrics,
                                            format_mean_std, paired_permutation_test, paired_test,
                                            per_subject_table, pool_trials, trial_metrics)
 from ecgemotion.evaluation.results import MAJORITY, json_number
 from ecgemotion.evaluation.splits import LeakageError, get_protocol
-from ecgemotion.evaluation.systems import (DEFAULT_SYSTEMS, Context, EmbeddingCache, System,
-                                          TracedStore, subject_key)
+from ecgemotion.evaluation.systems import (Context, EmbeddingCache, System, SystemSpec,
+                                          TracedStore, build_systems)
+from ecgemotion.subjects import subject_keys
 from ecgemotion.training.data import derived_seed
 
 # Paired tests run on each of these; the primary one (--metric) leads the reports. Balanced
@@ -44,6 +46,42 @@ PERMUTATION_METRICS = ("balanced_accuracy", "auroc", "accuracy")
 PAPER_WARNING = ("SUBJECT-DEPENDENT, WINDOW-MIXED protocol: windows of the same subject and "
                  "the same trial (video) are in training and test. Comparable with the paper's "
                  "numbers, NOT an estimate of performance on new people.")
+
+
+@dataclass
+class EvaluationOptions:
+    """How a protocol is run and reported: everything but the store, the task, the protocol
+    and the systems. The defaults are ``ecgemotion evaluate``'s."""
+
+    train_cfg: Any = None               # fine-tuning TrainConfig (default: the FINETUNE recipe)
+    ssl_cfg: Any = None                 # sarkar's pretext TrainConfig (default: PRETEXT)
+    seed: int = 0                       # folds, weights, bootstraps
+    repeats: int | None = None          # None: the protocol's
+    k: int | None = None
+    val_fraction: float | None = None
+    max_folds: int | None = None        # run only the first N folds (smoke runs)
+    quality: str = "good"
+    n_boot: int = 2000
+    metric: str = "balanced_accuracy"   # the paired tests' primary metric
+    keep_checkpoints: bool = False
+    fold_init: Callable[[Any], dict] | None = None   # fold -> {system: pre-trained folder}
+    tracer: Callable[..., None] | None = None         # tracer(event, fold=, system=)
+    config: dict[str, Any] = field(default_factory=dict)   # extra facts for results.json
+    ui: Any = None
+    overwrite: bool = False             # replace an evaluation already in out_dir
+    calibrate: str | None = None        # "unlabelled" or "k-shot:K": a second, calibrated run
+
+    def context(self, target: str) -> Context:
+        """What every system gets, with the recipes' defaults filled in and the seed set."""
+        from ecgemotion.training.loop import TrainConfig
+        from ecgemotion.training.recipes import FINETUNE, PRETEXT
+
+        return Context(target=target, seed=self.seed, keep_checkpoints=self.keep_checkpoints,
+                       ui=self.ui,
+                       train_cfg=replace(self.train_cfg or TrainConfig.from_recipe(FINETUNE),
+                                         seed=self.seed),
+                       ssl_cfg=replace(self.ssl_cfg or TrainConfig.from_recipe(PRETEXT),
+                                       seed=self.seed))
 
 
 def protocol_info(name: str, k: int | None, repeats: int | None, val_fraction: float | None,
@@ -99,24 +137,26 @@ def _check_fold_reads(rec: _Recorder, fold, system: str) -> dict[str, int]:
             "predict_rows_read": int(len(np.unique(pred_rows)))}
 
 
-def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx: Context,
-                   out_dir: str | Path, repeats: int | None = None, k: int | None = None,
-                   val_fraction: float | None = None, max_folds: int | None = None,
-                   quality: str = "good", n_boot: int = 2000, config: dict[str, Any] | None = None,
-                   notes: list[str] | None = None, fold_init: Callable[[Any], dict] | None = None,
-                   tracer: Callable[..., None] | None = None, ui=None,
-                   metric: str = "balanced_accuracy") -> dict[str, Any]:
-    """Evaluate ``systems`` on ``store``'s ``target`` labels under ``protocol``.
+def run_evaluation(store, target: str, protocol: str, systems: list[System], out_dir: str | Path,
+                   options: EvaluationOptions | None = None,
+                   notes: list[str] | None = None) -> dict[str, Any]:
+    """Evaluate the built ``systems`` on ``store``'s ``target`` labels under ``protocol``.
 
-    ``fold_init(fold)`` may return ``{system_name: pretrained_folder}`` per fold (pre-training
-    without the fold's test subjects). ``tracer(event, fold=, system=)`` is called with
-    ``"fit"`` before a system trains on a fold, ``"predict"`` before it predicts, and
-    ``"done"`` after (for instrumentation). ``metric`` is the primary metric of the paired
-    tests (all of :data:`PAIRED_METRICS` are run). Returns the results dict (not yet written).
+    ``options.fold_init(fold)`` may return ``{system_name: pretrained_folder}`` per fold
+    (pre-training without the fold's test subjects). ``options.tracer(event, fold=, system=)``
+    is called with ``"fit"`` before a system trains on a fold, ``"predict"`` before it
+    predicts, and ``"done"`` after (for instrumentation). ``options.metric`` is the primary
+    metric of the paired tests (all of :data:`PAIRED_METRICS` are run). Returns the results
+    dict (not yet written).
     """
     from ecgemotion.baselines.hrv import HRVFeatureCache
+    from ecgemotion.paths import cache_dir
 
-    say = ui.say if ui is not None else (lambda *a, **kw: None)
+    opts = options or EvaluationOptions()
+    ctx = opts.context(target)
+    repeats, k, val_fraction, max_folds = opts.repeats, opts.k, opts.val_fraction, opts.max_folds
+    quality, metric, tracer = opts.quality, opts.metric, opts.tracer
+    say = opts.ui.say if opts.ui is not None else (lambda *a, **kw: None)
     if metric not in PAIRED_METRICS:
         from ecgemotion.errors import ConfigError
 
@@ -136,10 +176,13 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx
     if pinfo.get("warning"):
         say(f"NOTE: {pinfo['warning']}")
 
+    calibration = Calibration.parse(opts.calibrate) if opts.calibrate else None
     rec = _Recorder()
-    caches = (HRVFeatureCache(store), EmbeddingCache(store))
+    # HRV features are kept on disk per store identity: a rerun (or the calibrated run)
+    # reads them instead of detecting every R peak again
+    caches = (HRVFeatureCache(store, cache_dir=cache_dir("features")), EmbeddingCache(store))
     fit_store = TracedStore(store, rec, *caches)
-    test_store = TracedStore(store, rec, *caches)
+    test_store = TracedStore(store, rec, *caches, labels=False)
     t0 = time.time()
     for system in systems:
         system.prepare(ctx, out_dir / "runs")
@@ -154,14 +197,17 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx
                                          val_fraction=val_fraction)):
         if max_folds is not None and i >= max_folds:
             break
+        if calibration is not None:
+            fold = calibration.fold(fold, index, y_all, derived_seed(ctx.seed, fold.repeat,
+                                                                     fold.fold, 1))
         fold_list.append(fold)
         y_train = y_all[fold.train].astype(np.int64)
         y_test = y_all[fold.test].astype(np.int64)
-        ctx.fold_init = fold_init(fold) if fold_init is not None else {}
+        ctx.fold_init = opts.fold_init(fold) if opts.fold_init is not None else {}
         seed = derived_seed(ctx.seed, fold.repeat, fold.fold) % (2 ** 31)
         base = {"repeat": fold.repeat, "fold": fold.fold, "n_train": len(fold.train),
                 "n_val": len(fold.val), "n_test": len(fold.test),
-                "test_subjects": sorted(set(subject_key(index, fold.test)))}
+                "test_subjects": sorted(set(subject_keys(index, fold.test)))}
         # the majority baseline: the training majority class for every test window
         majority = int(y_train.mean() >= 0.5)
         outputs = {MAJORITY: (np.full(len(fold.test), float(majority)), {})}
@@ -173,7 +219,7 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx
                 tracer("fit", fold=fold, system=system.name)
             # the system trains and selects on the fit store, then predicts on the test store
             prob, info = _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir,
-                                           seed, tracer)
+                                           seed, tracer, calibration)
             rec.phase = None
             if tracer:
                 tracer("done", fold=fold, system=system.name)
@@ -208,14 +254,16 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx
     pred = pd.concat(preds, ignore_index=True)
     names = [MAJORITY] + [s.name for s in systems]
     results = _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_rows,
-                         pred, index, ctx, n_boot, metric)
+                         pred, index, ctx, opts.n_boot, metric)
     results.update({
         "ecgemotion_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "elapsed_s": round(time.time() - t0, 2), "seed": ctx.seed,
         "config": {"train": asdict(ctx.train_cfg),
                    "ssl": asdict(ctx.ssl_cfg) if ctx.ssl_cfg is not None else None,
-                   "quality": quality, "n_boot": n_boot, **(config or {})},
+                   "quality": quality, "n_boot": opts.n_boot, **opts.config},
         "notes": list(notes or []),
+        "calibration": ({"option": calibration.label, "uses": calibration.uses()}
+                        if calibration is not None else None),
         "leakage_check": {"passed": True, "folds": leak_log,
                           "rule": "rows served to fit ∩ test rows = ∅; predict reads only test rows"},
         "training_curves": curves,
@@ -224,9 +272,10 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], ctx
     return results
 
 
-def _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir, seed, tracer):
+def _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir, seed, tracer,
+                      calibration=None):
     """Run ``system.fit_predict`` with the recorder switched to the predict phase the moment
-    the system first touches the test store."""
+    the system first touches the test store (through the calibration's views, if any)."""
 
     class _PredictPhase:
         def __init__(self, inner):
@@ -243,7 +292,10 @@ def _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir, se
                 self._enter()
             return getattr(self._inner, name)
 
-    return system.fit_predict(ctx, fold, fit_store, _PredictPhase(test_store), run_dir, seed)
+    test_store = _PredictPhase(test_store)
+    if calibration is not None:
+        fit_store, test_store = calibration.stores(fold, fit_store, test_store)
+    return system.fit_predict(ctx, fold, fit_store, test_store, run_dir, seed)
 
 
 def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_rows, pred, index,
@@ -259,7 +311,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         agg[name] = {m: {k2: json_number(v) for k2, v in r.items()} for m, r in table.iterrows()}
         agg_fmt[name] = format_mean_std(table)
         p = pred0[pred0["system"] == name]
-        groups = subject_key(index, p["row"]) if group_by_subject else None
+        groups = subject_keys(index, p["row"]) if group_by_subject else None
         cis[name] = {m: bootstrap_ci(p["y"], p["prob"], m, groups=groups,
                                      n_boot=n_boot if m != "auroc" else min(n_boot, 500),
                                      seed=ctx.seed)
@@ -267,8 +319,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         trials = pool_trials(index, p["row"], p["y"], p["prob"])
         cis[name]["trial_accuracy"] = bootstrap_ci(
             trials["y"], trials["prob"], "accuracy", n_boot=n_boot, seed=ctx.seed,
-            groups=(trials["dataset"].astype(str) + "/" + trials["subject"].astype(str)).to_numpy()
-            if group_by_subject else None)
+            groups=subject_keys(trials) if group_by_subject else None)
         ps = per_subject_table(index, p["row"], p["y"], p["prob"])
         per_subject[name] = ps.to_dict("records")
         t = trials_df[trials_df["system"] == name]
@@ -299,7 +350,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
                                    test_train_ratio=ratio if protocol != "loso" else None)
         pa = pred0[pred0["system"] == a].sort_values("row")
         pb = pred0[pred0["system"] == b].sort_values("row")
-        groups = subject_key(index, pa["row"]) if group_by_subject else None
+        groups = subject_keys(index, pa["row"]) if group_by_subject else None
         entry["permutation"] = {m: paired_permutation_test(
             pa["y"].to_numpy(), pa["prob"].to_numpy(), pb["prob"].to_numpy(), m, groups=groups,
             n_perm=2000 if m != "auroc" else 1000, seed=ctx.seed) for m in PERMUTATION_METRICS}
@@ -320,7 +371,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         "majority_baseline_definition": "the majority class of the fold's training labels, "
                                         "predicted for every test window",
         "n_windows": int(pred0[pred0["system"] == MAJORITY].shape[0]),
-        "n_subjects": int(len(set(subject_key(index, pred0["row"].unique())))),
+        "n_subjects": int(len(set(subject_keys(index, pred0["row"].unique())))),
         "folds": fold_records,
         "aggregate": agg, "summary": agg_fmt,
         "bootstrap_ci": cis,
@@ -333,50 +384,52 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
     }
 
 
-def evaluate(store, target: str, protocol: str, out_dir: str | Path,
-             systems=",".join(DEFAULT_SYSTEMS),
-             init: str | None = "scratch", model: str = "fast", overrides: dict | None = None,
-             init_cnn: str | None = None, cnn_overrides: dict | None = None,
-             sarkar_overrides: dict | None = None, ssl_store=None, train_cfg=None, ssl_cfg=None,
-             repeats: int | None = None, k: int | None = None, val_fraction: float | None = None,
-             max_folds: int | None = None, n_boot: int = 2000, seed: int = 0,
-             keep_checkpoints: bool = False, fold_init=None, config: dict | None = None,
-             tracer=None, ui=None, overwrite: bool = False,
-             metric: str = "balanced_accuracy", modalities=("ecg",)) -> dict[str, Any]:
+def evaluate(store, target: str, protocol: str, systems: SystemSpec, out_dir: str | Path,
+             options: EvaluationOptions | None = None) -> dict[str, Any]:
     """Build the systems, run the protocol, write results.json / report.md / plots."""
-    from dataclasses import replace
-
     from ecgemotion.errors import ConfigError
     from ecgemotion.evaluation.report import write_report
     from ecgemotion.paths import claim_output
-    from ecgemotion.evaluation.systems import build_systems
-    from ecgemotion.training.loop import TrainConfig
-    from ecgemotion.training.recipes import FINETUNE, PRETEXT
 
+    opts = options or EvaluationOptions()
+    if opts.calibrate:
+        Calibration.parse(opts.calibrate)     # a bad option fails before the strict run
     if target not in store.label_names:
         raise ConfigError(f"{getattr(store, 'path', 'store')}: no '{target}' labels; the store has "
                           f"{', '.join(store.label_names) or 'none'}")
-    out_dir = claim_output(out_dir, "results.json", "an evaluation (results.json)", overwrite,
+    out_dir = claim_output(out_dir, "results.json", "an evaluation (results.json)", opts.overwrite,
                            remove=("report.md", "plots", "predictions.csv", "runs"))
-    train_cfg = replace(train_cfg or TrainConfig.from_recipe(FINETUNE), seed=seed)
-    ssl_cfg = replace(ssl_cfg or TrainConfig.from_recipe(PRETEXT), seed=seed)
-    system_list, notes = build_systems(systems, init, model, overrides, init_cnn, cnn_overrides,
-                                       sarkar_overrides, ssl_store,
-                                       per_fold_init=fold_init is not None,
-                                       modalities=list(modalities))
-    ctx = Context(target=target, train_cfg=train_cfg, ssl_cfg=ssl_cfg, seed=seed,
-                  keep_checkpoints=keep_checkpoints, ui=ui)
-    cfg = {"systems": [s.name for s in system_list], "init": init, "init_cnn": init_cnn,
-           "model": model, "model_overrides": overrides or {}, "cnn_overrides": cnn_overrides or {},
-           "sarkar_overrides": sarkar_overrides or {}, "modalities": list(modalities),
-           "ssl_store": str(ssl_store.path) if ssl_store is not None else None,
+    system_list, notes = build_systems(systems, per_fold_init=opts.fold_init is not None)
+    cfg = {"systems": [s.name for s in system_list], **systems.record(),
            "imbalance": "class-weighted cross-entropy (n / (2 n_c)); HRV models class_weight=balanced",
            "model_selection": "epoch with the lowest class-weighted validation loss",
-           **(config or {})}
-    results = run_evaluation(store, target, protocol, system_list, ctx, out_dir, repeats=repeats,
-                             k=k, val_fraction=val_fraction, max_folds=max_folds, n_boot=n_boot,
-                             config=cfg, notes=notes, fold_init=fold_init, tracer=tracer, ui=ui,
-                             metric=metric)
+           **opts.config}
+    results = run_evaluation(store, target, protocol, system_list, out_dir,
+                             replace(opts, config=cfg, calibrate=None), notes=notes)
+    if opts.calibrate:
+        results["calibrated"] = calibrated_run(store, target, protocol, systems, out_dir,
+                                               replace(opts, config=cfg))
     paths = write_report(results, out_dir)
     results["files"] = {k2: str(v) for k2, v in paths.items()}
     return results
+
+
+# What a calibrated run adds beside the strict figures (its full results stay in calibrated/).
+CALIBRATED_KEYS = ("calibration", "systems", "n_windows", "n_subjects", "folds", "aggregate",
+                   "summary", "bootstrap_ci", "bootstrap_unit", "trial_level", "leakage_check")
+
+
+def calibrated_run(store, target: str, protocol: str, systems: SystemSpec, out_dir: Path,
+                   options: EvaluationOptions) -> dict[str, Any]:
+    """The same systems, folds and seeds with ``options.calibrate``: freshly built systems
+    (nothing carried over from the strict run), written to ``out_dir/calibrated``."""
+    from ecgemotion.evaluation.results import write_json
+
+    say = options.ui.say if options.ui is not None else (lambda *a, **kw: None)
+    calibration = Calibration.parse(options.calibrate)
+    say(f"calibrated run ({calibration.label}): {calibration.uses()}")
+    system_list, notes = build_systems(systems, per_fold_init=options.fold_init is not None)
+    results = run_evaluation(store, target, protocol, system_list, out_dir / "calibrated",
+                             options, notes=notes)
+    write_json(results, out_dir / "calibrated" / "results.json")
+    return {k: results[k] for k in CALIBRATED_KEYS}

@@ -45,6 +45,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ecgemotion.errors import ConfigError
+from ecgemotion.subjects import subject_keys
 from ecgemotion.training.recipes import MULTIMODAL
 
 DEFAULT_SYSTEMS = ("transformer", "scratch", "cnn", "sarkar", "hrv-logreg", "hrv-forest")
@@ -64,17 +65,25 @@ class TracedStore:
     ``on_read(rows)`` is called before ``windows(rows)`` returns; ``hrv(rows)`` serves
     HRV features of rows and ``embed(rows, encoder)`` frozen embeddings (each computed
     once per row by a shared cache) and report them the same way. Everything else
-    (``index``, ``meta``, ``fs``, ...) passes through.
+    (``meta``, ``fs``, ...) passes through.
     """
 
     SERVES = ("windows", "modality_windows", "present", "hrv", "embed")   # hand out row data
 
     def __init__(self, store, on_read: Callable[[np.ndarray], None], hrv_cache=None,
-                 embedding_cache=None):
+                 embedding_cache=None, labels: bool = True):
         self._store = store
         self._on_read = on_read
         self._hrv_cache = hrv_cache
         self._embedding_cache = embedding_cache
+        self._index = None if labels else store.index.drop(
+            columns=[c for c in store.index.columns if c.startswith("y_")])
+
+    @property
+    def index(self):
+        """The store's index; without its label columns when ``labels=False`` (the test
+        store: prediction, calibration included, never sees a test label)."""
+        return self._store.index if self._index is None else self._index
 
     def windows(self, rows):
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
@@ -327,12 +336,6 @@ class HRVSystem(System):
         return np.asarray(prob, dtype=float), {"train_nan_share": nan_share}
 
 
-def subject_key(index, rows) -> np.ndarray:
-    """``dataset/subject`` of each row: the unit of subject-grouped splits and bootstraps."""
-    sub = index.iloc[np.asarray(rows, dtype=np.int64)]
-    return (sub["dataset"].astype(str) + "/" + sub["subject"].astype(str)).to_numpy()
-
-
 def _training_side(ctx, fold, fit_store) -> tuple[np.ndarray, np.ndarray]:
     """Training + validation rows and their labels: what selection-free models fit on."""
     rows = np.concatenate([fold.train, fold.val])
@@ -364,7 +367,7 @@ class HybridSystem(System):
         train = hybrid_table(fit_store.embed(rows, encoder), fit_store.hrv(rows))
         test = hybrid_table(test_store.embed(fold.test, encoder), test_store.hrv(fold.test))
         prob = fit_predict_hybrid(train, y, test, self.model, seed=seed,
-                                  groups=subject_key(fit_store.index, rows))
+                                  groups=subject_keys(fit_store.index, rows))
         return np.asarray(prob, dtype=float), {"encoder": str(encoder)}
 
 
@@ -405,16 +408,42 @@ class MultimodalSystem(System):
                       "parameters": int(sum(p.numel() for p in net.parameters()))}
 
 
-def build_systems(names, init: str | None, model: str = "fast", overrides: dict | None = None,
-                  init_cnn: str | None = None, cnn_overrides: dict | None = None,
-                  sarkar_overrides: dict | None = None, ssl_store=None,
-                  per_fold_init: bool = False, modalities=("ecg",)
-                  ) -> tuple[list[System], list[str]]:
-    """Systems by name; returns (systems, notes). ``modalities`` feed the fusion systems."""
-    from ecgemotion.recording import MODALITIES
+@dataclass(frozen=True)
+class SystemSpec:
+    """What an evaluation's systems are made from. The CLI and the Python API fill one in at
+    the edge; :func:`build_systems` turns it into :class:`System` objects."""
 
+    names: str | tuple[str, ...] = ",".join(DEFAULT_SYSTEMS)
+    init: str | None = "scratch"        # the transformer's encoder (a folder, a name, scratch)
+    model: str = "fast"                 # the preset for --init scratch
+    overrides: dict = field(default_factory=dict)
+    init_cnn: str | None = None         # a pre-trained CNN folder (else the CNN starts fresh)
+    cnn_overrides: dict = field(default_factory=dict)
+    sarkar_overrides: dict = field(default_factory=dict)
+    ssl_store: Any = None               # unlabelled store for sarkar's pretext task
+    modalities: tuple[str, ...] = ("ecg",)   # what the fusion systems fuse
+
+    def __post_init__(self):
+        for name in ("overrides", "cnn_overrides", "sarkar_overrides"):
+            object.__setattr__(self, name, dict(getattr(self, name) or {}))
+
+    def record(self) -> dict[str, Any]:
+        """The spec as results.json's ``config`` records it."""
+        return {"init": self.init, "init_cnn": self.init_cnn, "model": self.model,
+                "model_overrides": self.overrides, "cnn_overrides": self.cnn_overrides,
+                "sarkar_overrides": self.sarkar_overrides,
+                "ssl_store": str(self.ssl_store.path) if self.ssl_store is not None else None,
+                "modalities": list(self.modalities)}
+
+
+def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[System], list[str]]:
+    """The spec's systems, in its order; returns (systems, notes). ``per_fold_init``: the
+    neural systems start from per-fold pre-training (``Context.fold_init``), not ``spec.init``."""
+    from ecgemotion.recording import MODALITIES
     from ecgemotion.training.finetune import is_scratch
 
+    names, init, model = spec.names, spec.init, spec.model
+    overrides, init_cnn = spec.overrides, spec.init_cnn
     names = [n.strip() for n in (names if not isinstance(names, str) else names.split(",")) if n.strip()]
     unknown = [n for n in names if n not in SYSTEMS
                and not (n.startswith("mm-") and n[3:] in MODALITIES)]
@@ -433,7 +462,7 @@ def build_systems(names, init: str | None, model: str = "fast", overrides: dict 
                 desc = (f"pre-trained encoder from {init or 'per-fold pre-training'}, "
                         "fully fine-tuned")
             out.append(NeuralSystem("transformer", None if scratch_init else init, model,
-                                    overrides or {}, desc, pretrained=not scratch_init))
+                                    overrides, desc, pretrained=not scratch_init))
         elif n == "scratch":
             if scratch_init and "transformer" in names:
                 notes.append("'scratch' skipped: with --init scratch it is the same run as "
@@ -441,7 +470,7 @@ def build_systems(names, init: str | None, model: str = "fast", overrides: dict 
                 continue
             arch = "the pre-trained model's architecture" if not scratch_init else f"'{model}'"
             out.append(NeuralSystem("scratch", None if scratch_init else init, model,
-                                    overrides or {}, f"{arch}, random initialisation, fully fine-tuned",
+                                    overrides, f"{arch}, random initialisation, fully fine-tuned",
                                     architecture_only=not scratch_init))
         elif n == "cnn":
             pre = init_cnn is not None and not is_scratch(init_cnn)
@@ -449,10 +478,10 @@ def build_systems(names, init: str | None, model: str = "fast", overrides: dict 
                     if pre else "1-D CNN from scratch (no --init-cnn given), fully fine-tuned")
             if not pre:
                 notes.append("cnn: no CNN checkpoint given (--init-cnn): trained from scratch")
-            out.append(NeuralSystem("cnn", init_cnn if pre else None, "cnn", cnn_overrides or {},
+            out.append(NeuralSystem("cnn", init_cnn if pre else None, "cnn", spec.cnn_overrides,
                                     desc, pretrained=pre))
         elif n == "sarkar":
-            out.append(SarkarSystem(sarkar_overrides or {}, ssl_store))
+            out.append(SarkarSystem(spec.sarkar_overrides, spec.ssl_store))
         elif n == "hrv-logreg":
             out.append(HRVSystem("logreg"))
         elif n == "hrv-forest":
@@ -460,14 +489,14 @@ def build_systems(names, init: str | None, model: str = "fast", overrides: dict 
         elif n.startswith("mm-"):
             out.append(MultimodalSystem(n, [n[3:]], "late"))
         elif n in ("fusion-late", "fusion-early"):
-            if len(modalities) < 2:
+            if len(spec.modalities) < 2:
                 raise ConfigError(f"{n} fuses modalities: give two or more with --modalities "
-                                  f"(found {','.join(modalities)})")
-            out.append(MultimodalSystem(n, list(modalities), n.split("-")[1]))
+                                  f"(found {','.join(spec.modalities)})")
+            out.append(MultimodalSystem(n, list(spec.modalities), n.split("-")[1]))
         elif n == "hybrid":
             where = "scratch" if scratch_init else (init or "per-fold pre-training")
             out.append(HybridNeuralSystem(
-                "hybrid", None if scratch_init else init, model, overrides or {},
+                "hybrid", None if scratch_init else init, model, overrides,
                 f"encoder from {where} fully fine-tuned with the window's physiological features "
                 "(HRV time domain, RR range, QRS width; standardised on the fold's training "
                 "rows, NaN -> their median) joined to its embedding before the head",

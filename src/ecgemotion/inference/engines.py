@@ -57,6 +57,11 @@ class ModelSpec:
     def fs(self) -> float:
         return float(self.model_config.get("fs", 0.0))
 
+    @property
+    def physio_features(self) -> list[str]:
+        """The physiological features a hybrid model takes beside each window (none: [])."""
+        return list(self.model_config.get("physio_features") or [])
+
     def origin(self) -> str:
         """Where the model comes from, in one line: task, label rule, training data, validation."""
         e = self.extra
@@ -108,6 +113,10 @@ class ModelSpec:
                 **{k: self.extra[k] for k in PROVENANCE_KEYS if k in self.extra},
                 "input": {"name": "window", "shape": ["batch", 1, self.window_len],
                           "dtype": "float32"},
+                **({"features": {"name": "features", "shape": ["batch", len(self.physio_features)],
+                                 "dtype": "float32", "names": self.physio_features,
+                                 "computed_by": "ecgemotion.baselines.hrv.physio_features"}}
+                   if self.physio_features else {}),
                 "outputs": {"probabilities": ["batch", len(self.classes)],
                             "logits": ["batch", len(self.classes)]}}
 
@@ -127,8 +136,11 @@ class TorchEngine:
         self.model = load_torch_model(folder).to(self.device)
         self._torch = torch
 
-    def __call__(self, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    def __call__(self, windows: np.ndarray, features: np.ndarray | None = None,
+                 batch_size: int = 256) -> np.ndarray:
         torch = self._torch
+        if features is not None:    # a hybrid takes the window followed by its features
+            windows = np.concatenate([windows, features], axis=1)
         out = []
         with torch.inference_mode():
             for i in range(0, len(windows), batch_size):
@@ -186,11 +198,15 @@ class OnnxEngine:
         self.session = session or ort_session(path, threads)
         self.input_name = self.session.get_inputs()[0].name
 
-    def __call__(self, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    def __call__(self, windows: np.ndarray, features: np.ndarray | None = None,
+                 batch_size: int = 256) -> np.ndarray:
         out = []
         for i in range(0, len(windows), batch_size):
-            x = np.ascontiguousarray(windows[i:i + batch_size], dtype=np.float32)[:, None, :]
-            out.append(self.session.run(["probabilities"], {self.input_name: x})[0])
+            feed = {self.input_name: np.ascontiguousarray(windows[i:i + batch_size],
+                                                          dtype=np.float32)[:, None, :]}
+            if features is not None:    # a hybrid's second input
+                feed["features"] = np.ascontiguousarray(features[i:i + batch_size], dtype=np.float32)
+            out.append(self.session.run(["probabilities"], feed)[0])
         return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
 
 

@@ -1,7 +1,8 @@
 """Export a fine-tuned model to ONNX and check it against PyTorch.
 
 The graph takes ``window`` float32 ``(batch, 1, window_len)`` (dynamic batch axis), the
-z-scored windows :func:`process_recording` makes, and returns ``probabilities``
+z-scored windows :func:`process_recording` makes (a hybrid model also ``features``
+``(batch, F)``, the raw physiological features of each window), and returns ``probabilities``
 (softmax of the classifier, ``(batch, n_classes)``; the positive class is index 1) and
 ``logits``. The task, class names, label rule, preprocessing and model config are
 embedded as ONNX ``metadata_props`` (key ``ecgemotion``, a JSON string) and also written
@@ -29,6 +30,8 @@ TOLERANCE = 1e-4
 
 
 def _wrapper(model):
+    """The graph to export: ``window`` -> (probabilities, logits); a hybrid also takes
+    ``features`` (its raw physiological features), joined to the window as in training."""
     import torch
 
     class Probabilities(torch.nn.Module):
@@ -40,7 +43,12 @@ def _wrapper(model):
             logits = self.inner(window)["logits"]
             return torch.softmax(logits, dim=-1), logits
 
-    return Probabilities(model).eval()
+    class HybridProbabilities(Probabilities):
+        def forward(self, window, features):
+            return super().forward(torch.cat([window, features[:, None, :]], dim=-1))
+
+    hybrid = bool(model.config.physio_features)
+    return (HybridProbabilities if hybrid else Probabilities)(model).eval()
 
 
 def realistic_windows(config: PreprocessConfig, n_max: int = 32, seed: int = 0) -> np.ndarray:
@@ -77,14 +85,17 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     window_len = model.config.window_len
-    example = torch.zeros(2, 1, window_len)
+    n_features = len(spec.physio_features)
+    inputs = {"window": torch.zeros(2, 1, window_len)}
+    if n_features:
+        inputs["features"] = torch.zeros(2, n_features)
     tmp = out.with_name(out.name + ".tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(wrapped, (example,), str(tmp), input_names=["window"],
+        torch.onnx.export(wrapped, tuple(inputs.values()), str(tmp), input_names=list(inputs),
                           output_names=["probabilities", "logits"], opset_version=int(opset),
-                          dynamic_axes={"window": {0: "batch"}, "probabilities": {0: "batch"},
-                                        "logits": {0: "batch"}},
+                          dynamic_axes={**{name: {0: "batch"} for name in inputs},
+                                        "probabilities": {0: "batch"}, "logits": {0: "batch"}},
                           do_constant_folding=True, dynamo=False)
     description = {**spec.describe(), "ecgemotion_version": __version__,
                    "exported_from": str(model_dir.resolve()), "opset": int(opset)}
@@ -94,8 +105,11 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
     entry.key, entry.value = ONNX_META_KEY, json.dumps(description)
     proto.producer_name = "ecgemotion"
     proto.producer_version = __version__
+    features = (f" and 'features' (batch, {n_features}): {', '.join(spec.physio_features)} of "
+                "each window (ecgemotion.baselines.hrv.physio_features, NaN where undefined)"
+                if n_features else "")
     proto.doc_string = (f"ecgemotion {spec.task} classifier: input 'window' (batch, 1, {window_len}) "
-                        f"z-scored ECG at {config.fs:g} Hz; output 'probabilities' "
+                        f"z-scored ECG at {config.fs:g} Hz{features}; output 'probabilities' "
                         f"(classes {spec.classes}) and 'logits'")
     onnx.checker.check_model(proto)
     onnx.save(proto, str(tmp))
@@ -103,7 +117,8 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
     sidecar = Path(str(out) + ".json")
     sidecar.write_text(json.dumps(description, indent=2) + "\n")
 
-    check = verify(wrapped, out, config, tolerance=tolerance, seed=seed)
+    check = verify(wrapped, out, config, tolerance=tolerance, seed=seed,
+                   features=spec.physio_features)
     result = {"onnx": str(out), "sidecar": str(sidecar), "task": spec.task, "opset": int(opset),
               "window_len": window_len, "bytes": out.stat().st_size, **check}
     if not check["ok"]:
@@ -114,9 +129,13 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
 
 
 def verify(wrapped, onnx_path: Path, config: PreprocessConfig, tolerance: float = TOLERANCE,
-           seed: int = 0) -> dict[str, Any]:
-    """Max |ORT − PyTorch| of the probabilities (and logits) on random and realistic windows."""
+           seed: int = 0, features: list[str] | None = None) -> dict[str, Any]:
+    """Max |ORT − PyTorch| of the probabilities (and logits) on random and realistic windows;
+    a hybrid's ``features`` are computed from those windows as prediction computes them
+    (random windows have no beats: their NaN features test the training-median fill)."""
     import torch
+
+    from ecgemotion.baselines.hrv import physio_features
 
     rng = np.random.default_rng(seed)
     window_len = config.window_len
@@ -126,12 +145,16 @@ def verify(wrapped, onnx_path: Path, config: PreprocessConfig, tolerance: float 
     report: dict[str, Any] = {}
     worst = 0.0
     for name, windows in batches.items():
-        x = windows[:, None, :]
+        feed = {"window": windows[:, None, :]}
+        if features:
+            feed["features"] = physio_features(windows, config.fs, features)
         with torch.inference_mode():
-            p_t, l_t = (t.numpy() for t in wrapped(torch.from_numpy(x)))
+            p_t, l_t = (t.numpy() for t in wrapped(*(torch.from_numpy(v) for v in feed.values())))
         diffs = []
+        x = feed["window"]
         for size in (1, len(x)):  # batch 1 and a full batch: the batch axis really is dynamic
-            p_o, l_o = session.run(["probabilities", "logits"], {"window": x[:size]})
+            p_o, l_o = session.run(["probabilities", "logits"],
+                                   {k: v[:size] for k, v in feed.items()})
             diffs.append((float(np.abs(p_o - p_t[:size]).max()), float(np.abs(l_o - l_t[:size]).max())))
         p_diff = max(d[0] for d in diffs)
         l_diff = max(d[1] for d in diffs)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion import signal as sig
+from ecgemotion.baselines.hrv import physio_features
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.inference.engines import ModelSpec, expand_sources, load, shared_preprocess
 from ecgemotion.inference.prediction import FLAGS
@@ -124,11 +125,14 @@ class EmotionRecognizer:
 
     def probabilities(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """P(positive class) per task for preprocessed windows (n, window_len); what batch and
-        streaming prediction both call."""
+        streaming prediction both call. A hybrid model also gets each window's physiological
+        features, computed here from the same windows as for its training rows."""
         out = {}
         for spec, engine in zip(self.specs, self.engines):
             if len(windows):
-                out[spec.task] = engine(windows)[:, 1].astype(np.float64)
+                features = (physio_features(windows, self.preprocess.fs, spec.physio_features)
+                            if spec.physio_features else None)
+                out[spec.task] = engine(windows, features)[:, 1].astype(np.float64)
             else:
                 out[spec.task] = np.zeros(0)
         return out

@@ -58,6 +58,9 @@ class ModelConfig:
     classifier_hidden: int = 128
     classifier_dropout: float = 0.1
     n_transform_tasks: int = 7           # sarkar: original + six transformations
+    # hybrid: physiological features (baselines/hrv.py names) joined to the embedding; the
+    # input is then the window followed by these raw features (models/hybrid.py)
+    physio_features: list[str] = field(default_factory=list)
 
     # -- derived ---------------------------------------------------------------------
     @property
@@ -95,6 +98,13 @@ class ModelConfig:
         if self.kind in ("transformer", "cnn") and self.window_len % self.stride:
             raise ConfigError(f"window_len {self.window_len} is not a multiple of the conv "
                               f"encoder's total stride {self.stride}")
+        if self.physio_features:
+            from ecgemotion.baselines.hrv import FEATURES
+
+            unknown = sorted(set(self.physio_features) - set(FEATURES))
+            if unknown:
+                raise ConfigError(f"physio_features: unknown feature(s) {unknown}; expected "
+                                  f"names from {list(FEATURES)}")
         if self.kind == "transformer":
             if self.d_model % self.n_heads:
                 raise ConfigError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")

@@ -2,7 +2,8 @@
 
 The network sees beat shape within 10 s; the HRV features (``baselines/hrv.py``,
 :data:`~ecgemotion.baselines.hrv.PHYSIO_FEATURES`) measure rhythm directly. Two ways to
-combine them, both fed by :func:`physio_matrix`, the one place the features are chosen:
+combine them, both fed by :func:`~ecgemotion.baselines.hrv.physio_matrix`, the one place the
+features are chosen:
 
 - cheap: frozen embedding + features -> a classical model (:func:`fit_predict_hybrid`);
 - end to end: :class:`HybridClassifier` fine-tunes the encoder with the features
@@ -12,6 +13,8 @@ The end-to-end model takes ONE tensor, ``(B, 1, T + F)``: the window followed by
 features. The shared training loop, ``predict_proba`` and an ONNX export all pass one
 tensor, so the features ride along unchanged; the normalisation (training-side median
 for NaN, mean and std) is kept in the model's buffers, so prediction repeats it exactly.
+Its config is the encoder's with ``physio_features`` naming the features, which is how
+``create_model`` (and so every loader of a saved folder) rebuilds it.
 """
 
 from __future__ import annotations
@@ -23,23 +26,14 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ecgemotion.baselines.hrv import PHYSIO_FEATURES, physio_matrix
 from ecgemotion.models.blocks import MLPHead
 
 CLIP = 5.0  # standardised features beyond ±5 SD (a missed beat) are clipped
 
 
-def physio_matrix(table: pd.DataFrame) -> np.ndarray:
-    """The hybrid's physiological inputs, ``(n, F)`` float32 with NaN where undefined, from
-    an HRV feature table (``hrv_features`` / ``HRVFeatureCache`` / ``TracedStore.hrv``)."""
-    from ecgemotion.baselines.hrv import PHYSIO_FEATURES
-
-    return table[list(PHYSIO_FEATURES)].to_numpy(dtype=np.float32)
-
-
 def hybrid_table(embeddings: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
     """Embedding columns ``e0..`` beside the physiological features, one row per window."""
-    from ecgemotion.baselines.hrv import PHYSIO_FEATURES
-
     emb = pd.DataFrame(np.asarray(embeddings, dtype=float),
                        columns=[f"e{j}" for j in range(np.shape(embeddings)[1])])
     return pd.concat([emb, pd.DataFrame(physio_matrix(table).astype(float),
@@ -95,11 +89,12 @@ class HybridClassifier(nn.Module):
     steps than a short fine-tune has to give the features any weight.
     """
 
-    def __init__(self, encoder: nn.Module, n_features: int, hidden: int | None = None,
-                 dropout: float | None = None):
+    def __init__(self, encoder: nn.Module, features=PHYSIO_FEATURES):
         super().__init__()
         cfg = encoder.config
-        self.config = cfg                      # what the training loop and checkpoints record
+        n_features = len(features)
+        # what checkpoints and save_pretrained record: enough for create_model to rebuild it
+        self.config = cfg.replace(physio_features=list(features))
         self.window_len = int(cfg.window_len)
         self.encoder = encoder
         encoder.classifier = nn.Identity()     # its own head is replaced by ours
@@ -111,8 +106,8 @@ class HybridClassifier(nn.Module):
         self.register_buffer("fill", torch.zeros(n_features))
         self.register_buffer("center", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
-        self.classifier = MLPHead(d + n_features, [hidden or cfg.classifier_hidden], cfg.n_classes,
-                                  cfg.classifier_dropout if dropout is None else dropout)
+        self.classifier = MLPHead(d + n_features, [cfg.classifier_hidden], cfg.n_classes,
+                                  cfg.classifier_dropout)
         self.physio = nn.Linear(n_features, cfg.n_classes)
         nn.init.zeros_(self.physio.weight)
         nn.init.zeros_(self.physio.bias)
@@ -159,9 +154,7 @@ class HybridClassifier(nn.Module):
 def hybridise(net: nn.Module, hrv_of, train_rows, y_train) -> HybridClassifier:
     """``net``'s encoder with a hybrid head fitted (normalisation, linear path) on the HRV
     table ``hrv_of(train_rows)`` and labels of the training rows only."""
-    from ecgemotion.baselines.hrv import PHYSIO_FEATURES
-
-    hybrid = HybridClassifier(net, len(PHYSIO_FEATURES))
+    hybrid = HybridClassifier(net)
     hybrid.fit_training_side(physio_matrix(hrv_of(train_rows)), y_train)
     return hybrid
 

@@ -33,6 +33,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def _build(cfg: ModelConfig) -> nn.Module:
+    if cfg.physio_features:      # a hybrid: its encoder, wrapped
+        from ecgemotion.models.hybrid import HybridClassifier
+
+        return HybridClassifier(_build(cfg.replace(physio_features=[])), cfg.physio_features)
     from ecgemotion.models.cnn import EcgCNN
     from ecgemotion.models.sarkar import SarkarCNN
     from ecgemotion.models.transformer import EcgTransformer

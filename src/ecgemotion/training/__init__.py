@@ -13,16 +13,16 @@ reconstruction pre-training task.
 - :func:`split_subjects` / :func:`split_rows`: deterministic subject-held-out validation.
 """
 
+from ecgemotion.subjects import subject_keys
 from ecgemotion.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
-from ecgemotion.training.data import (epoch_batches, split_rows, split_subjects,
-                                      steps_per_epoch, subject_keys)
+from ecgemotion.training.data import epoch_batches, split_rows, split_subjects, steps_per_epoch
 from ecgemotion.training.distributed import DistEnv, dist_env, select_device
-from ecgemotion.training.loop import TrainConfig, Task, autocast_context, evaluate, fit, lr_at
+from ecgemotion.training.loop import TrainConfig, Task, autocast_context, fit, lr_at, validation_pass
 from ecgemotion.training.pretrain import (MaskedReconstruction, interpolate_masked, masked_mse,
                                           plot_reconstruction, pretrain)
 
 __all__ = ["DistEnv", "MaskedReconstruction", "Task", "TrainConfig", "autocast_context",
-           "dist_env", "epoch_batches", "evaluate", "find_checkpoint", "fit", "interpolate_masked",
+           "dist_env", "epoch_batches", "find_checkpoint", "fit", "interpolate_masked",
            "load_checkpoint", "lr_at", "masked_mse", "plot_reconstruction", "pretrain",
            "save_checkpoint", "select_device", "split_rows", "split_subjects", "steps_per_epoch",
-           "subject_keys"]
+           "subject_keys", "validation_pass"]

@@ -38,6 +38,7 @@ from torch import nn
 
 from ecgemotion.errors import ConfigError
 from ecgemotion.paths import claim_output
+from ecgemotion.subjects import subject_keys
 from ecgemotion.training.recipes import FINETUNE
 
 CLASSES = ["low", "high"]
@@ -96,6 +97,10 @@ def balanced_weights(y: np.ndarray) -> tuple[float, float]:
 # -- building models ---------------------------------------------------------------------------
 # The shipped encoder every user-facing fine-tune starts from unless told otherwise.
 DEFAULT_INIT = "ecgemotion-base"
+# What `ecgemotion finetune` trains unless told otherwise: the best measured system
+# (docs/results.md §4: hybrid has the best balanced accuracy on CinC 2017 few-label AF at
+# 10 % and 100 % of the labels, and is level with hrv-logreg on synthetic AMIGOS arousal).
+DEFAULT_MODEL = "hybrid"
 # Model fields a pre-trained encoder may take new values for (the rest is its architecture).
 HEAD_FIELDS = ("dropout", "classifier_hidden", "classifier_dropout")
 
@@ -133,10 +138,25 @@ def build_model(init: str | Path | None, store, model: str = "fast",
                               "--init scratch")
         # head-only fields may change; architecture fields must not
         head = {k: v for k, v in overrides.items() if k in HEAD_FIELDS}
+        if cfg.physio_features:     # a hybrid model: start from its encoder
+            return _hybrid_encoder(folder, cfg, head, architecture_only)
         if architecture_only:
             net = create_model(cfg.replace(n_classes=2, **head))
         else:
             net = from_pretrained(folder, encoder_only=True, n_classes=2, **head)
+    return net
+
+
+def _hybrid_encoder(folder: Path, cfg, head: dict[str, Any], architecture_only: bool) -> nn.Module:
+    """The encoder inside a saved hybrid, with a fresh head (as ``encoder_only`` loading)."""
+    from ecgemotion.models import create_model, from_pretrained, load_state_strict
+    from ecgemotion.models.hub import HEAD_PREFIXES
+
+    net = create_model(cfg.replace(physio_features=[], n_classes=2, **head))
+    if not architecture_only:
+        inner = {k[len("encoder."):]: v for k, v in from_pretrained(folder).state_dict().items()
+                 if k.startswith("encoder.")}
+        load_state_strict(net, inner, str(folder), ignore=HEAD_PREFIXES)
     return net
 
 
@@ -244,7 +264,7 @@ def training_data(store, rows) -> dict[str, Any]:
     carries the store's note when its data (and labels) were invented, e.g. by the demo."""
     index = store.index.iloc[np.asarray(rows, dtype=np.int64)]
     return {"datasets": sorted(index["dataset"].unique().tolist()),
-            "subjects": int(index[["dataset", "subject"]].drop_duplicates().shape[0]),
+            "subjects": int(len(set(subject_keys(index)))),
             "windows": int(len(index)), "hours": round(len(index) * store.window_len / store.fs / 3600, 3),
             "licences": store.meta.get("licences", []), "synthetic": store.meta.get("synthetic", [])}
 
@@ -267,6 +287,23 @@ def warn_one_class(val_metrics: dict[str, Any], what: str, ui=None) -> bool:
     return True
 
 
+# -- the hybrid -------------------------------------------------------------------------------
+HYBRID = "hybrid"               # --model: the encoder's embedding + the window's physiology
+HYBRID_SCRATCH_PRESET = "fast"  # the encoder a hybrid gets with --init scratch
+
+
+def with_physiology(net: nn.Module, store, train_rows, task: str):
+    """``net`` turned into a hybrid (``models/hybrid.py``) whose feature normalisation and
+    linear feature path are fitted on the training rows, and the store view that feeds it
+    (each window followed by its features, computed once per row)."""
+    from ecgemotion.baselines.hrv import HRVFeatureCache
+    from ecgemotion.models.hybrid import WithFeatures, hybridise
+
+    features = HRVFeatureCache(store)
+    y = store.index[f"y_{task}"].to_numpy(dtype=float)[np.asarray(train_rows, dtype=np.int64)]
+    return hybridise(net, features, train_rows, y), WithFeatures(store, features)
+
+
 # -- the command's API -----------------------------------------------------------------------
 def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, model: str = "fast",
              freeze: bool = False, train_cfg=None, val_fraction: float = 0.2,
@@ -287,9 +324,14 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
     if len(rows) == 0:
         raise ConfigError(f"{store.path}: no good windows labelled '{task}'")
     train_rows, val_rows, split = split_rows(store.index, rows, val_fraction, train_cfg.seed)
-    net = build_model(init, store, model, overrides, seed=train_cfg.seed)
+    hybrid = model == HYBRID
+    net = build_model(init, store, HYBRID_SCRATCH_PRESET if hybrid else model, overrides,
+                      seed=train_cfg.seed)
+    fit_store = store
+    if hybrid:
+        net, fit_store = with_physiology(net, store, train_rows, task)
     init_desc = "scratch" if is_scratch(init) else str(init)
-    net, summary = fit_classifier(net, store, train_rows, val_rows, task, out_dir / "run",
+    net, summary = fit_classifier(net, fit_store, train_rows, val_rows, task, out_dir / "run",
                                   train_cfg, freeze=freeze, ui=ui,
                                   run_info={"init": init_desc, "val_subjects": split["val"]},
                                   keep_checkpoints=False)
@@ -305,7 +347,9 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
     extra["training_data"] = training_data(store, train_rows)
     save_pretrained(net, out_dir, extra=extra)
     warn_one_class(summary["val_metrics"], f"{out_dir} ({task})", ui)
-    return {"out": str(out_dir), "task": task, "init": init_desc, "model": net.config.name,
+    return {"out": str(out_dir), "task": task, "init": init_desc,
+            "model": HYBRID if hybrid else net.config.name,
+            "physio_features": list(net.config.physio_features),
             "freeze": freeze, "train_windows": int(len(train_rows)),
             "val_windows": int(len(val_rows)), "val_subjects": split["val"],
             "val_metrics": summary["val_metrics"], "epochs": summary.get("epochs"),

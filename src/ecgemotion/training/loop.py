@@ -250,8 +250,8 @@ def _val_positions(n: int, cfg: TrainConfig, env: DistEnv) -> np.ndarray:
     return mine if len(mine) or not len(order) else order[:1]
 
 
-def evaluate(model: nn.Module, task: Task, val_ds, positions: np.ndarray, batch_size: int,
-             device: torch.device, autocast) -> dict[str, float]:
+def validation_pass(model: nn.Module, task: Task, val_ds, positions: np.ndarray,
+                    batch_size: int, device: torch.device, autocast) -> dict[str, float]:
     """Sum the task's validation metrics over ``positions`` (and over ranks): {name: mean}."""
     model.eval()
     sums: dict[str, list[float]] = {}
@@ -395,7 +395,7 @@ def _train_epoch(run: _Run) -> tuple[str | None, float]:
 def _end_epoch(run: _Run, wps: float) -> None:
     """Validate, log the epoch's row, keep ``best/`` when it improved, save ``last/``."""
     st, cfg, env, model, task = run.st, run.cfg, run.env, run.model, run.task
-    val = evaluate(model, task, run.val_ds, run.val_pos, cfg.batch_size, run.device, run.autocast)
+    val = validation_pass(model, task, run.val_ds, run.val_pos, cfg.batch_size, run.device, run.autocast)
     train_loss = st.epoch_loss_sum / max(1, st.epoch_loss_n)
     train_loss = allreduce_sum([train_loss], run.device)[0] / env.world_size
     st.epoch_loss_sum, st.epoch_loss_n = 0.0, 0
