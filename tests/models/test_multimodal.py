@@ -56,3 +56,12 @@ def test_channel_names_are_case_and_space_blind():
     assert name_bucket("EEG Fp1".split()[1]) == name_bucket("fp1") == name_bucket(" FP1")
     assert len({name_bucket(n) for n in TEN_TWENTY + EMOTIV}) == len(set(n.lower() for n in TEN_TWENTY + EMOTIV))
     assert np.isfinite(name_bucket("x"))
+
+
+def test_modality_dropout_never_hides_every_modality_of_a_window():
+    torch.manual_seed(0)
+    net = MultimodalNet(MultimodalConfig(layout=_layout(EMOTIV[:2]), modality_dropout=0.9))
+    present = torch.tensor([[True, False, False], [True, True, True]]).repeat(200, 1)
+    keep = net._keep_mask(present)
+    assert ((keep & present).sum(1) >= 1).all()              # each window keeps one it has
+    assert (keep & present)[1::2].sum(1).float().mean() < 2  # and whole modalities do go

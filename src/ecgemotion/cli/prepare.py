@@ -122,7 +122,7 @@ def _print_modalities(ui, store) -> None:
     from ecgemotion.preprocess import MODALITY_FILTERS
 
     for modality, info in store.describe().get("modalities", {}).items():
-        _, band = MODALITY_FILTERS[modality]
+        band = MODALITY_FILTERS[modality][1]
         names = store.channels(modality)
         ui.say(f"{modality}: {info['channels']} channel(s) {', '.join(names) or '(none found)'} at "
                f"{info['fs']:g} Hz, band {band[0] or 0:g}-{band[1] or 'open'} Hz; present in "

@@ -52,6 +52,7 @@ class MultimodalConfig:
     n_classes: int = 2
     classifier_hidden: int = 64
     classifier_dropout: float = 0.1
+    modality_dropout: float = 0.0       # training only: each modality hidden with this chance
     kind: str = "multimodal"
 
     @property
@@ -99,15 +100,17 @@ def name_bucket(name: str) -> int:
 
 
 class ModalityEncoder(nn.Module):
-    """One modality's channels -> tokens ``(B, C * TOKENS_PER_CHANNEL, d)``: a conv stack
-    shared by the channels (strides scaled so any rate gives a few dozen steps), pooled to
+    """One modality's channels -> tokens ``(B, C * TOKENS_PER_CHANNEL, d)``: an input
+    standardisation and a conv stack shared by the channels (strides scaled so any rate gives a few dozen steps), pooled to
     a fixed token count, plus the channel-name and token-position embeddings."""
 
     def __init__(self, window_len: int, d: int, names: list[str]):
         super().__init__()
         stride = max(1, int(round((window_len / 16) ** (1 / 3))))    # ~16 steps left
         self.conv = nn.Sequential(
-            nn.Conv1d(1, 8, 7, stride, 3), nn.GELU(), nn.Conv1d(8, 16, 5, stride, 2), nn.GELU(),
+            # batch statistics standardise the input: a centred EDA window keeps its µS
+            # amplitude relative to other windows, yet reaches the convolution at unit scale
+            nn.BatchNorm1d(1), nn.Conv1d(1, 8, 7, stride, 3), nn.GELU(), nn.Conv1d(8, 16, 5, stride, 2), nn.GELU(),
             nn.Conv1d(16, d, 3, stride, 1), nn.GELU(), nn.AdaptiveAvgPool1d(TOKENS_PER_CHANNEL))
         self.register_buffer("buckets", torch.tensor([name_bucket(n) for n in names]),
                              persistent=False)   # from the layout: weights fit any montage
@@ -148,6 +151,8 @@ class MultimodalNet(nn.Module):
             head_in = d * len(config.layout)
         self.classifier = MLPHead(head_in, [config.classifier_hidden], config.n_classes,
                                   config.classifier_dropout)
+        for table in (self.names, self.modality_embedding):   # small tags: the signal must dominate
+            nn.init.normal_(table.weight, std=0.02)
 
     def split(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The packed input -> each modality's ``(B, C, T)`` windows and the ``(B, M)`` flags."""
@@ -161,6 +166,8 @@ class MultimodalNet(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         parts, present = self.split(x)
+        if self.training and self.config.modality_dropout and len(parts) > 1:
+            present = present & self._keep_mask(present)
         tokens = [enc(p, self.names) + self.modality_embedding(self.modality_ids[i])
                   for i, (enc, p) in enumerate(zip(self.encoders.values(), parts))]
         if self.config.fusion == "early":
@@ -171,6 +178,17 @@ class MultimodalNet(nn.Module):
         pooled = [self.fusion[m](t.mean(1)) * present[:, i:i + 1]          # absent -> zeros
                   for i, (m, t) in enumerate(zip(self.config.modalities, tokens))]
         return torch.cat(pooled, 1)
+
+    def _keep_mask(self, present: torch.Tensor) -> torch.Tensor:
+        """Modality dropout (Neverova et al. 2016): hide whole modalities at random while
+        training, never all of a window's, so that no modality is leaned on alone and a
+        missing one at prediction time is a situation the model has seen."""
+        keep = torch.rand(present.shape, device=present.device) >= self.config.modality_dropout
+        lost = ~(keep & present).any(1)
+        if lost.any():       # keep one present modality of each window left with none
+            pick = torch.multinomial(present[lost].float() + 1e-6, 1).squeeze(1)
+            keep[lost] = torch.nn.functional.one_hot(pick, present.shape[1]).bool()
+        return keep
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.embed(x)
