@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,11 +16,10 @@ from torch import nn
 
 from ecgemotion import __version__
 from ecgemotion.errors import ConfigError, EcgEmotionError
+from ecgemotion.io.model_files import CONFIG_NAME, WEIGHTS_NAME
 from ecgemotion.models.config import ModelConfig
 from ecgemotion.models.registry import create_model
 
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 # Heads that are task-specific: dropped when loading an encoder for a new task.
 HEAD_PREFIXES = ("recon_head.", "classifier.", "transform_heads.", "mae_decoder.",
@@ -29,9 +27,11 @@ HEAD_PREFIXES = ("recon_head.", "classifier.", "transform_heads.", "mae_decoder.
 
 
 def _atomic_write(path: Path, write) -> None:
+    from ecgemotion.paths import replace_as_created
+
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
-    os.replace(tmp, path)
+    replace_as_created(tmp, path)
 
 
 def save_pretrained(model: nn.Module, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -131,6 +131,8 @@ def from_pretrained(name_or_dir: str | Path, *, encoder_only: bool = False,
         cfg = cfg.replace(**overrides)
     except TypeError as exc:
         raise ConfigError(f"{folder}: bad override ({exc})") from exc
+    if not (folder / WEIGHTS_NAME).is_file():
+        raise EcgEmotionError(f"{folder}: expected {WEIGHTS_NAME} beside {CONFIG_NAME}, found none")
     model = create_model(cfg)
     state = read_weights(folder / WEIGHTS_NAME)
     model.fresh_heads = load_state_strict(model, state, str(folder / WEIGHTS_NAME),
