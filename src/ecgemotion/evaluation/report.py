@@ -44,7 +44,8 @@ def one_class_mark(row: dict[str, Any]) -> str:
 # The table's columns: (key in summary_rows, heading); each gets its bootstrap CI.
 TABLE_METRICS = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced acc."),
                  ("macro_f1", "macro-F1"), ("f1_high", "F1 high"), ("auroc", "AUROC"),
-                 ("trial_accuracy", "trial-level acc."))
+                 ("trial_accuracy", "trial-level acc."),
+                 ("trial_balanced_accuracy", "trial-level bal. acc."), ("trial_auroc", "trial-level AUROC"))
 
 
 def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -69,6 +70,9 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             "macro_f1": agg["macro_f1"]["mean"], "f1_high": agg["f1_high"]["mean"],
             "auroc": agg["auroc"]["mean"] if name != MAJORITY else None,
             "trial_accuracy": results["trial_level"][name]["accuracy"]["mean"],
+            "trial_balanced_accuracy": results["trial_level"][name]["balanced_accuracy"]["mean"],
+            "trial_auroc": (results["trial_level"][name].get("auroc", {}).get("mean")
+                            if name != MAJORITY else None),
             "folds": len(folds),
             "one_class_folds": sum(one_class(f.get("predicted_high_share")) for f in folds),
         })
