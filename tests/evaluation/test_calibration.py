@@ -13,7 +13,8 @@ from ecgemotion.errors import ConfigError
 from ecgemotion.evaluation.calibration import Calibration, take_shots
 from ecgemotion.evaluation.runner import EvaluationOptions, run_evaluation
 from ecgemotion.evaluation.splits import LeakageError
-from ecgemotion.evaluation.systems import HRVSystem, subject_key
+from ecgemotion.evaluation.systems import HRVSystem
+from ecgemotion.subjects import subject_keys
 
 OPTIONS = dict(k=3, max_folds=1, n_boot=50)
 
@@ -34,7 +35,7 @@ class Spy(HRVSystem):
 
 def _trials(index, rows):
     sub = index.iloc[rows]
-    return set(subject_key(index, rows) + "/" + sub["trial"].astype(str).to_numpy())
+    return set(subject_keys(index, rows) + "/" + sub["trial"].astype(str).to_numpy())
 
 
 def test_k_shot_moves_whole_trials_out_of_the_test_set(amigos_store, tmp_path):
@@ -44,8 +45,8 @@ def test_k_shot_moves_whole_trials_out_of_the_test_set(amigos_store, tmp_path):
     res = run_evaluation(amigos_store, "arousal", "subject", [spy], tmp_path,
                          EvaluationOptions(calibrate="k-shot:2", **OPTIONS))
     fold = spy.folds[0]
-    test_subjects = list(set(subject_key(index, fold.test)))
-    shots = fold.train[np.isin(subject_key(index, fold.train), test_subjects)]
+    test_subjects = list(set(subject_keys(index, fold.test)))
+    shots = fold.train[np.isin(subject_keys(index, fold.train), test_subjects)]
     assert len(shots) == 2 * len(test_subjects)                  # K per test subject
     assert len(_trials(index, shots)) == len(shots)              # each from its own trial
     assert not _trials(index, shots) & _trials(index, fold.test)  # no test window shares one
@@ -77,7 +78,7 @@ def test_unlabelled_standardises_per_subject_and_never_serves_test_labels(amigos
     run_evaluation(amigos_store, "arousal", "subject", [spy], tmp_path,
                    EvaluationOptions(calibrate="unlabelled", **OPTIONS))
     fold, seen = spy.folds[0], spy.test_features[0]
-    subjects = subject_key(amigos_store.index, fold.test)
+    subjects = subject_keys(amigos_store.index, fold.test)
     for s in set(subjects):     # the test subject's own (unlabelled) windows set its scale
         mean_hr = seen["mean_hr"].to_numpy()[subjects == s]
         assert abs(np.nanmean(mean_hr)) < 1e-9 and np.nanstd(mean_hr) == pytest.approx(1.0)

@@ -27,8 +27,10 @@ def test_hrv_baseline_over_subject_folds(tmp_path):
         assert tm["n_trials"] == 2
     assert cache.computed == len(rows)         # each row's features computed once for all folds
     table = aggregate(results)
-    # the toy's high-arousal trials are 10 bpm faster: the HRV model must find that
-    assert table.loc["accuracy", "mean"] > 0.8
+    # the toy's high-arousal trials are 10 bpm faster: the HRV model must rank them higher
+    # in every held-out subject. (Not accuracy: subjects' rates step by 3 bpm, so the extreme
+    # subjects sit within 1 bpm of any cut learnt from the others, whichever they are.)
+    assert table.loc["auroc", "mean"] > 0.95
     assert label_values(store.index, rows, "y_arousal").shape == rows.shape
     ci = bootstrap_ci(y_all[rows], (y_all[rows] > 0.5).astype(float),
                       groups=store.index["subject"].to_numpy()[rows], n_boot=100)

@@ -56,6 +56,19 @@ def test_protocols_cover_and_do_not_leak(name):
     assert all(len(f.val) > 0 for f in folds)
 
 
+def test_groups_follow_the_subject_key_column():
+    """A store's subject_key column is the one definition of a subject: where it says two
+    datasets' ids are one person, the splitters and the guard treat them as one."""
+    index = make_index(n_subjects=3, n_trials=2, n_windows=2, datasets=("A", "B"))
+    rows = np.arange(len(index))
+    assert len(np.unique(group_keys(index, rows, "subject"))) == 6     # derived: dataset/subject
+    index["subject_key"] = index["subject"]                           # A/S0 and B/S0: one person
+    assert len(np.unique(group_keys(index, rows, "subject"))) == 3
+    a0, b0 = (np.flatnonzero((index["dataset"] == d) & (index["subject"] == "S0")) for d in "AB")
+    with pytest.raises(LeakageError):
+        assert_no_leakage(index, a0, rows[:0], b0, "subject")
+
+
 def test_val_comes_from_training_side_and_is_grouped():
     index = make_index(n_subjects=10)
     rows = np.arange(len(index))

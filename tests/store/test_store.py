@@ -36,6 +36,9 @@ def test_round_trip_is_exact(toy_root, tmp_path):
     assert list(idx["subject"].unique()) == ["s0", "s1", "s2"]
     assert set(idx["label_arousal"]) == {2.0, 7.0}
     assert (idx["row"].to_numpy() == np.arange(36)).all()
+    # the subject key is derived on open, not written: the store's files stay as built
+    assert (idx["subject_key"] == idx["dataset"] + "/" + idx["subject"]).all()
+    assert "subject_key" not in (store.path / "index.csv").read_text().splitlines()[0]
 
 
 def test_multi_shard_and_float16(toy_root, tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ from ecgemotion.preprocess import PreprocessConfig
 from ecgemotion.sources import get_source
 from ecgemotion.store import build_store
 from ecgemotion.cli.pairs import parse_overrides
-from ecgemotion.training.data import subject_keys
+from ecgemotion.subjects import subject_keys
 from ecgemotion.training.finetune import balanced_weights, build_model, fit_classifier
 from ecgemotion.training.loop import TrainConfig
 from tests.fixtures.emotion_layouts import write_amigos

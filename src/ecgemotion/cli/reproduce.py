@@ -87,11 +87,6 @@ def add_parser(sub, common):
     return p
 
 
-def _subject_keys(index, rows=None):
-    sub = index if rows is None else index.iloc[rows]
-    return (sub["dataset"].astype(str) + "/" + sub["subject"].astype(str)).to_numpy()
-
-
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.cli.finetune import train_config
     from ecgemotion.training.threads import configure_threads
@@ -99,6 +94,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
     from ecgemotion.evaluation.systems import SubsetStore, SystemSpec
     from ecgemotion.preprocess import PreprocessConfig
+    from ecgemotion.subjects import subject_keys
     from ecgemotion.sources import get_source
     from ecgemotion.store import build_store
     from ecgemotion.cli.pairs import parse_options, parse_overrides, split_pairs
@@ -158,10 +154,10 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
         ui.say("3/5 pre-training per subject fold (test subjects excluded), during evaluation")
 
     fold_cache: dict[tuple[str, ...], dict[str, str]] = {}
-    pre_keys = _subject_keys(pre_store.index)
+    pre_keys = subject_keys(pre_store.index)
 
     def fold_init(fold):
-        test_subjects = tuple(sorted(set(_subject_keys(store.index, fold.test))))
+        test_subjects = tuple(sorted(set(subject_keys(store.index, fold.test))))
         if test_subjects not in fold_cache:
             keep = np.flatnonzero(~np.isin(pre_keys, test_subjects))
             sub = SubsetStore(pre_store, keep)

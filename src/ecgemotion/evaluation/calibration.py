@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion.errors import ConfigError
+from ecgemotion.subjects import subject_keys
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,8 @@ def take_shots(index: pd.DataFrame, test_rows, y: np.ndarray, k: int,
     ``k`` different trials (fewer if it has fewer), classes alternating, seeded."""
     rng = np.random.default_rng(seed)
     test_rows = np.asarray(test_rows, dtype=np.int64)
-    sub = index.iloc[test_rows]
-    subject = (sub["dataset"].astype(str) + "/" + sub["subject"].astype(str)).to_numpy()
-    trial = subject + "/" + sub["trial"].astype(str).to_numpy()
+    subject = subject_keys(index, test_rows)
+    trial = subject + "/" + index.iloc[test_rows]["trial"].astype(str).to_numpy()
     shots, spent = [], []
     for s in np.unique(subject):
         mine = subject == s
@@ -118,9 +118,7 @@ class SubjectStandardised:
         self._stats: dict[str, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
 
     def _subjects(self, rows) -> np.ndarray:
-        from ecgemotion.evaluation.systems import subject_key
-
-        return subject_key(self._store.index, rows)
+        return subject_keys(self._store.index, rows)
 
     def _standardise(self, key: str, rows, values: np.ndarray, values_of) -> np.ndarray:
         """``values`` of ``rows`` minus their subject's mean over the scope, over its std."""

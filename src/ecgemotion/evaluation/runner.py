@@ -35,7 +35,8 @@ from ecgemotion.evaluation.metrics import (METRICS, aggregate, bootstrap_ci, fol
 from ecgemotion.evaluation.results import MAJORITY, json_number
 from ecgemotion.evaluation.splits import LeakageError, get_protocol
 from ecgemotion.evaluation.systems import (Context, EmbeddingCache, System, SystemSpec,
-                                          TracedStore, build_systems, subject_key)
+                                          TracedStore, build_systems)
+from ecgemotion.subjects import subject_keys
 from ecgemotion.training.data import derived_seed
 
 # Paired tests run on each of these; the primary one (--metric) leads the reports. Balanced
@@ -208,7 +209,7 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
         seed = derived_seed(ctx.seed, fold.repeat, fold.fold) % (2 ** 31)
         base = {"repeat": fold.repeat, "fold": fold.fold, "n_train": len(fold.train),
                 "n_val": len(fold.val), "n_test": len(fold.test),
-                "test_subjects": sorted(set(subject_key(index, fold.test)))}
+                "test_subjects": sorted(set(subject_keys(index, fold.test)))}
         # the majority baseline: the training majority class for every test window
         majority = int(y_train.mean() >= 0.5)
         outputs = {MAJORITY: (np.full(len(fold.test), float(majority)), {})}
@@ -309,14 +310,13 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         agg[name] = {m: {k2: json_number(v) for k2, v in r.items()} for m, r in table.iterrows()}
         agg_fmt[name] = format_mean_std(table)
         p = pred0[pred0["system"] == name]
-        groups = subject_key(index, p["row"]) if group_by_subject else None
+        groups = subject_keys(index, p["row"]) if group_by_subject else None
         cis[name] = {m: bootstrap_ci(p["y"], p["prob"], m, groups=groups,
                                      n_boot=n_boot if m != "auroc" else min(n_boot, 500),
                                      seed=ctx.seed)
                      for m in METRICS if not (m == "auroc" and name == MAJORITY)}
         trials = pool_trials(index, p["row"], p["y"], p["prob"])
-        trial_groups = ((trials["dataset"].astype(str) + "/" + trials["subject"].astype(str))
-                        .to_numpy() if group_by_subject else None)
+        trial_groups = subject_keys(trials) if group_by_subject else None
         for m in TRIAL_CI_METRICS:     # trial level: mean P(high) over each trial's windows
             if not (m == "auroc" and name == MAJORITY):
                 cis[name][f"trial_{m}"] = bootstrap_ci(
@@ -350,7 +350,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
                                    test_train_ratio=ratio if protocol != "loso" else None)
         pa = pred0[pred0["system"] == a].sort_values("row")
         pb = pred0[pred0["system"] == b].sort_values("row")
-        groups = subject_key(index, pa["row"]) if group_by_subject else None
+        groups = subject_keys(index, pa["row"]) if group_by_subject else None
         entry["permutation"] = {m: paired_permutation_test(
             pa["y"].to_numpy(), pa["prob"].to_numpy(), pb["prob"].to_numpy(), m, groups=groups,
             n_perm=2000 if m != "auroc" else 1000, seed=ctx.seed) for m in PERMUTATION_METRICS}
@@ -371,7 +371,7 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         "majority_baseline_definition": "the majority class of the fold's training labels, "
                                         "predicted for every test window",
         "n_windows": int(pred0[pred0["system"] == MAJORITY].shape[0]),
-        "n_subjects": int(len(set(subject_key(index, pred0["row"].unique())))),
+        "n_subjects": int(len(set(subject_keys(index, pred0["row"].unique())))),
         "folds": fold_records,
         "aggregate": agg, "summary": agg_fmt,
         "bootstrap_ci": cis,

@@ -20,8 +20,12 @@ side of the fold, held out with the protocol's own grouping: whole subjects for
 ``subject``/``loso``, whole trials for ``trial``, random (stratified) windows for
 ``paper``. Group keys always include ``dataset``, so two datasets' "S1" stay apart.
 
-Every fold passes :func:`assert_no_leakage` before it is yielded; a leak raises
-:class:`LeakageError` instead of producing an optimistic number.
+The fold arithmetic is scikit-learn's (``StratifiedKFold``, ``GroupKFold`` with shuffled
+groups, ``LeaveOneGroupOut``; validation by ``GroupShuffleSplit`` / ``StratifiedShuffleSplit``),
+seeded from (seed, repeat[, fold]); the guard is ours. Every fold passes
+:func:`assert_no_leakage` before it is yielded; a leak raises :class:`LeakageError` instead
+of producing an optimistic number. (Since 0.x the folds a seed draws are scikit-learn's, not
+those of the earlier hand-written splitters: same rules, different draws.)
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion.errors import ConfigError, EcgEmotionError
+from ecgemotion.subjects import subject_keys
 
 __all__ = ["LeakageError", "Fold", "Protocol", "PROTOCOLS", "get_protocol", "assert_no_leakage",
            "group_keys", "label_values", "paper_folds", "subject_folds", "loso_folds", "trial_folds"]
@@ -74,11 +79,14 @@ def group_keys(index: pd.DataFrame, rows: np.ndarray, by: str) -> np.ndarray:
     missing = [c for c in cols if c not in index.columns]
     if missing:
         raise ConfigError(f"the index has no column(s) {', '.join(missing)} needed to group by {by}")
-    frame = index.iloc[np.asarray(rows, dtype=np.int64)][cols].astype(str)
-    if len(frame) == 0:
+    sub = index.iloc[np.asarray(rows, dtype=np.int64)]
+    if len(sub) == 0:
         return np.zeros(0, dtype=np.int64)
-    # one id per distinct (dataset, subject[, trial]) tuple; a 'nan' string is a value of its own
-    return frame.groupby(cols, sort=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    frame = pd.DataFrame({"subject": subject_keys(sub)})
+    if by == "trial":
+        frame["trial"] = sub["trial"].astype(str).to_numpy()
+    # one id per distinct subject key [and trial]; a 'nan' string is a value of its own
+    return frame.groupby(list(frame.columns), sort=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
 
 
 def label_values(index: pd.DataFrame, rows: np.ndarray, label_column: str | None) -> np.ndarray | None:
@@ -155,52 +163,42 @@ def _n_val(n: int, fraction: float) -> int:
     return int(min(max(1, round(fraction * n)), n - 1))
 
 
+def _sklearn():
+    """scikit-learn's splitters, imported when folds are drawn (not when the CLI starts)."""
+    from sklearn import model_selection
+
+    return model_selection
+
+
+def _seed(*parts: int) -> int:
+    """A scikit-learn random_state from (seed, repeat, fold, ...)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
 def _group_val(train_pos: np.ndarray, groups: np.ndarray, fraction: float,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split training positions into (train, val) by whole groups."""
-    ug = np.unique(groups[train_pos])
-    n = _n_val(len(ug), fraction)
+    n = _n_val(len(np.unique(groups[train_pos])), fraction)
     if n == 0:
         return train_pos, train_pos[:0]
-    chosen = rng.choice(ug, size=n, replace=False)
-    is_val = np.isin(groups[train_pos], chosen)
-    return train_pos[~is_val], train_pos[is_val]
+    keep, val = next(_sklearn().GroupShuffleSplit(n_splits=1, test_size=n, random_state=seed)
+                     .split(train_pos, groups=groups[train_pos]))
+    return train_pos[keep], train_pos[val]
 
 
-def _window_val(train_pos: np.ndarray, y: np.ndarray | None, fraction: float,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Split training positions into (train, val) by random windows, stratified by label."""
-    n_total = _n_val(len(train_pos), fraction)
-    if n_total == 0:
+def _window_val(train_pos: np.ndarray, y: np.ndarray, fraction: float,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split training positions into (train, val) by random windows, stratified by label
+    when every class has two windows or more (else plainly random)."""
+    n = _n_val(len(train_pos), fraction)
+    if n == 0:
         return train_pos, train_pos[:0]
-    if y is None:
-        val = rng.choice(train_pos, size=n_total, replace=False)
-    else:
-        val_parts = []
-        for cls in np.unique(y[train_pos]):
-            members = train_pos[y[train_pos] == cls]
-            k = int(round(fraction * len(members)))
-            k = min(k, len(members) - 1) if len(members) > 1 else 0
-            if k:
-                val_parts.append(rng.choice(members, size=k, replace=False))
-        val = np.concatenate(val_parts) if val_parts else rng.choice(train_pos, size=n_total,
-                                                                      replace=False)
-    is_val = np.isin(train_pos, val)
-    return train_pos[~is_val], train_pos[is_val]
-
-
-def _stratified_window_folds(y: np.ndarray | None, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Fold number per position: each class dealt round-robin after a shuffle (exact cover)."""
-    n = len(y) if y is not None else 0
-    fold_of = np.empty(n, dtype=np.int64)
-    classes = np.unique(y)
-    offset = 0
-    for cls in classes:
-        members = np.flatnonzero(y == cls)
-        members = members[rng.permutation(len(members))]
-        fold_of[members] = (np.arange(len(members)) + offset) % k
-        offset += len(members)  # keeps fold sizes balanced across classes
-    return fold_of
+    counts = np.unique(y[train_pos], return_counts=True)[1]
+    stratify = counts.min() >= 2 and len(counts) <= min(n, len(train_pos) - n)
+    split = (_sklearn().StratifiedShuffleSplit if stratify else _sklearn().ShuffleSplit)(
+        n_splits=1, test_size=n, random_state=seed)
+    keep, val = next(split.split(train_pos, y[train_pos]))
+    return train_pos[keep], train_pos[val]
 
 
 def _emit(index, rows, train_pos, val_pos, test_pos, repeat, fold, protocol) -> Fold:
@@ -221,26 +219,26 @@ def paper_folds(index: pd.DataFrame, rows, label_column: str | None = None, seed
     k = int(k)
     if k < 2 or k > len(rows):
         raise ConfigError(f"paper protocol needs 2 <= k <= number of windows ({len(rows)}), got {k}")
+    # stratified while some class can fill every fold; below that, plain shuffled k-fold
+    kfold = _sklearn().StratifiedKFold if np.bincount(y).max() >= k else _sklearn().KFold
     for r in range(repeats):
-        rng = np.random.default_rng([seed, r, 1])
-        fold_of = _stratified_window_folds(y, k, rng)
-        for f in range(k):
-            test_pos = np.flatnonzero(fold_of == f)
-            train_pos, val_pos = _window_val(np.flatnonzero(fold_of != f), y, val_fraction, rng)
+        folds = kfold(k, shuffle=True, random_state=_seed(seed, r, 1))
+        for f, (train_pos, test_pos) in enumerate(folds.split(rows, y)):
+            train_pos, val_pos = _window_val(train_pos, y, val_fraction, _seed(seed, r, f, 1))
             yield _emit(index, rows, train_pos, val_pos, test_pos, r, f, "paper")
 
 
-def _grouped_folds(index, rows, groups, k, seed, repeats, val_fraction, protocol, by_label=None):
-    ug = np.unique(groups)
-    if len(ug) < 2:
-        raise ConfigError(f"{protocol} protocol needs at least 2 groups, found {len(ug)}")
+def _grouped_folds(index, rows, groups, k, seed, repeats, val_fraction, protocol):
+    """k folds of whole groups (scikit-learn's GroupKFold: shuffled groups, equal counts);
+    ``k=None`` leaves one group out. Validation: whole groups of the training side."""
+    if len(np.unique(groups)) < 2:
+        raise ConfigError(f"{protocol} protocol needs at least 2 groups, found "
+                          f"{len(np.unique(groups))}")
     for r in range(repeats):
-        rng = np.random.default_rng([seed, r, 2])
-        order = ug[rng.permutation(len(ug))]
-        for f, test_groups in enumerate(np.array_split(order, k)):
-            is_test = np.isin(groups, test_groups)
-            test_pos = np.flatnonzero(is_test)
-            train_pos, val_pos = _group_val(np.flatnonzero(~is_test), groups, val_fraction, rng)
+        folds = (_sklearn().LeaveOneGroupOut() if k is None
+                 else _sklearn().GroupKFold(k, shuffle=True, random_state=_seed(seed, r, 2)))
+        for f, (train_pos, test_pos) in enumerate(folds.split(rows, groups=groups)):
+            train_pos, val_pos = _group_val(train_pos, groups, val_fraction, _seed(seed, r, f, 2))
             yield _emit(index, rows, train_pos, val_pos, test_pos, r, f, protocol)
 
 
@@ -263,15 +261,9 @@ def loso_folds(index: pd.DataFrame, rows, label_column: str | None = None, seed:
     rows = _check_rows(index, rows)
     label_values(index, rows, label_column)
     groups = group_keys(index, rows, "subject")
-    ug = np.unique(groups)
-    if len(ug) < 2:
+    if len(np.unique(groups)) < 2:
         raise ConfigError("loso protocol needs at least 2 subjects")
-    for r in range(repeats):
-        rng = np.random.default_rng([seed, r, 3])
-        for f, g in enumerate(ug):
-            is_test = groups == g
-            train_pos, val_pos = _group_val(np.flatnonzero(~is_test), groups, val_fraction, rng)
-            yield _emit(index, rows, train_pos, val_pos, np.flatnonzero(is_test), r, f, "loso")
+    yield from _grouped_folds(index, rows, groups, None, seed, repeats, val_fraction, "loso")
 
 
 def trial_folds(index: pd.DataFrame, rows, label_column: str | None = None, seed: int = 0,

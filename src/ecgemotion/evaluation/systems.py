@@ -42,6 +42,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ecgemotion.errors import ConfigError
+from ecgemotion.subjects import subject_keys
 
 DEFAULT_SYSTEMS = ("transformer", "scratch", "cnn", "sarkar", "hrv-logreg", "hrv-forest")
 SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-logreg", "hybrid-gbm", "context")
@@ -314,12 +315,6 @@ class HRVSystem(System):
         return np.asarray(prob, dtype=float), {"train_nan_share": nan_share}
 
 
-def subject_key(index, rows) -> np.ndarray:
-    """``dataset/subject`` of each row: the unit of subject-grouped splits and bootstraps."""
-    sub = index.iloc[np.asarray(rows, dtype=np.int64)]
-    return (sub["dataset"].astype(str) + "/" + sub["subject"].astype(str)).to_numpy()
-
-
 def _training_side(ctx, fold, fit_store) -> tuple[np.ndarray, np.ndarray]:
     """Training + validation rows and their labels: what selection-free models fit on."""
     rows = np.concatenate([fold.train, fold.val])
@@ -351,7 +346,7 @@ class HybridSystem(System):
         train = hybrid_table(fit_store.embed(rows, encoder), fit_store.hrv(rows))
         test = hybrid_table(test_store.embed(fold.test, encoder), test_store.hrv(fold.test))
         prob = fit_predict_hybrid(train, y, test, self.model, seed=seed,
-                                  groups=subject_key(fit_store.index, rows))
+                                  groups=subject_keys(fit_store.index, rows))
         return np.asarray(prob, dtype=float), {"encoder": str(encoder)}
 
 
@@ -384,7 +379,7 @@ class SystemSpec:
 def trial_keys(index, rows) -> np.ndarray:
     """``dataset/subject/trial`` of each row: the unit a trial-context model pools over."""
     sub = index.iloc[np.asarray(rows, dtype=np.int64)]
-    return subject_key(index, rows) + "/" + sub["trial"].astype(str).to_numpy()
+    return subject_keys(index, rows) + "/" + sub["trial"].astype(str).to_numpy()
 
 
 def trial_means(table, keys: np.ndarray):

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ecgemotion.errors import DataError
 from ecgemotion.paths import sha256_file
+from ecgemotion.subjects import subject_keys, with_subject_key
 
 META_FILE = "meta.json"
 INDEX_FILE = "index.csv"
@@ -165,7 +166,7 @@ class WindowStore:
             "fs": self.fs,
             "window_s": self.window_len / self.fs,
             "datasets": {k: int(v) for k, v in idx["dataset"].value_counts().items()},
-            "subjects": int(idx[["dataset", "subject"]].drop_duplicates().shape[0]),
+            "subjects": int(len(set(subject_keys(idx)))),
             "recordings": int(idx[["dataset", "subject", "trial", "lead"]].drop_duplicates().shape[0]),
             "labels": self.label_names,
             "label_rule": self.meta.get("label_rule"),
@@ -202,7 +203,7 @@ def _read(path: Path, verify: bool) -> tuple[dict[str, Any], pd.DataFrame]:
     meta = json.loads((path / META_FILE).read_text())
     index = pd.read_csv(path / INDEX_FILE, dtype={"subject": str, "trial": str, "lead": str,
                                                    "dataset": str})
-    return meta, index
+    return meta, with_subject_key(index)
 
 
 def check_store(path: Path, full: bool = True) -> str | None:

@@ -13,9 +13,9 @@ reconstruction pre-training task.
 - :func:`split_subjects` / :func:`split_rows`: deterministic subject-held-out validation.
 """
 
+from ecgemotion.subjects import subject_keys
 from ecgemotion.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
-from ecgemotion.training.data import (epoch_batches, split_rows, split_subjects,
-                                      steps_per_epoch, subject_keys)
+from ecgemotion.training.data import epoch_batches, split_rows, split_subjects, steps_per_epoch
 from ecgemotion.training.distributed import DistEnv, dist_env, select_device
 from ecgemotion.training.loop import TrainConfig, Task, autocast_context, fit, lr_at, validation_pass
 from ecgemotion.training.pretrain import (MaskedReconstruction, interpolate_masked, masked_mse,

@@ -11,11 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion.errors import ConfigError
-
-
-def subject_keys(index: pd.DataFrame) -> np.ndarray:
-    """``dataset/subject`` per row: subject ids are only unique within a dataset."""
-    return (index["dataset"].astype(str) + "/" + index["subject"].astype(str)).to_numpy()
+from ecgemotion.subjects import subject_keys
 
 
 def split_subjects(index: pd.DataFrame, val_fraction: float = 0.2, seed: int = 0
@@ -57,7 +53,7 @@ def split_rows(index: pd.DataFrame, rows: np.ndarray, val_fraction: float = 0.2,
                ) -> tuple[np.ndarray, np.ndarray, dict[str, list[str]]]:
     """Rows -> (train rows, validation rows, {"train": subjects, "val": subjects})."""
     rows = np.asarray(rows, dtype=np.int64)
-    keys = subject_keys(index.iloc[rows])
+    keys = subject_keys(index, rows)
     train, val = split_subjects(index.iloc[rows], val_fraction, seed)
     is_val = np.isin(keys, val)
     return rows[~is_val], rows[is_val], {"train": train, "val": val}

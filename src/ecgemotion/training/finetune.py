@@ -38,6 +38,7 @@ from torch import nn
 
 from ecgemotion.errors import ConfigError
 from ecgemotion.paths import claim_output
+from ecgemotion.subjects import subject_keys
 from ecgemotion.training.recipes import FINETUNE
 
 CLASSES = ["low", "high"]
@@ -263,7 +264,7 @@ def training_data(store, rows) -> dict[str, Any]:
     carries the store's note when its data (and labels) were invented, e.g. by the demo."""
     index = store.index.iloc[np.asarray(rows, dtype=np.int64)]
     return {"datasets": sorted(index["dataset"].unique().tolist()),
-            "subjects": int(index[["dataset", "subject"]].drop_duplicates().shape[0]),
+            "subjects": int(len(set(subject_keys(index)))),
             "windows": int(len(index)), "hours": round(len(index) * store.window_len / store.fs / 3600, 3),
             "licences": store.meta.get("licences", []), "synthetic": store.meta.get("synthetic", [])}
 

@@ -28,7 +28,8 @@ from torch import nn
 
 from ecgemotion.models.blocks import patches_to_signal
 from ecgemotion.models.masking import span_mask
-from ecgemotion.training.data import derived_seed, subject_keys
+from ecgemotion.subjects import subject_keys
+from ecgemotion.training.data import derived_seed
 
 # name -> (objective settings, model-config fields the objective needs)
 OBJECTIVES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
