@@ -5,9 +5,7 @@ fails the run (``CI_SKIP_BROWSER=1`` opts out of the browser, deliberately).
 """
 
 import json
-import os
 import re
-import shutil
 
 import pytest
 
@@ -15,8 +13,7 @@ from ecgemotion.demo.run import DemoPlan, run_demo
 from ecgemotion.errors import EcgEmotionError
 from ecgemotion.sources.wheel_cache import fetch_wheel
 from ecgemotion.sources.wheel_catalogue import select_wheels
-
-CI = os.environ.get("CI", "").lower() == "true"
+from tests.browser import CI, headless_chromium
 
 TINY = DemoPlan(pretrain_minutes=0.05, subjects=6, trials=4, seconds=20.0, folds=2, epochs=1,
                 tasks=("arousal",), n_boot=50, open_ecg_packages=("peakdet", "pyhrv"))
@@ -40,7 +37,10 @@ def test_demo_writes_a_self_contained_report(demo):
     page = (out / "report.html").read_text()
     assert "SYNTHETIC" in page and "real" in page.lower()
     assert not re.search(r'(src|href)="(?!data:)', page), "report must not reference external files"
-    assert page.count('src="data:image/png;base64,') >= 3
+    assert page.count('src="data:image/png;base64,') >= 6
+    # the evaluation's own sections, as `evaluate` writes them: ROC, paired tests, CIs
+    assert 'alt="arousal: ROC' in page and "Paired comparisons" in page
+    assert "Results at a glance" in page and 'class="ci"' in page
     md = (out / "report.md").read_text()
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / link).is_file(), link
@@ -49,36 +49,9 @@ def test_demo_writes_a_self_contained_report(demo):
     assert json.loads((out / "summary.json").read_text())["report_html"].endswith("report.html")
 
 
-def _browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return None
-    return (chromium, driver) if chromium and driver else None
-
-
 def test_report_renders_in_headless_chromium(demo, tmp_path):
-    if _browser() is None:
-        why = "no chromium + chromedriver + selenium installed"
-        if CI and os.environ.get("CI_SKIP_BROWSER") != "1":
-            pytest.fail(f"CI=true: {why} (.ci/run installs them; CI_SKIP_BROWSER=1 opts out)")
-        pytest.skip(why)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     out, _ = demo
-    chromium, driver_path = _browser()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--window-size=1100,2400", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    try:
+    with headless_chromium(tmp_path / "profile") as driver:
         driver.get((out / "report.html").as_uri())
         assert "ecgemotion demo" in driver.title
         images = driver.execute_script(
@@ -90,5 +63,3 @@ def test_report_renders_in_headless_chromium(demo, tmp_path):
         assert not errors, errors
         shot = tmp_path / "report.png"
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
-    finally:
-        driver.quit()

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion.errors import ConfigError, DataError
+from ecgemotion.io.model_files import ModelCard
 from ecgemotion.io.readers import rate_argument
 from ecgemotion.preprocess import PreprocessConfig, Windows, process_recording
 
@@ -100,16 +101,17 @@ def fit(recordings: Any, y: Sequence[Any], groups: Sequence[Any] | None = None, 
     probe = _standardised_logreg(seed).fit(x, labels)
     net = _with_linear_head(model, probe)
     names = ["low", "high"] if classes == [0, 1] else [str(c) for c in classes]
-    extra = {"task": task, "classes": names, "positive_class_index": 1, "label_rule": label_rule,
-             "preprocess": config.to_dict(), "init": str(model),
-             "head": "logistic regression on frozen embeddings (ecgemotion.fit)",
-             "val_metrics": val_metrics, "val_subjects": val_groups, "seed": seed,
-             "training_data": {"datasets": ["arrays given to ecgemotion.fit"],
-                               "subjects": len(set(keys)), "windows": int(len(labels)),
-                               "synthetic": [synthetic] if synthetic else []}}
+    card = ModelCard(task=task, classes=names, preprocess=config.to_dict(), label_rule=label_rule,
+                     training_data={"datasets": ["arrays given to ecgemotion.fit"],
+                                    "subjects": len(set(keys)), "windows": int(len(labels)),
+                                    "synthetic": [synthetic] if synthetic else []},
+                     val_metrics=val_metrics,
+                     details={"init": str(model), "val_subjects": val_groups, "seed": seed,
+                              "head": "logistic regression on frozen embeddings (ecgemotion.fit)"})
     warn_one_class(val_metrics, f"ecgemotion.fit ({task})")
     with tempfile.TemporaryDirectory() as tmp:
-        recognizer = EmotionRecognizer.from_pretrained(save_pretrained(net, Path(tmp) / task, extra))
+        folder = save_pretrained(net, Path(tmp) / task, card.to_extra())
+        recognizer = EmotionRecognizer.from_pretrained(folder)
     recognizer.specs[0].source = f"ecgemotion.fit({task}) in memory; save with .save_pretrained(dir)"
     return recognizer
 

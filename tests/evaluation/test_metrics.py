@@ -137,3 +137,17 @@ def test_trial_pooling_and_per_subject():
     table = per_subject_table(index, rows, y, prob)
     assert table.set_index("subject").loc["1", "accuracy"] == pytest.approx(4 / 6)
     assert table.set_index("subject").loc["2", "n_windows"] == 4
+
+
+def test_fold_mean_ci_does_not_reward_a_constant_that_changes_with_the_fold():
+    """A predictor that says one thing per fold (high in a mostly-high fold, low in a
+    mostly-low one) is at chance within every fold; pooling the folds makes it look skilful."""
+    y = np.array([1] * 8 + [0] * 2 + [0] * 8 + [1] * 2)
+    prob = np.array([0.9] * 10 + [0.1] * 10)
+    folds = np.repeat([0, 1], 10)
+    groups = np.repeat(np.arange(10), 2)                     # two windows per subject
+    for metric in ("auroc", "balanced_accuracy"):
+        pooled = bootstrap_ci(y, prob, metric, groups=groups, n_boot=200)
+        by_fold = bootstrap_ci(y, prob, metric, groups=groups, folds=folds, n_boot=200)
+        assert pooled["point"] > 0.75
+        assert by_fold["point"] == 0.5 and by_fold["low"] <= 0.5 <= by_fold["high"]

@@ -4,6 +4,8 @@ instrumented store proves that no test window reaches training or model selectio
 from __future__ import annotations
 
 import json
+import re
+
 import numpy as np
 import pytest
 
@@ -51,6 +53,17 @@ def test_every_protocol_writes_results(amigos_store, tmp_path, capsys, protocol)
     report = (out / "report.md").read_text()
     for plot in ("confusion", "roc", "per_subject", "training_curves"):
         assert (out / r["plots"][plot]).is_file() and r["plots"][plot] in report
+    # the same report as one self-contained page (the demo's writer): ROC, paired tests, CIs
+    page = (out / "report.html").read_text()
+    assert not re.search(r'(src|href)="(?!data:)', page)
+    assert page.count('src="data:image/png;base64,') == 4 and 'alt="arousal: ROC' in page
+    assert "Paired comparisons" in page and "<table>" in page
+    auroc = r["bootstrap_ci"]["transformer"]["auroc"]      # one AUROC: the table's is the ROC's
+    assert f"{auroc['point']:.3f} [{auroc['low']:.3f}, {auroc['high']:.3f}]" in report
+    if protocol in ("subject", "loso"):                   # ... and it is the folds' mean
+        folds = [f for f in r["folds"] if f["system"] == "transformer"]
+        assert abs(auroc["point"] - np.average([f["auroc"] for f in folds], weights=[
+            len(f["test_subjects"]) for f in folds])) < 1e-9
     if protocol == "paper":  # visibly marked in every output
         assert "SUBJECT-DEPENDENT, WINDOW-MIXED" in report
         assert "SUBJECT-DEPENDENT, WINDOW-MIXED" in r["protocol"]["warning"]

@@ -14,7 +14,7 @@ import torch
 from ecgemotion.baselines.hrv import PHYSIO_FEATURES, HRVFeatureCache
 from ecgemotion.cli import main
 from ecgemotion.inference import EmotionRecognizer
-from ecgemotion.inference.engines import load_torch_model
+from ecgemotion.models.hub import from_pretrained
 from ecgemotion.models.hybrid import HybridClassifier, WithFeatures
 from ecgemotion.synthetic import ecg
 from ecgemotion.training.finetune import build_model, predict_proba
@@ -42,7 +42,7 @@ def _recording(path):
 def test_saved_hybrid_keeps_its_training_normalisation(hybrid_dir, amigos_store):
     config = json.loads((hybrid_dir / "config.json").read_text())
     assert config["physio_features"] == list(PHYSIO_FEATURES)
-    model = load_torch_model(hybrid_dir)
+    model = from_pretrained(hybrid_dir).eval()
     assert isinstance(model, HybridClassifier)
     # the buffers are the training rows' statistics (NaN -> their median, then the mean)
     index = amigos_store.index

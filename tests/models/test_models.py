@@ -144,6 +144,14 @@ def test_corrupt_weights_file(tmp_path):
         from_pretrained(tmp_path / "m")
 
 
+def test_missing_weights_file_is_named(tmp_path):
+    """The one loader (predict, export and fine-tuning all use it) names the missing file."""
+    save_pretrained(tiny("cnn"), tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").unlink()
+    with pytest.raises(EcgEmotionError, match="m: expected model.safetensors beside config.json"):
+        from_pretrained(tmp_path / "m")
+
+
 def test_span_mask_ratio_and_spans():
     g = torch.Generator().manual_seed(0)
     m = span_mask(64, 1280, ratio=0.15, span=64, generator=g)
@@ -175,3 +183,22 @@ def test_wrong_input_shape_is_a_clear_error():
         model(torch.randn(2, 256))
     with pytest.raises(ConfigError, match="does not fit this model"):
         model(torch.randn(1, 1, 1024))
+
+
+def test_model_card_reads_an_old_untyped_extra():
+    """A folder saved before the card existed loads: its extra fills the typed fields, the
+    rest stays in details, and writing the card back gives the same extra."""
+    from ecgemotion.errors import ConfigError
+    from ecgemotion.io.model_files import ModelCard
+
+    old = {"task": "valence", "classes": ["low", "high"], "positive_class_index": 1,
+           "label_rule": "threshold:5", "preprocess": {"fs": 128.0, "window_s": 10.0},
+           "val_metrics": {"accuracy": 0.7}, "init": "ecgemotion-base", "seed": 3}
+    card = ModelCard.from_extra(old, "old/config.json", default_task="old")
+    assert (card.task, card.label_rule, card.val_metrics) == ("valence", "threshold:5",
+                                                              {"accuracy": 0.7})
+    assert card.training_data == {} and card.synthetic == []
+    assert card.details == {"init": "ecgemotion-base", "seed": 3}
+    assert card.to_extra() == old
+    with pytest.raises(ConfigError, match="enc/config.json: no preprocessing recorded"):
+        ModelCard.from_extra({"task": "arousal"}, "enc/config.json", default_task="enc")

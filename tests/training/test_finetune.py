@@ -62,6 +62,12 @@ def test_finetune_cli_saves_a_deployable_model(store, tmp_path, capsys):
     assert extra["init"] == "scratch" and extra["seed"] == 5
     assert set(extra["val_metrics"]) >= {"loss", "accuracy", "balanced_accuracy"}
     assert not set(extra["val_subjects"]) & set(extra["train_subjects"])
+    # its model card: what `info` prints, read back from config.json
+    assert main(["info", "--model", str(out), "--json", "--quiet"]) == 0
+    card = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["card"]
+    assert card["task"] == "arousal" and card["label_rule"] == "threshold:5"
+    assert card["val_metrics"] == extra["val_metrics"] and card["training_data"]["windows"] > 0
+    assert card["details"]["val_subjects"] == extra["val_subjects"]
     # the saved weights are the selected epoch's: on the held-out subjects they reproduce the
     # recorded validation accuracy, with class 1 = "high" = label y_arousal 1
     model = from_pretrained(out).eval()

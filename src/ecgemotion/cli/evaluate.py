@@ -100,7 +100,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
                                 config={"command": "evaluate"}, ui=ui, overwrite=args.overwrite)
     results = evaluate(store, args.task, args.protocol, systems, args.out, options)
     ui.say(console_table(results))
-    ui.say(f"wrote {results['files']['results']} and {results['files']['report']}")
+    ui.say(f"wrote {results['files']['results']}, {results['files']['report']} and "
+           f"{results['files']['report_html']}")
     from ecgemotion.evaluation.report import summary_rows
 
     return {"out": args.out, "task": args.task, "protocol": results["protocol"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from typing import Any
 
 from ecgemotion.errors import ConfigError
@@ -32,6 +33,11 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
 
         info = describe_model(args.model)
         ui.table(list(info.items()))
+        card = _card(args.model)
+        if card is not None:
+            ui.say("model card:")
+            ui.table(card.summary())
+            info["card"] = asdict(card)
         return info
     if not args.store:
         raise ConfigError("give a store folder, --model NAME or --sources")
@@ -41,3 +47,17 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     for key, value in info.items():
         ui.say(f"  {key:<12} {json.dumps(value) if isinstance(value, (dict, list)) else value}")
     return info
+
+
+def _card(model: str):
+    """The model card of a fine-tuned folder (``None`` for a preset or a bare encoder)."""
+    from ecgemotion.io.model_files import ModelCard
+    from ecgemotion.models.hub import resolve_pretrained
+    from ecgemotion.models.registry import PRESETS
+
+    if model in PRESETS:
+        return None
+    try:
+        return ModelCard.read(resolve_pretrained(model))
+    except ConfigError:     # an encoder: no task, no card
+        return None

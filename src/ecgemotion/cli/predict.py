@@ -13,17 +13,23 @@ from typing import Any
 
 from ecgemotion.errors import ConfigError, DataError
 
+# --serve: the live page's port, and its address unless --host says otherwise (a recording of
+# someone's heart is not for the local network by default)
+DEFAULT_PORT = 8765
+LOOPBACK = "127.0.0.1"
+
 EXAMPLES = """examples:
   ecgemotion predict rec.edf --model runs/arousal --model runs/valence
   ecgemotion predict rec.csv --fs 500 --model runs/ --out rec-emotion.csv --json
   ecgemotion predict mitdb/100 --lead MLII --model runs/arousal --engine onnx
   ecgemotion predict live.csv --fs 250 --model runs/ --follow --idle-timeout 10
+  ecgemotion predict live.csv --fs 250 --model runs/ --follow --idle-timeout 0 --serve
 
 Inputs: CSV/TSV/TXT, EDF/BDF, WFDB (.hea or the record path), .npy (needs --fs), .mat.
 Writes OUT.csv (one row per window: start_s, end_s, good, flag_*, heart_rate_bpm,
 p_<task>) and OUT.png (ECG on top, one probability panel per task; grey: low-quality
 windows, not predicted). --follow tails a growing CSV/TXT file and prints one line per
-prediction (one JSON object per line with --json).
+prediction (one JSON object per line with --json); --serve adds a live web page of it.
 """
 
 
@@ -60,6 +66,12 @@ def add_parser(sub, common):
     f.add_argument("--idle-timeout", type=float, default=10.0,
                    help="stop after this many seconds without new data (10; 0 = never)")
     f.add_argument("--max-seconds", type=float, default=None, help="stop after this wall time")
+    f.add_argument("--serve", nargs="?", type=int, const=DEFAULT_PORT, default=None, metavar="PORT",
+                   help=f"a live web page of the stream: ECG, heart rate, probabilities, quality "
+                        f"flags (port {DEFAULT_PORT} when PORT is left out; 0 = any free port)")
+    f.add_argument("--host", default=LOOPBACK,
+                   help=f"address --serve binds to ({LOOPBACK}: this computer only; 0.0.0.0: "
+                        "every network this computer is on)")
     return p
 
 
@@ -76,6 +88,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     say_models(recognizer, ui)
     if args.follow:
         return _follow(args, ui, recognizer, recording)
+    if args.serve is not None:
+        raise ConfigError("--serve shows a stream as it is predicted: add --follow")
     return _batch(args, ui, recognizer, recording)
 
 
@@ -105,7 +119,7 @@ def _batch(args, ui, recognizer, recording: Path) -> dict[str, Any]:
     if not args.no_plot:
         png = out.with_suffix(".png")
         title = f"{recording.name}  lead {sf.lead}  ({', '.join(recognizer.tasks)})"
-        timeline_png(png, sf.signal, sf.fs, table, recognizer.tasks, title=title)
+        timeline_png(png, sf.signal, sf.fs, table, recognizer.tasks, title=title, units=units)
         summary["png"] = str(png)
     ui.say(f"{where}: {summary['windows_predicted']} of {summary['windows']} windows predicted "
            f"({summary['windows_skipped']} low quality, not predicted)")
@@ -171,6 +185,8 @@ def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
                     min_rows=int(CHOOSE_ON_S * (args.fs or 250)))
 
     def make_stream(fs, units):
+        if live is not None:
+            live.units = args.units if args.units is not None else units
         if tail.probe is not None:
             say_signal(tail.probe, str(recording), ui)
             warn_not_ecg(tail.probe, str(recording), ui)
@@ -183,13 +199,17 @@ def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
     predictions = []
     out = Path(args.out) if args.out else None
     stopped = None
-    with _csv_rows(out, recognizer.tasks) as write, _stop_signals() as guard:
+    with _csv_rows(out, recognizer.tasks) as write, _stop_signals() as guard, \
+            _live_view(args, ui, recognizer.tasks, recording) as live:
         try:
             for pred in follow(tail, make_stream, idle_timeout_s=args.idle_timeout or None,
-                               max_seconds=args.max_seconds):
+                               max_seconds=args.max_seconds,
+                               on_samples=live.add_samples if live is not None else None):
                 with guard.deferred():
                     predictions.append(pred)
                     write(pred)
+                    if live is not None:
+                        live.add(pred)
                     if args.json:
                         print(json.dumps(_jsonable(pred.as_row())), flush=True)
                     elif not args.quiet:
@@ -212,6 +232,30 @@ def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
                                    "of samples arrived; nothing to predict")
     check_some_good(table, str(recording))
     return summary
+
+
+@contextmanager
+def _live_view(args, ui, tasks: list[str], recording: Path):
+    """With ``--serve``: the live page's state, served while the run lasts (None without)."""
+    if args.serve is None:
+        yield None
+        return
+    from ecgemotion.inference.live import LiveState, serve
+
+    state = LiveState(tasks, source=str(recording))
+    try:
+        server = serve(state, args.host, args.serve)
+    except OSError as exc:
+        raise ConfigError(f"--serve: cannot listen on {args.host}:{args.serve} ({exc.strerror})") from None
+    host, port = server.server_address[:2]
+    where = "this computer only" if host.startswith("127.") or host == "::1" else \
+        "reachable from other computers on the network"
+    ui.say(f"live view: http://{host}:{port}/ (bound to {host}: {where}; --host to change)")
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 CHOOSE_ON_S = 4.0  # --follow picks the column on the first rows: enough of them to judge ECG

@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from ecgemotion.demo.document import Document
-from ecgemotion.evaluation.report import (ONE_CLASS_NOTE, fmt_number, one_class_mark,
-                                          summary_rows)
+from ecgemotion.evaluation.document import Document
+from ecgemotion.evaluation.report import (INSTALL, MAJORITY, add_evaluation, fmt_number,
+                                          one_class_mark, summary_rows, with_ci)
 
 
 def build_report(facts: dict[str, Any], evaluations: dict[str, dict[str, Any]], out: Path
@@ -22,11 +22,12 @@ def build_report(facts: dict[str, Any], evaluations: dict[str, dict[str, Any]], 
                 "No result here is a claim about human emotion.")
     _data_section(doc, facts)
     _pretrain_section(doc, facts, out)
+    _tasks_side_by_side(doc, evaluations)
     for task, results in evaluations.items():
-        _results_section(doc, task, results, out)
+        _results_section(doc, task, results)
     _conclusion(doc, facts, evaluations)
     doc.heading("Reproduce")
-    doc.pre(f"pip install ecgemotion  # this checkout: pip install -e .\n"
+    doc.pre(f"{INSTALL}\n"
             f"ecgemotion demo{' --quick' if facts['plan']['pretrain_minutes'] < 1 else ''} "
             f"--out {out}")
     doc.paragraph(f"ecgemotion {facts['version']}, seed {facts['seed']}; step timings (s): "
@@ -94,18 +95,20 @@ def _plot_pretrain_curve(pre_dir: Path, plots: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     df = pd.read_csv(log)
     plots.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 3))
-    ax.plot(df["epoch"], df["train_loss"], label="train (masked MSE)")
-    ax.plot(df["epoch"], df["val_loss"], label="validation (masked MSE)")
+    ax.plot(df["epoch"], df["train_loss"], marker="o", label="train (masked MSE)")
+    ax.plot(df["epoch"], df["val_loss"], marker="s", label="validation (masked MSE)")
     for column, style in (("val_mse_zeros", "--"), ("val_mse_interp", ":")):
         if column in df:
             ax.axhline(df[column].iloc[-1], color="grey", linestyle=style,
                        label=column.replace("val_mse_", "predict ") )
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.set_ylabel("MSE (z-scored signal)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = plots / "pretrain_curve.png"
@@ -114,33 +117,27 @@ def _plot_pretrain_curve(pre_dir: Path, plots: Path) -> Path | None:
     return path
 
 
-def _results_section(doc: Document, task: str, results: dict[str, Any], out: Path) -> None:
-    p = results["protocol"]
-    doc.heading(f"Results: {task} (SYNTHETIC data, subject-independent)")
-    doc.paragraph(f"Protocol `{p['protocol']}`: {p['description']} Validation for early stopping "
-                  f"comes from training subjects only; each test fold is used once. Label rule "
-                  f"`{results['label_rule']}`; {results['n_windows']} windows from "
-                  f"{results['n_subjects']} subjects.")
-    rows = []
-    summary = summary_rows(results)
-    for r in summary:
-        name = {"majority": "majority class (baseline)"}.get(r["system"], r["system"]) \
-            + one_class_mark(r)
-        rows.append([name, f"{fmt_number(r['accuracy'])} ± {fmt_number(r['accuracy_std'])}",
-                     f"[{fmt_number(r['ci_low'])}, {fmt_number(r['ci_high'])}]", fmt_number(r["balanced_accuracy"]),
-                     fmt_number(r["macro_f1"]), fmt_number(r["auroc"])])
-    doc.table(["system", "accuracy (mean ± SD over folds)", "95 % CI (bootstrap by subject)",
-               "balanced accuracy", "macro-F1", "AUROC"], rows)
-    if any(one_class_mark(r) for r in summary):
-        doc.paragraph(f"**{ONE_CLASS_NOTE}.**")
-    doc.bullets([f"**{name}**: {d['description']}" for name, d in results["systems"].items()])
-    files = results.get("files", {})
-    doc.image(files.get("confusion", ""), f"{task}: confusion matrices, summed over folds")
-    doc.image(files.get("per_subject", ""), f"{task}: accuracy per test subject")
-    table = per_subject_frame(results)
-    if not table.empty:
-        doc.table(["subject", *table.columns],
-                  [[idx, *(fmt_number(v) for v in row)] for idx, row in table.iterrows()])
+def _tasks_side_by_side(doc: Document, evaluations: dict[str, dict[str, Any]]) -> None:
+    """Arousal beside valence: the primary metric and AUROC of every system, with CIs."""
+    tasks = list(evaluations)
+    rows = {task: {r["system"]: r for r in summary_rows(res)} for task, res in evaluations.items()}
+    systems = list(rows[tasks[0]])
+    doc.heading("Results at a glance (SYNTHETIC emotion data, subject-independent)")
+    doc.table(["system", *(f"{task}: {head} [95 % CI]" for task in tasks
+                           for head in ("balanced acc.", "AUROC"))],
+              [[name + (" (baseline)" if name == MAJORITY else ""),
+                *(with_ci(rows[task][name], metric)
+                  + (one_class_mark(rows[task][name]) if metric == "balanced_accuracy" else "")
+                  if name in rows[task] else "—"
+                  for task in tasks for metric in ("balanced_accuracy", "auroc"))]
+               for name in systems])
+    doc.paragraph("Means over the test folds with subject-bootstrap CIs; each task's "
+                  "section below has every metric, the paired tests and the plots.")
+
+
+def _results_section(doc: Document, task: str, results: dict[str, Any]) -> None:
+    doc.heading(f"Results: {task} (SYNTHETIC data)")
+    add_evaluation(doc, results, Path(results["files"]["results"]).parent, level=3)
 
 
 def _conclusion(doc: Document, facts: dict[str, Any], evaluations: dict[str, dict]) -> None:
@@ -155,16 +152,20 @@ def _conclusion(doc: Document, facts: dict[str, Any], evaluations: dict[str, dic
                      f"on more data lowers it further.")
     for task, results in evaluations.items():
         rows = {r["system"]: r for r in summary_rows(results)}
-        best = max((r for n, r in rows.items() if n != "majority"), key=lambda r: r["accuracy"])
+        best = max((r for n, r in rows.items() if n != MAJORITY),
+                   key=lambda r: r["balanced_accuracy"])
         pair = next((t for t in results["paired_tests"]
                      if t["a"] == "transformer" and t["b"] == "scratch"), None)
-        maj = rows["majority"]["accuracy"]
-        text = (f"**Synthetic {task}:** best system `{best['system']}` with accuracy "
-                f"{fmt_number(best['accuracy'])} (CI {fmt_number(best['ci_low'])}–{fmt_number(best['ci_high'])}) against "
-                f"{fmt_number(maj)} for always predicting the majority class.")
+        maj = rows[MAJORITY]
+        text = (f"**Synthetic {task}:** best system `{best['system']}` with balanced accuracy "
+                f"{with_ci(best, 'balanced_accuracy')} and accuracy {with_ci(best, 'accuracy')}, "
+                f"against {fmt_number(maj['balanced_accuracy'])} and "
+                f"{fmt_number(maj['accuracy'])} for always predicting the majority class.")
         if pair:
-            diff, pval = pair["accuracy"]["mean_diff"], pair["permutation"]["accuracy"]["p"]
-            text += (f" Pre-trained minus scratch: {diff:+.3f} accuracy "
+            metric = results.get("primary_metric", "balanced_accuracy")
+            diff = pair[metric]["mean_diff"]
+            pval = pair.get("permutation", {}).get(metric, {}).get("p")
+            text += (f" Pre-trained minus scratch: {diff:+.3f} {metric.replace('_', ' ')} "
                      f"(paired permutation p = {fmt_number(pval)}; "
                      + ("a real difference at the 5 % level)." if pval is not None and pval < 0.05
                         else "not distinguishable from chance on this little data)."))
@@ -175,10 +176,3 @@ def _conclusion(doc: Document, facts: dict[str, Any], evaluations: dict[str, dic
                  "when the physiology carries the labels; they say nothing about how well ECG reveals "
                  "real emotions. For that, run `ecgemotion reproduce --amigos PATH` on the real AMIGOS.")
     doc.bullets(items)
-
-
-def per_subject_frame(results: dict[str, Any]) -> pd.DataFrame:
-    """Per-subject accuracy: one row per subject, one column per system."""
-    columns = {name: pd.DataFrame(rows).set_index("subject")["accuracy"]
-               for name, rows in results.get("per_subject", {}).items() if rows}
-    return pd.DataFrame(columns)

@@ -180,40 +180,35 @@ def format_mean_std(table: pd.DataFrame, digits: int = 3) -> dict[str, str]:
 
 # -- bootstrap ----------------------------------------------------------------------------
 def bootstrap_ci(y_true, prob, metric: str = "accuracy", groups=None, n_boot: int = 2000,
-                 alpha: float = 0.05, seed: int = 0, threshold: float = 0.5) -> dict:
+                 alpha: float = 0.05, seed: int = 0, threshold: float = 0.5, folds=None) -> dict:
     """Percentile bootstrap confidence interval of ``metric`` on one set of predictions.
 
     Without ``groups`` the test windows are resampled; with ``groups`` (e.g. subject ids)
     whole clusters are resampled with replacement (cluster bootstrap), which is the
-    honest choice when windows of a subject are correlated. Confusion-based metrics are
-    computed for all resamples at once from per-cluster counts; AUROC loops.
+    honest choice when windows of a subject are correlated. With ``folds`` (the fold of
+    each prediction) the statistic is the **mean over folds** of the metric computed within
+    each fold, each fold weighted by its number of clusters (with one subject per fold, as
+    in leave-one-subject-out, the mean over subjects): pooling the folds instead makes a
+    predictor whose constant changes from fold to fold look worse (balanced accuracy) or
+    better (AUROC) than chance. A resample draws clusters from all folds, and a fold weighs
+    as many clusters as were drawn from it. Confusion-based metrics are computed for all
+    resamples at once from per-cluster counts; AUROC loops.
     Returns ``{"point", "low", "high", "std", "n_boot", "unit"}``.
     """
     y = _as_binary(y_true)
     prob, pred = _predictions(prob, threshold)
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        codes = np.arange(len(y))
-    else:
-        codes = pd.factorize(np.asarray(groups))[0]
-    n_clusters = int(codes.max()) + 1 if len(codes) else 0
-    if n_clusters == 0:
+    if len(y) == 0:
         raise ValueError("no predictions to bootstrap")
-    point = fold_metrics(y, prob, threshold=threshold)[metric]
-    counts = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_boot)
-    if metric in CONFUSION_METRICS:
-        tot = counts @ _unit_counts(codes, y, pred, n_clusters)  # (n_boot, 4)
-        values = _from_counts(*tot.T)[metric]
-    elif metric == "auroc":
-        members = [np.flatnonzero(codes == c) for c in range(n_clusters)]
-        values = np.empty(n_boot)
-        for b in range(n_boot):
-            idx = np.concatenate([np.repeat(members[c], counts[b, c])
-                                  for c in np.flatnonzero(counts[b])])
-            values[b] = auroc(y[idx], prob[idx])
-    else:
-        raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
-    values = np.asarray(values, dtype=float)
+    codes = np.arange(len(y)) if groups is None else pd.factorize(np.asarray(groups))[0]
+    fold = np.zeros(len(y), dtype=np.int64) if folds is None else pd.factorize(np.asarray(folds))[0]
+    units = pd.factorize(fold * (int(codes.max()) + 1) + codes)[0]   # a cluster within a fold
+    n_units = int(units.max()) + 1
+    unit_fold = np.zeros(n_units, dtype=np.int64)
+    unit_fold[units] = fold
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=n_boot)
+    point = _fold_weighted(y, prob, pred, units, unit_fold, np.ones((1, n_units)), metric)[0]
+    values = _fold_weighted(y, prob, pred, units, unit_fold, counts, metric)
     finite = values[np.isfinite(values)]
     if len(finite) == 0:
         low = high = std = float("nan")
@@ -222,7 +217,36 @@ def bootstrap_ci(y_true, prob, metric: str = "accuracy", groups=None, n_boot: in
         std = float(finite.std(ddof=1)) if len(finite) > 1 else 0.0
     return {"point": float(point), "low": float(low), "high": float(high), "std": std,
             "n_boot": int(n_boot), "unit": "window" if groups is None else "cluster",
-            "n_units": n_clusters}
+            "n_units": n_units,
+            **({"over": f"mean of {int(fold.max()) + 1} folds"} if folds is not None else {})}
+
+
+def _fold_weighted(y, prob, pred, units, unit_fold, counts, metric: str) -> np.ndarray:
+    """For each row of ``counts`` (how often each unit is drawn): the metric within each
+    fold on the drawn units, averaged over folds weighted by the units drawn from each."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+    total, weight = np.zeros(len(counts)), np.zeros(len(counts))
+    per_unit = _unit_counts(units, y, pred, len(unit_fold))
+    for f in np.unique(unit_fold):
+        in_fold = np.flatnonzero(unit_fold == f)
+        c = counts[:, in_fold]
+        if metric in CONFUSION_METRICS:
+            value = np.asarray(_from_counts(*(c @ per_unit[in_fold]).T)[metric], dtype=float)
+        else:
+            members = [np.flatnonzero(units == u) for u in in_fold]
+            value = np.array([auroc(*_drawn(y, prob, members, row)) for row in c])
+        w = np.where(np.isfinite(value), c.sum(axis=1), 0.0)
+        total += np.where(w > 0, value, 0.0) * w
+        weight += w
+    with np.errstate(invalid="ignore"):
+        return total / weight
+
+
+def _drawn(y, prob, members, row):
+    idx = np.concatenate([np.repeat(members[i], row[i]) for i in np.flatnonzero(row)] or [[]])
+    idx = idx.astype(np.int64)
+    return y[idx], prob[idx]
 
 
 # -- per subject ----------------------------------------------------------------------------

@@ -1,8 +1,11 @@
-"""Writing an evaluation: ``results.json``, ``report.md``, PNG plots and a console table.
+"""Writing an evaluation: ``results.json``, ``plots/*.png``, and one report rendered twice,
+``report.md`` and a self-contained ``report.html`` (:mod:`ecgemotion.evaluation.document`, the
+writer the demo uses too), plus a console table.
 
-Plots (``plots/``): confusion matrices (summed over folds), ROC curves (pooled
-out-of-fold predictions), per-subject accuracy, training curves (validation loss per
-epoch, every fold, every neural system). ``report.md`` references each of them.
+Plots: ROC curves (the mean over test folds), confusion matrices (summed over folds),
+per-subject accuracy (one row per subject), training curves (loss per epoch, every fold,
+every neural system). Every figure in a table is the mean over test folds with its bootstrap
+CI (see :data:`FIGURE_DEFINITION`).
 """
 
 from __future__ import annotations
@@ -47,54 +50,67 @@ TABLE_METRICS = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced acc."
                  ("trial_accuracy", "trial-level acc."),
                  ("trial_balanced_accuracy", "trial-level bal. acc."), ("trial_auroc", "trial-level AUROC"))
 
+# One definition of every figure, said in every report: AUROC as a fold mean in the table and
+# pooled over folds in the ROC plot once disagreed (0.765 vs 0.671 on the same run).
+FIGURE_DEFINITION = (
+    "Every value is the **mean over the test folds** of the first repeat of the metric computed "
+    "within each fold (each fold weighted by its number of test {unit_plural}; every test "
+    "window is scored once, by a model that never saw it); 95 % CI: percentile bootstrap, "
+    "resampling unit: **{unit}**. The ROC plot shows the mean of the folds' ROC curves, whose "
+    "area is the table's AUROC. Folds are averaged, not pooled: pooled, a classifier whose "
+    "constant changes from fold to fold would look better (AUROC) or worse (balanced accuracy) "
+    "than chance. The last column is accuracy's mean ± SD over all folds and repeats. The "
+    "majority baseline predicts the training majority class for every test window (no AUROC: "
+    "one score for all). Trial-level accuracy averages P(high) over each trial's windows (not "
+    "comparable with window figures).")
+
 
 def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per system (majority first): mean ± std, bootstrap CI of every metric
-    (``ci``; ``ci_low``/``ci_high`` are accuracy's), and in how many folds it predicted one
-    class only."""
+    """One row per system (majority first): every metric of :data:`TABLE_METRICS` as its
+    mean over test folds with a bootstrap CI (``ci[metric] = (low, high)``; ``ci_low``/``ci_high`` are
+    accuracy's), accuracy's fold mean ± SD, and in how many folds it predicted one class."""
     from ecgemotion.evaluation.metrics import one_class
 
     rows = []
-    names = [MAJORITY] + [n for n in results["systems"]]
-    for name in names:
+    for name in [MAJORITY, *results["systems"]]:
         folds = [f for f in results.get("folds", []) if f["system"] == name]
-        agg = results["aggregate"][name]
         cis = results["bootstrap_ci"][name]
-        ci = cis.get("accuracy", {})
-        rows.append({
-            "system": name,
-            "accuracy": agg["accuracy"]["mean"], "accuracy_std": agg["accuracy"]["std"],
-            "ci_low": ci.get("low"), "ci_high": ci.get("high"),
-            "ci": {m: (cis[m].get("low"), cis[m].get("high")) for m, _ in TABLE_METRICS if m in cis},
-            "balanced_accuracy": agg["balanced_accuracy"]["mean"],
-            "macro_f1": agg["macro_f1"]["mean"], "f1_high": agg["f1_high"]["mean"],
-            "auroc": agg["auroc"]["mean"] if name != MAJORITY else None,
-            "trial_accuracy": results["trial_level"][name]["accuracy"]["mean"],
-            "trial_balanced_accuracy": results["trial_level"][name]["balanced_accuracy"]["mean"],
-            "trial_auroc": (results["trial_level"][name].get("auroc", {}).get("mean")
-                            if name != MAJORITY else None),
-            "folds": len(folds),
-            "one_class_folds": sum(one_class(f.get("predicted_high_share")) for f in folds),
-        })
+        fold_acc = results["aggregate"][name]["accuracy"]
+        row = {"system": name, "fold_mean": fold_acc["mean"], "fold_std": fold_acc["std"],
+               "ci": {}, "folds": len(folds),
+               "one_class_folds": sum(one_class(f.get("predicted_high_share")) for f in folds)}
+        for metric, _ in TABLE_METRICS:
+            ci = cis.get(metric) or {}
+            row[metric] = ci.get("point")
+            row["ci"][metric] = (ci.get("low"), ci.get("high"))
+        row["ci_low"], row["ci_high"] = row["ci"]["accuracy"]
+        rows.append(row)
     return rows
 
 
-def _with_ci(r: dict[str, Any], metric: str) -> str:
-    low, high = r.get("ci", {}).get(metric, (None, None))
+def with_ci(r: dict[str, Any], metric: str) -> str:
+    """``0.712 [0.650, 0.780]``; the value alone where no CI exists."""
+    low, high = r["ci"].get(metric, (None, None))
     ci = f" [{fmt_number(low)}, {fmt_number(high)}]" if low is not None else ""
     return fmt_number(r[metric]) + ci
 
 
-def markdown_table(results: dict[str, Any]) -> str:
-    lines = ["| system | accuracy (mean ± std over folds) | 95 % CI | "
-             + " | ".join(f"{head} [95 % CI]" for _, head in TABLE_METRICS[1:]) + " |",
-             "|---|---|---|" + "---|" * (len(TABLE_METRICS) - 1)]
+def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The results table (header, rows), the same in markdown, HTML and the demo."""
+    header = ["system", *(f"{head} [95 % CI]" for _, head in TABLE_METRICS),
+              "accuracy per fold (mean ± SD)"]
+    rows = []
     for r in summary_rows(results):
         name = r["system"] + (" (baseline)" if r["system"] == MAJORITY else one_class_mark(r))
-        lines.append(f"| {name} | {fmt_number(r['accuracy'])} ± {fmt_number(r['accuracy_std'])} | "
-                     f"[{fmt_number(r['ci_low'])}, {fmt_number(r['ci_high'])}] | "
-                     + " | ".join(_with_ci(r, m) for m, _ in TABLE_METRICS[1:]) + " |")
-    return "\n".join(lines)
+        rows.append([name, *(with_ci(r, m) for m, _ in TABLE_METRICS),
+                     f"{fmt_number(r['fold_mean'])} ± {fmt_number(r['fold_std'])}"])
+    return header, rows
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    header, rows = table_rows(results)
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                     + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def console_table(results: dict[str, Any]) -> str:
@@ -103,25 +119,26 @@ def console_table(results: dict[str, Any]) -> str:
             f"(subject_dependent={p['subject_dependent']}, window_mixed={p['window_mixed']}), "
             f"label rule {results['label_rule']}, {results['n_windows']} windows, "
             f"{results['n_subjects']} subjects, seed {results['seed']}")
-    lines = [head, f"{'system':<13} {'accuracy':>15} {'95% CI':>16} {'bal.acc [95% CI]':>22} "
-                   f"{'macroF1':>8} {'AUROC [95% CI]':>22}"]
+    lines = [head, f"{'system':<13} {'accuracy [95% CI]':>22} {'bal.acc [95% CI]':>22} "
+                   f"{'AUROC [95% CI]':>22} {'acc. per fold':>15}"]
     rows = summary_rows(results)
     for r in rows:
-        lines.append(f"{r['system']:<13} {fmt_number(r['accuracy'])} ± {fmt_number(r['accuracy_std'])}"
-                     f"  [{fmt_number(r['ci_low'])}, {fmt_number(r['ci_high'])}] "
-                     f"{_with_ci(r, 'balanced_accuracy'):>22} {fmt_number(r['macro_f1']):>8} "
-                     f"{_with_ci(r, 'auroc'):>22}{one_class_mark(r)}")
+        lines.append(f"{r['system']:<13} {with_ci(r, 'accuracy'):>22} "
+                     f"{with_ci(r, 'balanced_accuracy'):>22} {with_ci(r, 'auroc'):>22} "
+                     f"{fmt_number(r['fold_mean']):>7} ± {fmt_number(r['fold_std'])}"
+                     f"{one_class_mark(r)}")
     if any(one_class_mark(r) for r in rows):
         lines.append("NOTE: " + ONE_CLASS_NOTE)
-    lines.append(f"CI: percentile bootstrap, unit = {results['bootstrap_unit']}; "
-                 "majority = training-majority class for every test window")
+    lines.append(f"Values: mean over the test folds of the first repeat; CIs: percentile "
+                 f"bootstrap, unit = {results['bootstrap_unit']}; majority = training-majority "
+                 "class for every test window")
     if p.get("warning"):
         lines.append("NOTE: " + p["warning"])
     cal = results.get("calibrated")
     if cal:
         lines.append(f"calibrated ({cal['calibration']['option']}: {cal['calibration']['uses']}):")
-        lines += [f"{r['system']:<13} bal.acc {_with_ci(r, 'balanced_accuracy')}  AUROC "
-                  f"{_with_ci(r, 'auroc')}" for r in summary_rows(cal)]
+        lines += [f"{r['system']:<13} bal.acc {with_ci(r, 'balanced_accuracy')}  AUROC "
+                  f"{with_ci(r, 'auroc')}" for r in summary_rows(cal)]
     return "\n".join(lines)
 
 
@@ -156,30 +173,49 @@ def plot_confusions(results, path: Path) -> Path:
     return path
 
 
-def _roc(y, p):
-    order = np.argsort(-p, kind="mergesort")
-    y = y[order]
-    tp = np.concatenate([[0], np.cumsum(y)])
-    fp = np.concatenate([[0], np.cumsum(1 - y)])
-    return fp / max(1, fp[-1]), tp / max(1, tp[-1])
+FPR_GRID = np.linspace(0, 1, 201)
+
+
+def mean_roc(y, p, fold, weight=None) -> np.ndarray:
+    """The folds' ROC curves averaged vertically (TPR at each false positive rate of
+    :data:`FPR_GRID`; folds with one class are left out). Its area is the folds' mean AUROC."""
+    curves, weights = [], []
+    for f in np.unique(fold):
+        yf, pf = y[fold == f], p[fold == f]
+        if yf.min() == yf.max():
+            continue
+        order = np.argsort(-pf, kind="mergesort")
+        # one point per distinct score: tied windows move together (ties count half)
+        last = np.r_[np.flatnonzero(np.diff(pf[order])), len(pf) - 1]
+        tp = np.r_[0, np.cumsum(yf[order])[last]] / yf.sum()
+        fp = np.r_[0, np.cumsum(1 - yf[order])[last]] / (1 - yf).sum()
+        curves.append(np.interp(FPR_GRID, fp, tp))
+        weights.append(1.0 if weight is None else weight[f])
+    return np.average(curves, axis=0, weights=weights) if curves else np.full_like(FPR_GRID, np.nan)
 
 
 def plot_roc(results, pred: pd.DataFrame, path: Path) -> Path:
+    """The mean of the folds' ROC curves (first repeat), each fold weighted as in the table;
+    the legend's AUROC is the table's."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.5, 4.2))
     first = pred[pred["repeat"] == pred["repeat"].min()]
+    by_window = results["bootstrap_unit"] == "window"
+    weight = {f["fold"]: f["n_test"] if by_window else len(f["test_subjects"])
+              for f in results["folds"] if f["system"] == MAJORITY and f["repeat"] == 0}
     for name in results["systems"]:
         p = first[first["system"] == name]
         if p["y"].nunique() < 2:
             continue
-        fpr, tpr = _roc(p["y"].to_numpy(), p["prob"].to_numpy())
+        tpr = mean_roc(p["y"].to_numpy(), p["prob"].to_numpy(), p["fold"].to_numpy(), weight)
         auc = results["bootstrap_ci"][name].get("auroc", {}).get("point")
-        ax.plot(fpr, tpr, label=f"{name} (AUROC {fmt_number(auc)})")
-    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title(f"ROC, {results['task']}, {results['protocol']['protocol']} (pooled)", fontsize=9)
-    ax.legend(fontsize=7)
+        ax.plot(FPR_GRID, tpr, label=f"{name} (AUROC {fmt_number(auc)})")
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8, label="chance")
+    ax.set_xlabel("false positive rate (low called high)")
+    ax.set_ylabel("true positive rate (high called high)")
+    ax.set_title(f"ROC, {results['task']}, {results['protocol']['protocol']}: "
+                 "mean over test folds", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -187,21 +223,30 @@ def plot_roc(results, pred: pd.DataFrame, path: Path) -> Path:
 
 
 def plot_per_subject(results, path: Path) -> Path:
+    """One row per subject, sorted by the systems' mean accuracy; one marker per system.
+    Readable at 40 subjects, where grouped bars were not."""
     plt = _plt()
-    names = list(results["systems"])
-    tables = {n: pd.DataFrame(results["per_subject"][n]) for n in [MAJORITY] + names}
-    subjects = tables[MAJORITY]["subject"].astype(str).tolist()
-    x = np.arange(len(subjects))
-    width = 0.8 / max(1, len(tables))
-    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(subjects) * max(1, len(tables)) / 2), 3.4))
-    for i, (n, t) in enumerate(tables.items()):
-        ax.bar(x + i * width, t["accuracy"], width, label=n)
-    ax.set_xticks(x + 0.4 - width / 2, subjects, rotation=90, fontsize=7)
-    ax.set_ylim(0, 1)
-    ax.axhline(0.5, color="grey", lw=0.6, ls="--")
-    ax.set_ylabel("accuracy")
-    ax.set_title("per-subject accuracy (pooled test windows)", fontsize=9)
-    ax.legend(fontsize=6, ncol=min(4, len(tables)))
+    names = [MAJORITY, *results["systems"]]
+    frame = pd.DataFrame({n: pd.DataFrame(results["per_subject"][n])
+                          .set_index(["dataset", "subject"])["accuracy"] for n in names})
+    learned = list(results["systems"]) or [MAJORITY]
+    frame = frame.loc[frame[learned].mean(axis=1).sort_values(kind="mergesort").index]
+    several = frame.index.get_level_values(0).nunique() > 1
+    labels = [f"{d}/{s}" if several else str(s) for d, s in frame.index]
+    y = np.arange(len(frame))
+    fig, ax = plt.subplots(figsize=(6.5, 1.3 + 0.2 * len(frame)))
+    ax.axvline(0.5, color="grey", lw=0.6, ls="--")
+    for name, marker in zip(names, "|osD^v<>px*"):
+        style = dict(color="0.45", ms=9, mew=1.5) if name == MAJORITY else dict(ms=5, alpha=0.85)
+        ax.plot(frame[name], y, ls="none", marker=marker, label=name, **style)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_ylim(-0.7, len(frame) - 0.3)
+    ax.set_xlim(-0.02, 1.02)
+    ax.grid(axis="y", color="0.92", lw=0.6)
+    ax.set_xlabel("accuracy on the subject's test windows")
+    ax.set_ylabel("test subject (sorted)")
+    ax.legend(fontsize=7, ncol=min(4, len(names)), loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -209,20 +254,27 @@ def plot_per_subject(results, path: Path) -> Path:
 
 
 def plot_training_curves(results, path: Path) -> Path | None:
+    """Validation and training loss per epoch; markers, so one epoch is a visible point."""
     curves = results.get("training_curves") or {}
     if not curves:
         return None
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, len(curves), figsize=(3.4 * len(curves), 2.8), squeeze=False)
     for ax, (name, runs) in zip(axes[0], curves.items()):
         for run in runs:
             h = pd.DataFrame(run["history"])
             if "val_loss" in h:
-                ax.plot(h["epoch"], h["val_loss"], lw=0.8, alpha=0.7)
+                ax.plot(h["epoch"], h["val_loss"], lw=0.8, alpha=0.7, marker="o", ms=3)
             if "train_loss" in h:
-                ax.plot(h["epoch"], h["train_loss"], lw=0.6, alpha=0.4, ls=":")
+                ax.plot(h["epoch"], h["train_loss"], lw=0.6, alpha=0.4, ls=":", marker=".")
         ax.set_title(f"{name}: val (solid) / train (dotted) loss", fontsize=8)
         ax.set_xlabel("epoch")
+        ax.set_ylabel("class-weighted cross-entropy", fontsize=7)
+        last = max(max(run["history"], key=lambda row: row["epoch"])["epoch"] for run in runs)
+        ax.set_xlim(0.5, last + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -230,8 +282,16 @@ def plot_training_curves(results, path: Path) -> Path | None:
 
 
 # -- report --------------------------------------------------------------------------------
+INSTALL = ("# from a checkout of the ecgemotion source (there is no package-index release):\n"
+           "pip install torch && pip install -e .")
+
+
 def write_report(results: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    """Write results.json, report.md and plots/*.png into ``out_dir``; return their paths."""
+    """Write results.json, plots/*.png and the report as report.md and a self-contained
+    report.html (the demo's writer); return their paths. ``results["plots"]`` gets the
+    plots' paths relative to ``out_dir``."""
+    from ecgemotion.evaluation.document import Document
+
     out_dir = Path(out_dir)
     plots = out_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
@@ -243,99 +303,104 @@ def write_report(results: dict[str, Any], out_dir: str | Path) -> dict[str, Path
     curves = plot_training_curves(results, plots / "training_curves.png")
     if curves is not None:
         paths["training_curves"] = curves
-    results = {**results, "plots": {k: str(v.relative_to(out_dir)) for k, v in paths.items()}}
+    results["plots"] = {k: str(v.relative_to(out_dir)) for k, v in paths.items()}
     paths["results"] = write_json(results, out_dir / "results.json")
-    paths["report"] = out_dir / "report.md"
-    paths["report"].write_text(report_markdown(results))
+    p = results["protocol"]
+    doc = Document(f"Evaluation: {results['task']}, protocol {p['protocol']}")
+    add_evaluation(doc, results, out_dir)
+    doc.heading("Reproduce")
+    doc.pre(INSTALL + ("\n" + results["config"]["argv"] if results.get("config", {}).get("argv")
+                       else ""))
+    paths["report"], paths["report_html"] = doc.write(out_dir)
     return paths
 
 
-def paired_markdown(results: dict[str, Any]) -> list[str]:
+def add_evaluation(doc, results: dict[str, Any], folder: Path, level: int = 2) -> None:
+    """An evaluation's sections (setup, results with CIs, systems, paired tests, plots, folds)
+    into ``doc``; ``folder`` holds its ``plots/``. The evaluate report and the demo both use it."""
+    p = results["protocol"]
+    if p.get("warning"):
+        doc.callout(p["warning"])
+    doc.bullets([
+        f"protocol `{p['protocol']}`: {p['description']}",
+        f"subject_dependent: **{p['subject_dependent']}**, window_mixed: **{p['window_mixed']}**, "
+        f"k = {p['k']}, repeats = {p['repeats']}, folds per repeat = {p['folds_per_repeat']}"
+        + (f" (only the first {p['max_folds']} run)" if p.get("max_folds") else ""),
+        f"validation (early stopping / best epoch): {p['validation']}; the test fold is used once",
+        f"label rule `{results['label_rule']}`; classes {', '.join(results['classes'])}",
+        f"store `{results['store']['path']}` (identity {str(results['store']['identity'])[:12]}), "
+        f"{results['n_windows']} labelled windows from {results['n_subjects']} subjects",
+        f"seed {results['seed']}, ecgemotion {results['ecgemotion_version']}, "
+        f"{results['elapsed_s']} s"])
+    doc.heading("Results (window level)", level)
+    doc.table(*table_rows(results))
+    doc.paragraph(FIGURE_DEFINITION.format(
+        unit=results["bootstrap_unit"],
+        unit_plural="windows" if results["bootstrap_unit"] == "window" else "subjects"))
+    if any(one_class_mark(r) for r in summary_rows(results)):
+        doc.paragraph(f"**{ONE_CLASS_NOTE}.**")
+    _calibrated(doc, results, level)
+    doc.heading("Systems", level)
+    doc.bullets([f"**{name}**: {d['description']}" for name, d in results["systems"].items()]
+                + list(results.get("notes") or []))
+    _paired(doc, results, level)
+    captions = {"roc": "ROC curves, mean over the test folds (AUROC as in the table)",
+                "confusion": "Confusion matrices, summed over folds",
+                "per_subject": "Accuracy per test subject, sorted; grey bars: the majority class",
+                "training_curves": "Training curves, every fold: loss per epoch"}
+    doc.heading("Plots", level)
+    for key, caption in captions.items():
+        if key in results.get("plots", {}):
+            doc.image(Path(folder) / results["plots"][key], f"{results['task']}: {caption}")
+    _per_fold(doc, results, level)
+    doc.paragraph(f"Leakage check: {results['leakage_check']['rule']}: passed for every fold and "
+                  "system.")
+
+
+def _paired(doc, results: dict[str, Any], level: int) -> None:
     """The paired tests: every test on the primary metric, then the other metrics' mean
     differences with their corrected t-test and permutation p-values."""
     primary = results.get("primary_metric", "accuracy")
     pairs = results["paired_tests"]
-    lines = [f"## Paired comparisons (same folds), primary metric: {primary}", "",
-             f"| a | b | mean diff ({primary}) | p t-test | p corrected (Nadeau–Bengio) | "
-             "p Wilcoxon | p permutation (pooled) |", "|---|---|---|---|---|---|---|"]
-    for t in pairs:
-        a, perm = t[primary], t.get("permutation", {}).get(primary, {})
-        lines.append(f"| {t['a']} | {t['b']} | {fmt_number(a['mean_diff'])} | {fmt_number(a['p_ttest'])} | "
-                     f"{fmt_number(a['p_ttest_corrected'])} | {fmt_number(a['p_wilcoxon'])} | "
-                     f"{fmt_number(perm.get('p'))} |")
+    doc.heading(f"Paired comparisons (same folds), primary metric: {primary}", level)
+    doc.table(["a", "b", f"mean diff ({primary}, over folds)", "p t-test",
+               "p corrected (Nadeau–Bengio)", "p Wilcoxon", "p permutation (pooled)"],
+              [[t["a"], t["b"], fmt_number(t[primary]["mean_diff"]),
+                fmt_number(t[primary]["p_ttest"]), fmt_number(t[primary]["p_ttest_corrected"]),
+                fmt_number(t[primary]["p_wilcoxon"]),
+                fmt_number(t.get("permutation", {}).get(primary, {}).get("p"))] for t in pairs])
     others = [m for m in ("balanced_accuracy", "auroc", "accuracy", "macro_f1")
               if m != primary and pairs and m in pairs[0]]
     if others:
-        lines += ["", "Other metrics: mean diff (p corrected / p permutation, where run)", "",
-                  "| a | b | " + " | ".join(others) + " |", "|---|---|" + "---|" * len(others)]
-        for t in pairs:
-            cells = [f"{fmt_number(t[m]['mean_diff'])} ({fmt_number(t[m]['p_ttest_corrected'])} / "
-                     f"{fmt_number(t.get('permutation', {}).get(m, {}).get('p'))})" for m in others]
-            lines.append(f"| {t['a']} | {t['b']} | " + " | ".join(cells) + " |")
-    return lines
+        doc.paragraph("Other metrics: mean difference over folds (p corrected / p permutation, "
+                      "where run)")
+        doc.table(["a", "b", *others], [
+            [t["a"], t["b"], *(f"{fmt_number(t[m]['mean_diff'])} "
+                               f"({fmt_number(t[m]['p_ttest_corrected'])} / "
+                               f"{fmt_number(t.get('permutation', {}).get(m, {}).get('p'))})"
+                               for m in others)] for t in pairs])
 
 
-def calibrated_markdown(results: dict[str, Any]) -> list[str]:
+def _calibrated(doc, results: dict[str, Any], level: int) -> None:
     """The calibrated run (``evaluate --calibrate``), beside the strict table, never instead."""
     cal = results.get("calibrated")
     if not cal:
-        return []
+        return
     c = cal["calibration"]
-    return [f"## Calibrated to each test subject: `{c['option']}` (beside the strict figures "
-            "above, not instead)", "",
-            f"Data used from each test subject: {c['uses']}. Same folds and seeds, "
-            f"{cal['n_windows']} test windows; full results in `calibrated/`.", "",
-            markdown_table(cal), ""]
+    doc.heading(f"Calibrated to each test subject: `{c['option']}` (beside the strict figures "
+                "above, not instead)", level)
+    doc.paragraph(f"Data used from each test subject: {c['uses']}. Same folds and seeds, "
+                  f"{cal['n_windows']} test windows; full results in `calibrated/`.")
+    doc.table(*table_rows(cal))
 
 
-def report_markdown(results: dict[str, Any]) -> str:
-    p = results["protocol"]
-    lines = [f"# Evaluation: {results['task']}, protocol `{p['protocol']}`", ""]
-    if p.get("warning"):
-        lines += [f"> **{p['warning']}**", ""]
-    lines += [
-        f"- protocol: {p['description']}",
-        f"- subject_dependent: **{p['subject_dependent']}**, window_mixed: **{p['window_mixed']}**, "
-        f"k = {p['k']}, repeats = {p['repeats']}, folds per repeat = {p['folds_per_repeat']}"
-        + (f" (only the first {p['max_folds']} run)" if p.get("max_folds") else ""),
-        f"- validation (early stopping / best epoch): {p['validation']}; the test fold is used once",
-        f"- label rule: `{results['label_rule']}`; classes {results['classes']}",
-        f"- store: `{results['store']['path']}` (identity {str(results['store']['identity'])[:12]}), "
-        f"{results['n_windows']} labelled windows from {results['n_subjects']} subjects",
-        f"- seed {results['seed']}, ecgemotion {results['ecgemotion_version']}, "
-        f"{results['elapsed_s']} s",
-        "",
-        "## Results (window level)", "",
-        markdown_table(results), "",
-        f"Mean ± std over folds (other columns: the fold mean); 95 % CI: percentile bootstrap "
-        f"of the pooled out-of-fold predictions (whose own value can differ from the fold "
-        f"mean, AUROC most), resampling unit: **{results['bootstrap_unit']}**. The majority baseline predicts "
-        "the training majority class for every test window. Trial-level accuracy averages "
-        "P(high) over each trial's windows (reported separately, not comparable with window "
-        "figures).", "",
-        *([f"**{ONE_CLASS_NOTE}.**", ""]
-          if any(one_class_mark(r) for r in summary_rows(results)) else []),
-        *calibrated_markdown(results),
-        "## Systems", "",
-    ]
-    for name, d in results["systems"].items():
-        lines.append(f"- **{name}**: {d['description']}")
-    if results.get("notes"):
-        lines += ["", "Notes:", ""] + [f"- {n}" for n in results["notes"]]
-    lines += ["", *paired_markdown(results)]
-    lines += ["", "## Plots", ""]
-    titles = {"confusion": "Confusion matrices (summed over folds)", "roc": "ROC curves",
-              "per_subject": "Per-subject accuracy", "training_curves": "Training curves"}
-    for key, rel in results.get("plots", {}).items():
-        lines += [f"### {titles.get(key, key)}", "", f"![{key}]({rel})", ""]
-    lines += ["## Per-fold accuracy", "", "| fold | " + " | ".join(
-        [MAJORITY] + list(results["systems"])) + " |",
-        "|---|" + "---|" * (1 + len(results["systems"]))]
+def _per_fold(doc, results: dict[str, Any], level: int) -> None:
+    primary = results.get("primary_metric", "accuracy")
+    names = [MAJORITY, *results["systems"]]
+    doc.heading(f"Per fold: {primary}", level)
     folds = pd.DataFrame(results["folds"])
+    rows = []
     for (r, f), g in folds.groupby(["repeat", "fold"]):
-        acc = dict(zip(g["system"], g["accuracy"]))
-        lines.append(f"| r{r}f{f} | " + " | ".join(fmt_number(acc.get(n)) for n in
-                                                   [MAJORITY] + list(results["systems"])) + " |")
-    lines += ["", f"Leakage check: {results['leakage_check']['rule']} — passed for every fold "
-              "and system.", ""]
-    return "\n".join(lines)
+        value = dict(zip(g["system"], g[primary]))
+        rows.append([f"r{r}f{f}", *(fmt_number(value.get(n)) for n in names)])
+    doc.table(["fold", *names], rows)

@@ -10,9 +10,9 @@ or model selection, or if prediction read anything but the test rows.
 
 What :func:`run_evaluation` returns (and ``report.write_report`` saves as results.json):
 every fold's metrics for every system (and for the majority baseline, which predicts the
-training majority class), aggregates (mean ± std over folds), percentile bootstrap 95 %
-CIs on the pooled out-of-fold predictions of repeat 0 (clusters = subjects for
-subject/loso/trial, windows for paper), a per-subject table, paired tests between
+training majority class), aggregates (mean ± std over folds), the mean over the folds of
+repeat 0 with its percentile bootstrap 95 % CI (clusters resampled within each fold:
+subjects for subject/loso/trial, windows for paper), a per-subject table, paired tests between
 systems on the same folds, trial-level pooled metrics (separately), the label rule, the
 protocol with its ``subject_dependent``/``window_mixed`` flags, the seed and the config.
 """
@@ -311,17 +311,18 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         agg_fmt[name] = format_mean_std(table)
         p = pred0[pred0["system"] == name]
         groups = subject_keys(index, p["row"]) if group_by_subject else None
-        cis[name] = {m: bootstrap_ci(p["y"], p["prob"], m, groups=groups,
+        cis[name] = {m: bootstrap_ci(p["y"], p["prob"], m, groups=groups, folds=p["fold"],
                                      n_boot=n_boot if m != "auroc" else min(n_boot, 500),
                                      seed=ctx.seed)
                      for m in METRICS if not (m == "auroc" and name == MAJORITY)}
-        trials = pool_trials(index, p["row"], p["y"], p["prob"])
+        trials = pd.concat([pool_trials(index, g["row"], g["y"], g["prob"]).assign(fold=f)
+                            for f, g in p.groupby("fold")], ignore_index=True)
         trial_groups = subject_keys(trials) if group_by_subject else None
         for m in TRIAL_CI_METRICS:     # trial level: mean P(high) over each trial's windows
             if not (m == "auroc" and name == MAJORITY):
                 cis[name][f"trial_{m}"] = bootstrap_ci(
                     trials["y"], trials["prob"], m, n_boot=n_boot if m != "auroc" else min(n_boot, 500),
-                    seed=ctx.seed, groups=trial_groups)
+                    seed=ctx.seed, folds=trials["fold"], groups=trial_groups)
         ps = per_subject_table(index, p["row"], p["y"], p["prob"])
         per_subject[name] = ps.to_dict("records")
         t = trials_df[trials_df["system"] == name]
@@ -376,7 +377,8 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         "aggregate": agg, "summary": agg_fmt,
         "bootstrap_ci": cis,
         "bootstrap_unit": "subject (cluster bootstrap)" if group_by_subject else "window",
-        "bootstrap_on": "pooled out-of-fold predictions of the first repeat",
+        "bootstrap_on": "each fold's test predictions, first repeat: the mean over folds, "
+                        "resampled within each fold",
         "per_subject": per_subject,
         "primary_metric": metric,
         "paired_tests": pairs,
@@ -398,7 +400,7 @@ def evaluate(store, target: str, protocol: str, systems: SystemSpec, out_dir: st
         raise ConfigError(f"{getattr(store, 'path', 'store')}: no '{target}' labels; the store has "
                           f"{', '.join(store.label_names) or 'none'}")
     out_dir = claim_output(out_dir, "results.json", "an evaluation (results.json)", opts.overwrite,
-                           remove=("report.md", "plots", "predictions.csv", "runs"))
+                           remove=("report.md", "report.html", "plots", "predictions.csv", "runs"))
     system_list, notes = build_systems(systems, per_fold_init=opts.fold_init is not None)
     cfg = {"systems": [s.name for s in system_list], **systems.record(),
            "imbalance": "class-weighted cross-entropy (n / (2 n_c)); HRV models class_weight=balanced",

@@ -25,11 +25,10 @@ from typing import Any
 import numpy as np
 
 from ecgemotion.errors import ConfigError, EcgEmotionError
-from ecgemotion.io.model_files import read_config_file
+from ecgemotion.io.model_files import (CONFIG_NAME, FINETUNE_HINT, WEIGHTS_NAME, ModelCard,
+                                       read_config_file)
 from ecgemotion.preprocess import PreprocessConfig
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 ONNX_NAME = "model.onnx"
 ONNX_META_KEY = "ecgemotion"
 ENGINES = ("torch", "onnx")
@@ -39,15 +38,33 @@ PROVENANCE_KEYS = ("training_data", "val_metrics", "val_subjects", "init")
 
 @dataclass
 class ModelSpec:
-    """What a recogniser needs to know about one fine-tuned model, whatever the engine."""
+    """What a recogniser needs to know about one fine-tuned model, whatever the engine: its
+    card (task, classes, label rule, preprocessing, provenance) and its architecture."""
 
-    task: str
-    classes: list[str]
-    preprocess: dict[str, Any]
+    card: ModelCard
     model_config: dict[str, Any]
     source: str
-    label_rule: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return self.card.task
+
+    @property
+    def classes(self) -> list[str]:
+        return self.card.classes
+
+    @property
+    def preprocess(self) -> dict[str, Any]:
+        return self.card.preprocess
+
+    @property
+    def label_rule(self) -> str | None:
+        return self.card.label_rule
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The card as ``config.json`` saves it."""
+        return self.card.to_extra()
 
     @property
     def window_len(self) -> int:
@@ -64,10 +81,10 @@ class ModelSpec:
 
     def origin(self) -> str:
         """Where the model comes from, in one line: task, label rule, training data, validation."""
-        e = self.extra
+        e = self.card.details
         text = (f"model {self.task} ({self.source}): P({self.classes[1]} {self.task}), labels by "
                 f"rule {self.label_rule or '(not recorded)'}")
-        data = e.get("training_data") or {}
+        data = self.card.training_data
         if data:
             text += (f"; trained on {', '.join(data.get('datasets') or ['?'])} "
                      f"({data.get('subjects', '?')} subjects, {data.get('windows', '?')} windows"
@@ -78,7 +95,7 @@ class ModelSpec:
             text += "; training data not recorded"
         if e.get("init"):
             text += f" from {e['init']}"
-        vm = e.get("val_metrics") or {}
+        vm = self.card.val_metrics
         if vm.get("balanced_accuracy") is not None:
             held = e.get("val_subjects")
             text += (f"; validation balanced accuracy {vm['balanced_accuracy']:.3f}, accuracy "
@@ -94,11 +111,11 @@ class ModelSpec:
         from ecgemotion.evaluation.metrics import one_class
 
         out = []
-        synthetic = (self.extra.get("training_data") or {}).get("synthetic")
+        synthetic = self.card.synthetic
         if synthetic:
             out.append(f"model {self.task} was trained on SYNTHETIC labels ({'; '.join(synthetic)}): "
                        "its probabilities say nothing about anyone's real emotions")
-        vm = self.extra.get("val_metrics") or {}
+        vm = self.card.val_metrics
         if one_class(vm.get("predicted_high_share")) or (
                 "predicted_high_share" not in vm and vm.get("balanced_accuracy") == 0.5):
             out.append(f"model {self.task} predicted one class for every validation window "
@@ -110,7 +127,7 @@ class ModelSpec:
         return {"format": "ecgemotion-onnx", "task": self.task, "classes": self.classes,
                 "positive_class_index": 1, "label_rule": self.label_rule,
                 "preprocess": self.preprocess, "model_config": self.model_config,
-                **{k: self.extra[k] for k in PROVENANCE_KEYS if k in self.extra},
+                **{k: v for k, v in self.extra.items() if k in PROVENANCE_KEYS},
                 "input": {"name": "window", "shape": ["batch", 1, self.window_len],
                           "dtype": "float32"},
                 **({"features": {"name": "features", "shape": ["batch", len(self.physio_features)],
@@ -128,12 +145,13 @@ class TorchEngine:
     def __init__(self, folder: Path, threads: int | None = None, device: str = "cpu"):
         import torch
 
+        from ecgemotion.models.hub import from_pretrained
         from ecgemotion.training.distributed import select_device
 
         if threads:
             torch.set_num_threads(int(threads))
         self.device = select_device(device)
-        self.model = load_torch_model(folder).to(self.device)
+        self.model = from_pretrained(folder).eval().to(self.device)
         self._torch = torch
 
     def __call__(self, windows: np.ndarray, features: np.ndarray | None = None,
@@ -149,30 +167,6 @@ class TorchEngine:
                 logits = self.model(x.to(self.device))["logits"].float()
                 out.append(torch.softmax(logits, dim=-1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
-
-
-def load_torch_model(folder: Path):
-    """The eval-mode model of a ``save_pretrained`` folder, loaded strictly.
-
-    Reads ``config.json`` itself so that the fine-tuning facts under ``extra`` (which
-    :class:`ModelConfig` does not know) never reach the architecture config.
-    """
-    from ecgemotion.models import ModelConfig, create_model, load_state_strict
-    from ecgemotion.models.hub import read_weights
-
-    path = Path(folder) / CONFIG_NAME
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read model config ({exc})") from None
-    for key in ("extra", "format", "ecgemotion_version"):
-        data.pop(key, None)
-    model = create_model(ModelConfig.from_dict(data, source=str(path)))
-    weights = Path(folder) / WEIGHTS_NAME
-    if not weights.is_file():
-        raise ConfigError(f"{folder}: expected {WEIGHTS_NAME} beside {CONFIG_NAME}, found none")
-    load_state_strict(model, read_weights(weights), str(weights))
-    return model.eval()
 
 
 def ort_session(path: str | Path, threads: int | None = None):
@@ -235,20 +229,14 @@ def read_onnx_spec(path: Path, session) -> ModelSpec:
 
 def _spec_from(extra: dict[str, Any], model_config: dict[str, Any], source: str,
                default_task: str) -> ModelSpec:
-    if not isinstance(extra.get("preprocess"), dict):
-        raise ConfigError(f"{source}: no preprocessing recorded (config.json 'extra.preprocess'): "
-                          f"a pre-trained encoder, not an emotion model; {FINETUNE_HINT}")
-    classes = [str(c) for c in (extra.get("classes") or ["low", "high"])]
-    n_classes = int(model_config.get("n_classes", len(classes)))
-    if len(classes) != n_classes:
-        raise ConfigError(f"{source}: {len(classes)} class names {classes} for a model with "
-                          f"{n_classes} outputs")
+    card = ModelCard.from_extra(extra, source, default_task)
+    n_classes = int(model_config.get("n_classes", len(card.classes)))
+    if len(card.classes) != n_classes:
+        raise ConfigError(f"{source}: {len(card.classes)} class names {card.classes} for a model "
+                          f"with {n_classes} outputs")
     if n_classes < 2:
         raise ConfigError(f"{source}: expected a classifier with >= 2 classes, found {n_classes}")
-    task = str(extra.get("task") or default_task)
-    return ModelSpec(task=task, classes=classes, preprocess=dict(extra["preprocess"]),
-                     model_config=dict(model_config), source=source,
-                     label_rule=extra.get("label_rule"), extra=dict(extra))
+    return ModelSpec(card=card, model_config=dict(model_config), source=source)
 
 
 def _is_model_folder(path: Path) -> bool:
@@ -291,9 +279,6 @@ def expand_sources(paths: str | Path | list[str | Path], engine: str = "torch") 
     return found
 
 
-FINETUNE_HINT = ("fine-tune it on labelled ECG first: `ecgemotion finetune --store STORE --task "
-                 "arousal --out models/arousal` (starts from ecgemotion-base), or in Python "
-                 "`ecgemotion.fit(signals, labels, fs=...)`")
 
 
 def _shipped_encoders() -> list[str]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ecgemotion import __version__
 from ecgemotion.errors import ConfigError, EcgEmotionError
-from ecgemotion.inference.engines import (ONNX_META_KEY, ModelSpec, load_torch_model, ort_session,
+from ecgemotion.inference.engines import (ONNX_META_KEY, ModelSpec, ort_session,
                                          read_folder_spec)
 from ecgemotion.preprocess import PreprocessConfig, process_recording
 from ecgemotion.recording import Recording
@@ -75,12 +75,14 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
     import onnx
     import torch
 
+    from ecgemotion.models.hub import from_pretrained
+
     if opset < 17:
         raise ConfigError(f"--opset must be >= 17 (LayerNormalization), got {opset}")
     model_dir = Path(model_dir)
     spec: ModelSpec = read_folder_spec(model_dir)
     config = PreprocessConfig.from_dict(spec.preprocess)
-    model = load_torch_model(model_dir)
+    model = from_pretrained(model_dir).eval()
     wrapped = _wrapper(model)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -177,9 +177,11 @@ def _warn(message: str) -> None:
 def follow(tail: TextTail, make_stream: Callable, *, poll_s: float = 0.2,
            idle_timeout_s: float | None = 5.0, max_seconds: float | None = None,
            sleep: Callable[[float], None] = time.sleep,
-           notice: Callable[[str], None] = _warn) -> Iterator:
+           notice: Callable[[str], None] = _warn,
+           on_samples: Callable[[np.ndarray, float], None] | None = None) -> Iterator:
     """Yield predictions while the file grows; stop after ``idle_timeout_s`` without new
     data or after ``max_seconds`` of wall time, then flush the pending windows.
+    ``on_samples(chunk, fs)`` sees every new sample (the live view draws them).
 
     When the file starts over (truncated, replaced, rewritten), the windows of the old
     content are flushed first, so none already due is lost, and the new content's times
@@ -207,6 +209,8 @@ def follow(tail: TextTail, make_stream: Callable, *, poll_s: float = 0.2,
         if stream is None and tail.fs is not None:
             stream = make_stream(tail.fs, tail.units)
         if stream is not None and len(chunk):
+            if on_samples is not None:
+                on_samples(chunk, stream.fs)
             yield from shifted(stream.push(chunk))
         now = time.monotonic()  # after the work: only time spent waiting for data is idle
         if len(chunk):
@@ -225,5 +229,7 @@ def follow(tail: TextTail, make_stream: Callable, *, poll_s: float = 0.2,
     if stream is None:
         stream = make_stream(tail.fs, tail.units)
     if len(rest):
+        if on_samples is not None:
+            on_samples(rest, stream.fs)
         yield from shifted(stream.push(rest))
     yield from shifted(stream.flush())

@@ -9,8 +9,10 @@ import pandas as pd
 
 
 def timeline_png(path: str | Path, signal: np.ndarray, fs: float, table: pd.DataFrame,
-                 tasks: list[str], title: str = "", max_points: int = 40_000) -> Path:
-    """Write the timeline; low-quality windows are greyed out and have no probability."""
+                 tasks: list[str], title: str = "", max_points: int = 40_000,
+                 units: str = "") -> Path:
+    """Write the timeline; low-quality windows are greyed out and have no probability.
+    Every axis says what it shows and in which unit (``units``: the signal's, when known)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -27,11 +29,11 @@ def timeline_png(path: str | Path, signal: np.ndarray, fs: float, table: pd.Data
         t = np.repeat(t[edges[:-1]], 2)
         x = np.column_stack((lo, hi)).reshape(-1)
     n = 1 + len(tasks)
-    fig = Figure(figsize=(12, 2.2 + 1.6 * len(tasks)), dpi=100)
+    fig = Figure(figsize=(12, 2.2 + 1.6 * len(tasks)), dpi=100, layout="constrained")
     axes = fig.subplots(n, 1, sharex=True, gridspec_kw={"height_ratios": [1.6] + [1] * len(tasks)})
     axes = np.atleast_1d(axes)
     axes[0].plot(t, x, lw=0.5, color="black")
-    axes[0].set_ylabel("ECG")
+    axes[0].set_ylabel(f"ECG ({units or 'file units'})")
     if title:
         axes[0].set_title(title, fontsize=10)
     bad = table.loc[~table["good"].astype(bool), ["start_s", "end_s"]].to_numpy()
@@ -44,8 +46,8 @@ def timeline_png(path: str | Path, signal: np.ndarray, fs: float, table: pd.Data
         ax.plot(mid, p, marker="o", ms=3, lw=1)
         ax.axhline(0.5, color="0.5", lw=0.5, ls="--")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_ylabel(f"P({task})")
-    axes[-1].set_xlabel("time (s)   grey: low-quality windows, not predicted")
-    fig.tight_layout()
+        ax.set_ylabel(f"P(high {task})")
+    axes[-1].set_xlabel("time (s); grey: low-quality windows, not predicted")
+    fig.align_ylabels(axes)
     fig.savefig(path)
     return path

@@ -17,11 +17,10 @@ from torch import nn
 
 from ecgemotion import __version__
 from ecgemotion.errors import ConfigError, EcgEmotionError
+from ecgemotion.io.model_files import CONFIG_NAME, WEIGHTS_NAME
 from ecgemotion.models.config import ModelConfig
 from ecgemotion.models.registry import create_model
 
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 # Heads that are task-specific: dropped when loading an encoder for a new task.
 HEAD_PREFIXES = ("recon_head.", "classifier.", "transform_heads.", "mae_decoder.",
@@ -131,6 +130,8 @@ def from_pretrained(name_or_dir: str | Path, *, encoder_only: bool = False,
         cfg = cfg.replace(**overrides)
     except TypeError as exc:
         raise ConfigError(f"{folder}: bad override ({exc})") from exc
+    if not (folder / WEIGHTS_NAME).is_file():
+        raise EcgEmotionError(f"{folder}: expected {WEIGHTS_NAME} beside {CONFIG_NAME}, found none")
     model = create_model(cfg)
     state = read_weights(folder / WEIGHTS_NAME)
     model.fresh_heads = load_state_strict(model, state, str(folder / WEIGHTS_NAME),

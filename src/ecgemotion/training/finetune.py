@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ecgemotion.errors import ConfigError
+from ecgemotion.io.model_files import ModelCard
 from ecgemotion.paths import claim_output
 from ecgemotion.subjects import subject_keys
 from ecgemotion.training.recipes import FINETUNE
@@ -335,17 +336,18 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
                                   train_cfg, freeze=freeze, ui=ui,
                                   run_info={"init": init_desc, "val_subjects": split["val"]},
                                   keep_checkpoints=False)
-    extra = {"task": task, "classes": CLASSES, "positive_class_index": 1,
-             "label_rule": store.meta.get("label_rule"), "preprocess": store.meta.get("preprocess"),
-             "store": {"path": str(store.path), "identity": store.meta.get("identity")},
-             "val_metrics": summary["val_metrics"], "init": init_desc, "seed": train_cfg.seed,
-             "freeze": freeze, "class_weights": summary["class_weights"],
-             "imbalance": "class-weighted cross-entropy (n / (2 n_c))",
-             "train_windows": int(len(train_rows)), "val_windows": int(len(val_rows)),
-             "train_subjects": split["train"], "val_subjects": split["val"],
-             "selected_epoch": summary["val_metrics"].get("epoch")}
-    extra["training_data"] = training_data(store, train_rows)
-    save_pretrained(net, out_dir, extra=extra)
+    card = ModelCard(
+        task=task, classes=CLASSES, preprocess=store.meta.get("preprocess"),
+        label_rule=store.meta.get("label_rule"), training_data=training_data(store, train_rows),
+        val_metrics=summary["val_metrics"],
+        details={"store": {"path": str(store.path), "identity": store.meta.get("identity")},
+                 "init": init_desc, "seed": train_cfg.seed, "freeze": freeze,
+                 "class_weights": summary["class_weights"],
+                 "imbalance": "class-weighted cross-entropy (n / (2 n_c))",
+                 "train_windows": int(len(train_rows)), "val_windows": int(len(val_rows)),
+                 "train_subjects": split["train"], "val_subjects": split["val"],
+                 "selected_epoch": summary["val_metrics"].get("epoch")})
+    save_pretrained(net, out_dir, extra=card.to_extra())
     warn_one_class(summary["val_metrics"], f"{out_dir} ({task})", ui)
     return {"out": str(out_dir), "task": task, "init": init_desc,
             "model": HYBRID if hybrid else net.config.name,
@@ -353,5 +355,5 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
             "freeze": freeze, "train_windows": int(len(train_rows)),
             "val_windows": int(len(val_rows)), "val_subjects": split["val"],
             "val_metrics": summary["val_metrics"], "epochs": summary.get("epochs"),
-            "elapsed_s": summary.get("elapsed_s"), "label_rule": extra["label_rule"],
+            "elapsed_s": summary.get("elapsed_s"), "label_rule": card.label_rule,
             "seed": train_cfg.seed}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ class Document:
             elif kind == "table":
                 header, rows = value
                 head = "".join(f"<th>{_inline(h)}</th>" for h in header)
-                cells = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>"
+                cells = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in r) + "</tr>"
                                 for r in rows)
                 body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
             elif kind == "image":
@@ -112,11 +113,16 @@ class Document:
 
 def _inline(text: str) -> str:
     """Escape, then render **bold** and `code` spans (the only inline markup we use)."""
-    import re
-
     text = html.escape(text)
     text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+
+def _cell(text: str) -> str:
+    """A table cell: a value's ``[low, high]`` CI on its own smaller line, so that a table
+    with a CI in every column stays narrow enough to read."""
+    return re.sub(r"(?<=\d) (\[[-\d.—]+, [-\d.—]+\])", r'<br><span class="ci">\1</span>',
+                  _inline(text))
 
 
 _CSS = """
@@ -127,5 +133,6 @@ h3{font-size:16px;margin-top:20px}table{border-collapse:collapse;margin:8px 0 16
 th,td{border:1px solid #d9dde3;padding:4px 10px;text-align:left}th{background:#eef1f5}
 tr:nth-child(even) td{background:#fafbfc}figure{margin:12px 0 20px}img{max-width:100%;height:auto;border:1px solid #e3e6eb}
 figcaption{font-size:13px;color:#5b6474}.callout{background:#fff6e0;border-left:4px solid #e0a800;padding:8px 12px}
+.ci{font-size:12px;color:#5b6474;white-space:nowrap}
 code{background:#eef1f5;padding:1px 4px;border-radius:3px}pre{background:#eef1f5;padding:10px;overflow:auto;font-size:13px}
 """
