@@ -47,3 +47,13 @@ def claim_output(folder: str | Path, marker: str, what: str, overwrite: bool = F
         for path in folder.glob(pattern):
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     return folder
+
+
+def replace_as_created(tmp: Path, path: Path) -> None:
+    """``os.replace(tmp, path)``, after giving ``tmp`` the mode a plain ``open()`` gives under
+    the current umask: some writers (safetensors) create 0600 files, which left a saved model
+    folder with private weights beside a world-readable config.json."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, path)

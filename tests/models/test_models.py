@@ -185,6 +185,21 @@ def test_wrong_input_shape_is_a_clear_error():
         model(torch.randn(1, 1, 1024))
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_saved_files_share_the_mode_the_umask_gives(umask, tmp_path):
+    """safetensors writes 0600: weights and config.json must not differ in who can read them."""
+    import os
+    import stat
+
+    previous = os.umask(umask)
+    try:
+        save_pretrained(tiny("fast"), tmp_path / "m")
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "m").iterdir()}
+    assert modes == {"model.safetensors": 0o666 & ~umask, "config.json": 0o666 & ~umask}
+
+
 def test_model_card_reads_an_old_untyped_extra():
     """A folder saved before the card existed loads: its extra fills the typed fields, the
     rest stays in details, and writing the card back gives the same extra."""

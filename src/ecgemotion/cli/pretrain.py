@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ecgemotion.cli.pairs import parse_overrides
+from ecgemotion.cli.ui import plain
 from ecgemotion.errors import ConfigError
 from ecgemotion.cli.finetune import TRAINABLE_PRESETS
 from ecgemotion.training.loop import TrainConfig
@@ -23,7 +24,7 @@ EPILOG = """examples:
 
 def add_parser(sub, common):
     p = sub.add_parser("pretrain", parents=[common], help="self-supervised masked pre-training",
-                       description=__doc__, epilog=EPILOG,
+                       description=plain(__doc__), epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", help="window store folder (default: the open-ECG store, built first)")
     p.add_argument("--model", default="fast", choices=TRAINABLE_PRESETS,
@@ -40,10 +41,14 @@ def add_parser(sub, common):
     p.add_argument("--checkpoint-every", type=float, default=TrainConfig.checkpoint_every_s,
                    metavar="SECONDS", help="also save the last checkpoint this often within an "
                    f"epoch ({TrainConfig.checkpoint_every_s:g})")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=PRETRAIN.batch_size)
-    p.add_argument("--lr", type=float, default=PRETRAIN.lr)
-    p.add_argument("--weight-decay", type=float, default=PRETRAIN.weight_decay)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed for weights, masks, batches and the validation split (0)")
+    p.add_argument("--batch-size", type=int, default=PRETRAIN.batch_size,
+                   help=f"windows per step ({PRETRAIN.batch_size})")
+    p.add_argument("--lr", type=float, default=PRETRAIN.lr,
+                   help=f"peak learning rate ({PRETRAIN.lr:g})")
+    p.add_argument("--weight-decay", type=float, default=PRETRAIN.weight_decay,
+                   help=f"AdamW weight decay ({PRETRAIN.weight_decay:g})")
     p.add_argument("--warmup", type=float, default=PRETRAIN.warmup_fraction,
                    help="warm-up fraction of the steps")
     p.add_argument("--objective", choices=sorted(OBJECTIVES), default="paper",
@@ -56,7 +61,8 @@ def add_parser(sub, common):
     p.add_argument("--mask-span-s", type=float, default=0.5, help="masked span length in seconds")
     p.add_argument("--mask-mode", choices=["input", "embedding"], help="default: the preset's")
     p.add_argument("--val-fraction", type=float, default=0.2, help="subjects held out for validation")
-    p.add_argument("--val-max-windows", type=int, default=TrainConfig.val_max_windows)
+    p.add_argument("--val-max-windows", type=int, default=TrainConfig.val_max_windows,
+                   help=f"validation windows scored per epoch, at most ({TrainConfig.val_max_windows})")
     p.add_argument("--datasets", help="comma-separated datasets of the store to use (default: all)")
     p.add_argument("--quality", choices=["good", "usable", "all"], default="usable",
                    help="windows to train on: usable (default) keeps clipped R peaks, good drops them")

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ecgemotion.cli.ui import plain
 from ecgemotion.sources.base import as_list
 
 EPILOG = """examples:
@@ -21,7 +22,7 @@ def add_parser(sub, common):
     from ecgemotion.probe import PROBES
 
     p = sub.add_parser("probe", parents=[common], help="score encoders on real ECG probes",
-                       description=__doc__, epilog=EPILOG,
+                       description=plain(__doc__), epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="ecgemotion-base",
                    help="comma-separated encoders: shipped names, saved folders, or random[:PRESET] "

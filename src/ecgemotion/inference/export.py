@@ -12,7 +12,6 @@ beside the file as ``<file>.json``, so the ``.onnx`` file alone is enough to pre
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from ecgemotion import __version__
 from ecgemotion.errors import ConfigError, EcgEmotionError
 from ecgemotion.inference.engines import (ONNX_META_KEY, ModelSpec, ort_session,
                                          read_folder_spec)
+from ecgemotion.paths import replace_as_created
 from ecgemotion.preprocess import PreprocessConfig, process_recording
 from ecgemotion.recording import Recording
 
@@ -115,7 +115,7 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
                         f"(classes {spec.classes}) and 'logits'")
     onnx.checker.check_model(proto)
     onnx.save(proto, str(tmp))
-    os.replace(tmp, out)
+    replace_as_created(tmp, out)
     sidecar = Path(str(out) + ".json")
     sidecar.write_text(json.dumps(description, indent=2) + "\n")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,6 +82,14 @@ def _envelope(x: np.ndarray, fs: float, t_end: float, bins: int) -> dict:
             "lo": [_finite(v) for v in lo.tolist()], "hi": [_finite(v) for v in hi.tolist()]}
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):   # a closed tab is no error
+            super().handle_error(request, client_address)
+
+
 def serve(state: LiveState, host: str, port: int) -> ThreadingHTTPServer:
     """Start serving ``state`` in a daemon thread; ``port`` 0 takes any free port
     (``server.server_address`` says which). Call ``shutdown()`` to stop."""
@@ -107,7 +116,6 @@ def serve(state: LiveState, host: str, port: int) -> ThreadingHTTPServer:
         def log_message(self, *args) -> None:   # one request a second: not worth a line each
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = _Server((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="live-view", daemon=True).start()
     return server

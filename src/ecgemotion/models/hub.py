@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,9 +27,11 @@ HEAD_PREFIXES = ("recon_head.", "classifier.", "transform_heads.", "mae_decoder.
 
 
 def _atomic_write(path: Path, write) -> None:
+    from ecgemotion.paths import replace_as_created
+
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
-    os.replace(tmp, path)
+    replace_as_created(tmp, path)
 
 
 def save_pretrained(model: nn.Module, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
