@@ -8,7 +8,8 @@ import pytest
 from ecgemotion.cli import main
 from ecgemotion.store import WindowStore
 from tests.fixtures.emotion_layouts import write_amigos, write_ascertain, write_dreamer, write_pspm
-from tests.fixtures.other_layouts import (write_case, write_csv, write_edf, write_manifest,
+from tests.fixtures.other_layouts import (TEN_TWENTY, write_case, write_csv, write_edf,
+                                          write_eeg_ecg_edf, write_manifest,
                                           write_npy, write_wesad, write_wfdb)
 
 
@@ -116,6 +117,34 @@ def test_manifest_over_every_generic_format(tmp_path, capsys):
     assert len(store) == 8
     per_trial = store.index.groupby(["subject", "trial"])["y_arousal"].first().to_dict()
     assert per_trial == {("u1", "t1"): 1.0, ("u1", "t2"): 0.0, ("u2", "t1"): 1.0, ("u2", "t2"): 0.0}
+
+
+def test_edf_eeg_channels_come_along_time_aligned_only_when_asked(tmp_path, capsys):
+    """A PhysioNet-style EDF (10-20 EEG + resp + ECG): ``--modalities ecg,eeg`` stores the 19
+    EEG channels cut at the ECG windows' times; the ECG-only read ignores them."""
+    from ecgemotion.io.readers import read_signal
+
+    written = write_eeg_ecg_edf(tmp_path / "psg.edf")
+    code, s = prepare(capsys, "--dataset", "edf", "--root", str(tmp_path / "psg.edf"),
+                      "--modalities", "ecg,eeg", "--out", str(tmp_path / "s"))
+    code_ecg, s_ecg = prepare(capsys, "--dataset", "edf", "--root", str(tmp_path / "psg.edf"),
+                              "--out", str(tmp_path / "s"))
+    assert code == code_ecg == 0
+    store, ecg_only = WindowStore.open(s["store"]), WindowStore.open(s_ecg["store"])
+    assert store.modalities == ["ecg", "eeg"] and store.channels("eeg") == [f"EEG {e}" for e in TEN_TWENTY]
+    rows = store.select()
+    assert len(rows) == 3 and store.present("eeg", rows).all()
+    np.testing.assert_array_equal(store.windows(rows), ecg_only.windows(rows))
+    eeg = store.modality_windows("eeg", rows)                        # (3, 19, 10 s at 128 Hz)
+    raw = np.stack([written[f"EEG {e}"] for e in TEN_TWENTY])
+    referenced = raw - raw.mean(axis=0)                              # the default average reference
+    ecg_windows, inner = store.windows(rows), slice(128, -128)    # 1 s off each end: filter edges
+    for i, start in enumerate(store.index.loc[rows, "start_s"]):
+        at = int(round(start * 256)) + np.arange(0, 2560, 2)          # the same 10 s, at 128 Hz
+        for k in range(len(TEN_TWENTY)):   # > 0.999 here; one 256-Hz sample off gives 0.90
+            assert np.corrcoef(eeg[i, k, inner], referenced[k, at][inner])[0, 1] > 0.99
+        assert np.corrcoef(ecg_windows[i, inner], written["ECG ECG"][at][inner])[0, 1] > 0.94
+    assert read_signal(tmp_path / "psg.edf").channels == []           # ECG-only: nothing else read
 
 
 def test_toml_dataset_list(tmp_path, capsys):

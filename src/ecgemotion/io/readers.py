@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ecgemotion.errors import ConfigError, DataError
+from ecgemotion.recording import Channel, modality_of
 from ecgemotion.signal import ecg_likeness
 
 TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
@@ -66,13 +67,15 @@ _FS_VARIABLES = ("fs", "Fs", "FS", "sr", "SR", "srate", "sampling_rate", "Sampli
 
 @dataclass
 class SignalFile:
-    """One lead read from a file: 1-D float64 ``signal`` at ``fs`` Hz."""
+    """One lead read from a file: 1-D float64 ``signal`` at ``fs`` Hz, and the file's
+    other channels of the modalities asked for (see :func:`read_signal`)."""
 
     signal: np.ndarray
     fs: float
     lead: str
     units: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
+    channels: list[Channel] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -203,7 +206,7 @@ def describe_choice(sf: "SignalFile") -> str:
 # --------------------------------------------------------------------------- dispatch
 def read_signal(path: str | Path, fs: float | None = None, lead: Any = None, *,
                 variable: str | None = None, force: bool = False,
-                sampling_rate: float | None = None) -> SignalFile:
+                sampling_rate: float | None = None, modalities: Sequence[str] = ()) -> SignalFile:
     """Read one lead of ECG from ``path``; see the module docstring for formats.
 
     ``fs`` (or ``sampling_rate``) supplies the sampling rate when the file has none; one
@@ -211,10 +214,13 @@ def read_signal(path: str | Path, fs: float | None = None, lead: Any = None, *,
     channel, column or (for ``.mat``) the variable when ``variable`` is not given.
     ``provenance`` says what was chosen and why (``chosen_because``) and how ECG-like the
     chosen signal is (``ecg_likeness``, see :func:`ecgemotion.signal.ecg_likeness`).
+    ``modalities`` (``eeg``, ``eda``...) asks for the file's other channels whose names
+    announce one of them (:func:`~ecgemotion.recording.modality_of`); EDF/BDF only so far.
+    Without it nothing but the ECG lead is read.
     """
     path = Path(path).expanduser()
     fs = check_fs(rate_argument(fs, sampling_rate), f"{path}: fs")
-    sf = _read_any(path, fs, lead, variable, force)
+    sf = _read_any(path, fs, lead, variable, force, tuple(modalities))
     sf.provenance["fs_given"] = fs
     if "ecg_likeness" not in sf.provenance:
         sf.provenance["ecg_likeness"] = _score(sf.signal, sf.fs)
@@ -240,12 +246,12 @@ def _score(x: np.ndarray, fs: float) -> float | None:
 
 
 def _read_any(path: Path, fs: float | None, lead: Any, variable: str | None,
-              force: bool) -> SignalFile:
+              force: bool, modalities: tuple[str, ...] = ()) -> SignalFile:
     ext = path.suffix.lower()
     if ext in TEXT_EXTENSIONS:
         return _read_text(_existing(path), fs, lead, force)
     if ext in EDF_EXTENSIONS:
-        return _read_edf(_existing(path), fs, lead, force)
+        return _read_edf(_existing(path), fs, lead, force, modalities)
     if ext == ".npy":
         return _read_npy(_existing(path), fs, lead)
     if ext == ".mat":
@@ -438,7 +444,8 @@ def _read_text(path: Path, fs: float | None, lead: Any, force: bool = False) -> 
 
 
 # --------------------------------------------------------------------------- EDF
-def _read_edf(path: Path, fs: float | None, lead: Any, force: bool = False) -> SignalFile:
+def _read_edf(path: Path, fs: float | None, lead: Any, force: bool = False,
+              modalities: tuple[str, ...] = ()) -> SignalFile:
     try:
         import pyedflib
     except ImportError:  # pragma: no cover - a declared dependency
@@ -456,6 +463,7 @@ def _read_edf(path: Path, fs: float | None, lead: Any, force: bool = False) -> S
         rate = float(reader.getSampleFrequency(idx))
         units = str(reader.getPhysicalDimension(idx)).strip()
         signal = _as_signal(path, reader.readSignal(idx), f"channel '{labels[idx]}'")
+        channels = _edf_channels(reader, labels, idx, modalities) if modalities else []
     except (ConfigError, DataError):
         raise
     except Exception as exc:
@@ -465,7 +473,20 @@ def _read_edf(path: Path, fs: float | None, lead: Any, force: bool = False) -> S
     prov = {"file": str(path), "format": "edf", "channel": labels[idx], "channel_index": idx,
             "fs_in_file": rate, "chosen_because": how}
     return SignalFile(signal, _choose_fs(path, fs, rate, "EDF channel has no sampling rate", force),
-                      labels[idx], units, prov)
+                      labels[idx], units, prov, channels)
+
+
+def _edf_channels(reader: Any, labels: list[str], ecg_index: int,
+                  modalities: tuple[str, ...]) -> list[Channel]:
+    """The channels besides the chosen ECG lead whose labels announce one of ``modalities``
+    (``EEG Fp1`` → eeg), each at its own rate in the file's physical units."""
+    out = []
+    for i, label in enumerate(labels):
+        modality = modality_of(label)
+        if i != ecg_index and modality in modalities:
+            out.append(Channel(modality, label, reader.readSignal(i), float(reader.getSampleFrequency(i)),
+                               str(reader.getPhysicalDimension(i)).strip()))
+    return out
 
 
 # --------------------------------------------------------------------------- NumPy

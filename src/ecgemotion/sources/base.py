@@ -60,6 +60,9 @@ class Source(ABC):
     # Every option the source reads. Any other is refused (a typo must not be ignored),
     # and tests/robustness/test_cache_integrity.py proves each one changes the store identity.
     accepts: ClassVar[tuple[str, ...]] = ()
+    # The modalities besides ECG that the store asks for (set by build_store). A source
+    # whose files mix modalities reads those channels only then, so ECG-only reads stay cheap.
+    extra_modalities: tuple[str, ...] = ()
 
     def __init__(self, root: str | os.PathLike | None = None, **options: Any):
         if self.needs_root and root is None:

@@ -5,7 +5,8 @@ recording: subject = the file stem (or option ``subject``; when two files in
 different folders share a stem, their relative paths tell them apart), trial =
 the stem. Options: ``fs`` (required where the format has no rate), ``lead``
 (channel/column name or 0-based index). These sources carry no labels; use
-``manifest`` to attach ratings.
+``manifest`` to attach ratings. With ``prepare --modalities ecg,eeg,...`` an EDF/BDF
+file's other channels come along when their labels announce the modality (``EEG Fp1``).
 """
 
 from __future__ import annotations
@@ -62,12 +63,13 @@ class SingleFileSource(Source):
     def load(self, item: SourceItem) -> Iterator[Recording | Skip]:
         path = item.files[0]
         sig = read_signal(path, fs=option(self.options, "fs", None),
-                          lead=option(self.options, "lead", None))
+                          lead=option(self.options, "lead", None), modalities=self.extra_modalities)
         ident = item.param("id", path.stem)
         subject = option(self.options, "subject", None) or ident
         yield Recording(signal=sig.signal, fs=sig.fs, dataset=self.name, subject=subject,
                         trial=ident, lead=sig.lead, units=sig.units,
-                        provenance={**sig.provenance, "licence": self.licence})
+                        provenance={**sig.provenance, "licence": self.licence},
+                        channels=sig.channels)
 
 
 @register_source

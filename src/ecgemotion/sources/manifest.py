@@ -133,7 +133,8 @@ class ManifestSource(Source):
             yield Skip(where, "empty subject")
             return
         try:
-            sig = read_signal(path, fs=item.param("fs"), lead=item.param("lead"))
+            sig = read_signal(path, fs=item.param("fs"), lead=item.param("lead"),
+                              modalities=self.extra_modalities)
         except (DataError, ConfigError) as exc:
             yield Skip(where, str(exc))
             return
@@ -141,7 +142,8 @@ class ManifestSource(Source):
                         trial=item.param("trial") or path.stem, lead=sig.lead, units=sig.units,
                         labels=dict(item.param("labels", ())),
                         provenance={**sig.provenance, "manifest": str(self.root),
-                                    "manifest_line": line, "licence": self.licence})
+                                    "manifest_line": line, "licence": self.licence},
+                        channels=sig.channels)
 
 
 __all__ = ["ManifestSource", "REQUIRED"]

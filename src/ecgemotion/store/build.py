@@ -197,6 +197,8 @@ def build_store(sources: list[Source], config: PreprocessConfig = PreprocessConf
     """
     from ecgemotion.paths import cache_dir
 
+    for source in sources:
+        source.extra_modalities = config.extra_modalities
     items = [source.items() for source in sources]
     identity = store_identity(sources, items, config, label_rule)
     parent = Path(out_dir).expanduser() if out_dir else cache_dir("stores")
