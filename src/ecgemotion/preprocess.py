@@ -32,13 +32,16 @@ from ecgemotion.recording import MODALITIES, Recording
 
 QUALITY_FLAGS = ("flat", "clipped", "amplitude", "heart_rate", "noise")
 
-# Rate (Hz) and band (Hz, None = open edge) of every modality but ECG, whose are the
-# config's own. Rates are the lowest that keep the band: EDA's slow conductance changes
-# (< 1 Hz) at 16 Hz, respiration (6-60 breaths/min) at 32 Hz, pulse waves at 64 Hz.
-MODALITY_FILTERS: dict[str, tuple[float, tuple[float | None, float | None]]] = {
-    "eeg": (128.0, (1.0, 45.0)), "eda": (16.0, (None, 1.0)), "bvp": (64.0, (0.5, 8.0)),
-    "resp": (32.0, (0.1, 1.0)), "emg": (128.0, (20.0, None)), "temp": (4.0, (None, 0.5)),
-    "acc": (32.0, (None, 10.0)),
+# Rate (Hz), band (Hz, None = open edge) and window normalisation of every modality but
+# ECG, whose are the config's own. Rates are the lowest that keep the band: EDA's slow
+# conductance changes (< 1 Hz) at 16 Hz, respiration (6-60 breaths/min) at 32 Hz, pulse
+# waves at 64 Hz. With ``normalize="window"`` EDA and temperature windows are only centred:
+# their amplitude (µS of a skin-conductance response) is the information.
+MODALITY_FILTERS: dict[str, tuple[float, tuple[float | None, float | None], str]] = {
+    "eeg": (128.0, (1.0, 45.0), "zscore"), "eda": (16.0, (None, 1.0), "center"),
+    "bvp": (64.0, (0.5, 8.0), "zscore"), "resp": (32.0, (0.1, 1.0), "zscore"),
+    "emg": (128.0, (20.0, None), "zscore"), "temp": (4.0, (None, 0.5), "center"),
+    "acc": (32.0, (None, 10.0), "zscore"),
 }
 
 
@@ -109,8 +112,8 @@ class PreprocessConfig:
         if not self.extra_modalities:
             del out["modalities"], out["eeg_reference"]
         else:
-            out["modality_filters"] = {m: [MODALITY_FILTERS[m][0], list(MODALITY_FILTERS[m][1])]
-                                       for m in self.extra_modalities}
+            out["modality_filters"] = {m: [fs, list(band), scaling] for m, (fs, band, scaling)
+                                       in MODALITY_FILTERS.items() if m in self.extra_modalities}
         return out
 
     @classmethod
@@ -260,7 +263,7 @@ class ModalityWindows:
 def modality_windows(rec: Recording, modality: str, config: PreprocessConfig,
                      starts_s: np.ndarray) -> ModalityWindows:
     """Cut ``modality``'s channels of ``rec`` at ``starts_s`` (the ECG windows' starts)."""
-    fs, band = MODALITY_FILTERS[modality]
+    fs, band, scaling = MODALITY_FILTERS[modality]
     length = int(round(config.window_s * fs))
     channels = rec.channels_of(modality)
     data = np.zeros((len(starts_s), len(channels), length), dtype=config.dtype)
@@ -293,7 +296,9 @@ def modality_windows(rec: Recording, modality: str, config: PreprocessConfig,
     spread = cut.std(axis=2)
     usable &= (spread > 1e-9).any(axis=1) & np.isfinite(cut).all(axis=(1, 2))
     if config.normalize == "window":
-        cut = (cut - cut.mean(axis=2, keepdims=True)) / np.where(spread > 1e-9, spread, 1.0)[..., None]
+        cut = cut - cut.mean(axis=2, keepdims=True)
+        if scaling == "zscore":
+            cut = cut / np.where(spread > 1e-9, spread, 1.0)[..., None]
     data[usable] = cut[usable]
     return ModalityWindows(data, tuple(c.name for c in channels), usable)
 

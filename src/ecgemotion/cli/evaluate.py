@@ -19,6 +19,8 @@ examples:
       --task valence --protocol paper --repeats 3 --out eval/valence-paper
   ecgemotion evaluate --store STORE --init scratch --task arousal --protocol loso \\
       --systems hrv-logreg,hrv-forest --out eval/hrv-loso
+  ecgemotion evaluate --store MULTIMODAL_STORE --modalities ecg,eeg,eda --task arousal \\
+      --protocol subject --out eval/fusion     (each modality alone, late and early fusion, HRV)
 """
 
 
@@ -43,9 +45,12 @@ def add_parser(sub, common):
     p.add_argument("--k", type=int, help="folds (default 10; capped at the number of groups)")
     p.add_argument("--val-fraction", type=float, help="training-side share held out for validation")
     p.add_argument("--max-folds", type=int, help="run only the first N folds (smoke tests)")
-    p.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
-                   help="comma-separated systems (default: these six; also hybrid, "
-                        "hybrid-logreg, hybrid-gbm)")
+    p.add_argument("--systems", default=None,
+                   help=f"comma-separated systems (default: {','.join(DEFAULT_SYSTEMS)}; also "
+                        "hybrid, hybrid-logreg, hybrid-gbm, mm-MODALITY, fusion-late, fusion-early; "
+                        "with --modalities: each modality alone, both fusions and hrv-logreg)")
+    p.add_argument("--modalities", default=None,
+                   help="modalities of a multimodal store to compare and fuse, e.g. ecg,eeg,eda")
     p.add_argument("--cnn-overrides", metavar="K=V,...", help="model overrides for the cnn system")
     p.add_argument("--sarkar-overrides", metavar="K=V,...", help="model overrides for sarkar")
     p.add_argument("--ssl-store", help="unlabelled store for sarkar's pretext training "
@@ -79,15 +84,22 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.cli.pairs import parse_overrides
     from ecgemotion.training.loop import TrainConfig
     from ecgemotion.training.threads import configure_threads
+    from ecgemotion.evaluation.systems import DEFAULT_SYSTEMS, modality_systems
 
     ui.say(configure_threads(args.threads))
     init = resolve_init(args, ui)
     store = WindowStore.open(args.store)
     ssl_store = WindowStore.open(args.ssl_store) if args.ssl_store else None
     cfg = train_config(args)
+    modalities = [m.strip() for m in (args.modalities or "ecg").split(",") if m.strip()]
+    for m in modalities:
+        store.modality_info(m)              # a modality the store lacks fails here, named
+    names = args.systems or (",".join(modality_systems(modalities)) if args.modalities
+                             else ",".join(DEFAULT_SYSTEMS))
+    ui.say(f"systems: {names}" + (f"; modalities: {', '.join(modalities)}" if args.modalities else ""))
     ssl_cfg = TrainConfig.from_recipe(PRETEXT, epochs=args.ssl_epochs, batch_size=args.batch_size,
                                       device=args.device, precision=args.precision, seed=args.seed)
-    systems = SystemSpec(args.systems, init=init, model=args.model,
+    systems = SystemSpec(names, init=init, model=args.model, modalities=tuple(modalities),
                          overrides=parse_overrides(args.model_overrides), init_cnn=args.init_cnn,
                          cnn_overrides=parse_overrides(args.cnn_overrides),
                          sarkar_overrides=parse_overrides(args.sarkar_overrides),

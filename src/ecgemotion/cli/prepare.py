@@ -34,6 +34,11 @@ def add_preprocess_flags(p: argparse.ArgumentParser) -> None:
                    help="z-score each window (default), the whole recording (robust), or none")
     g.add_argument("--dtype", choices=["float32", "float16"], default="float32",
                    help="stored sample type (float16 halves the disk size)")
+    g.add_argument("--modalities", default="ecg",
+                   help="modalities to store, comma-separated: ecg plus any of eeg, eda, bvp, "
+                        "resp, emg, temp, acc (default ecg: the ECG-only store)")
+    g.add_argument("--eeg-reference", choices=["average", "none"], default="average",
+                   help="EEG re-reference: the channels' average (default) or as recorded")
 
 
 def preprocess_config(args: argparse.Namespace, overrides: dict[str, Any] | None = None
@@ -56,7 +61,9 @@ def preprocess_config(args: argparse.Namespace, overrides: dict[str, Any] | None
         except ValueError:
             raise ConfigError(f"--notch expects 50, 60, none or auto, got {notch!r}") from None
     values = dict(fs=args.target_fs, window_s=args.window, step_s=args.step or args.window, band_hz=band,
-                  notch_hz=notch, max_gap_s=args.max_gap, normalize=args.normalize, dtype=args.dtype)
+                  notch_hz=notch, max_gap_s=args.max_gap, normalize=args.normalize, dtype=args.dtype,
+                  modalities=tuple(str(getattr(args, "modalities", "ecg")).split(",")),
+                  eeg_reference=getattr(args, "eeg_reference", "average"))
     values.update(overrides or {})
     return PreprocessConfig(**values)
 
@@ -103,10 +110,23 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     store, summary = build_store(sources, config, out_dir=args.out, label_rule=label_rule,
                                  workers=args.workers, force=args.force, progress=ui.progress)
     _print_summary(ui, summary)
+    _print_modalities(ui, store)
     if summary["windows"] == 0:
         ui.warn("no usable windows: every recording was skipped or too short")
         summary["_exit_code"] = 1
     return summary
+
+
+def _print_modalities(ui, store) -> None:
+    """Say which channels, rate and band each stored modality got, and how often it was there."""
+    from ecgemotion.preprocess import MODALITY_FILTERS
+
+    for modality, info in store.describe().get("modalities", {}).items():
+        band = MODALITY_FILTERS[modality][1]
+        names = store.channels(modality)
+        ui.say(f"{modality}: {info['channels']} channel(s) {', '.join(names) or '(none found)'} at "
+               f"{info['fs']:g} Hz, band {band[0] or 0:g}-{band[1] or 'open'} Hz; present in "
+               f"{info['windows_with_it']} of {len(store)} windows")
 
 
 def _print_summary(ui, s: dict[str, Any]) -> None:

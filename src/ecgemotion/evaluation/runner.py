@@ -273,7 +273,10 @@ class _Tables:
                                "n_test": len(fold.test),
                                "test_subjects": sorted(set(subject_keys(index, fold.test))),
                                **m, "val_metrics": info.get("val_metrics"),
-                               "seconds": info.get("seconds"), "epochs": info.get("epochs")})
+                               "seconds": info.get("seconds"), "epochs": info.get("epochs"),
+                               # multimodal systems: the share of test windows with each modality
+                               **({"modalities_used": info["test_share_with_modality"]}
+                                  if "test_share_with_modality" in info else {})})
         tm = trial_metrics(index, fold.test, y_test, prob, fold.train, y_train)
         self.trial_rows.append({"system": name, "repeat": fold.repeat, "fold": fold.fold,
                                 **{k: v for k, v in tm.items() if k != "confusion"}})
@@ -347,6 +350,8 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
     wanted += [("scratch", "cnn"), ("cnn", "sarkar")]
     wanted += [(h, o) for h in present if h.startswith("hybrid") for o in present
                if not o.startswith("hybrid")]
+    wanted += [(f, o) for f in present if f.startswith("fusion-") for o in present
+               if o.startswith("mm-") or o.startswith("hrv")]           # fusion vs each modality
     wanted += [(s, MAJORITY) for s in present]
     ratio = float((folds_df["n_test"] / folds_df["n_train"]).mean()) if len(folds_df) else None
     for a, b in wanted:

@@ -25,6 +25,11 @@ Systems (:data:`SYSTEMS`):
 ``hybrid-logreg`` frozen ``--init`` embedding + the same features -> standardised
                  logistic regression (class-balanced)
 ``hybrid-gbm``   the same inputs -> gradient boosting (class-balanced)
+``mm-MODALITY``  one modality (``mm-ecg``, ``mm-eeg``, ``mm-eda`` ...) through the multimodal
+                 model's encoder, from scratch (``models/multimodal.py``): the single-modality
+                 arms of a fusion comparison
+``fusion-late``  per-modality encoders, pooled embeddings joined (``--modalities``)
+``fusion-early`` per-modality encoders into one shared Transformer (``--modalities``)
 ==============  ===================================================================
 
 HRV and cheap hybrid models have no hyper-parameter to select, so they are fitted on
@@ -41,9 +46,17 @@ import numpy as np
 
 from ecgemotion.errors import ConfigError
 from ecgemotion.subjects import subject_keys
+from ecgemotion.training.recipes import MULTIMODAL
 
 DEFAULT_SYSTEMS = ("transformer", "scratch", "cnn", "sarkar", "hrv-logreg", "hrv-forest")
-SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-logreg", "hybrid-gbm")
+SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-logreg", "hybrid-gbm", "fusion-late", "fusion-early")
+
+
+def modality_systems(modalities) -> tuple[str, ...]:
+    """What ``evaluate --modalities`` compares: each modality alone, both fusions, and the
+    HRV baseline (the majority baseline is in every report)."""
+    singles = tuple(f"mm-{m}" for m in modalities)
+    return singles + (("fusion-late", "fusion-early") if len(singles) > 1 else ()) + ("hrv-logreg",)
 
 
 class TracedStore:
@@ -55,7 +68,7 @@ class TracedStore:
     (``meta``, ``fs``, ...) passes through.
     """
 
-    SERVES = ("windows", "hrv", "embed")   # the methods that hand out row data
+    SERVES = ("windows", "modality_windows", "present", "hrv", "embed")   # hand out row data
 
     def __init__(self, store, on_read: Callable[[np.ndarray], None], hrv_cache=None,
                  embedding_cache=None, labels: bool = True):
@@ -76,6 +89,16 @@ class TracedStore:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         self._on_read(rows)
         return self._store.windows(rows)
+
+    def modality_windows(self, modality, rows):
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        self._on_read(rows)
+        return self._store.modality_windows(modality, rows)
+
+    def present(self, modality, rows):
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        self._on_read(rows)
+        return self._store.present(modality, rows)
 
     def hrv(self, rows):
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
@@ -348,6 +371,43 @@ class HybridSystem(System):
         return np.asarray(prob, dtype=float), {"encoder": str(encoder)}
 
 
+class MultimodalSystem(System):
+    """The multimodal model (``models/multimodal.py``) on ``modalities``, fused ``late`` or
+    ``early``, trained from scratch on the fold with the same loop and selection as the
+    neural systems; a window missing a modality is classified from the others."""
+
+    def __init__(self, name: str, modalities: list[str], fusion: str):
+        self.name, self.modalities, self.fusion = name, list(modalities), fusion
+        what = (f"{modalities[0]} alone" if len(modalities) == 1
+                else f"{fusion} fusion of {', '.join(modalities)}")
+        self.description = (f"{what}: per-modality conv encoder(s) with channel-name embeddings"
+                            + (", one shared Transformer" if fusion == "early" and len(modalities) > 1
+                               else ", pooled embeddings joined")
+                            + f"; from scratch, AdamW lr {MULTIMODAL.lr:g} (the multimodal-scratch "
+                            "recipe) for the run's epochs")
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "modalities": self.modalities, "fusion": self.fusion}
+
+    def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
+        from ecgemotion.models.multimodal import Packed, build_multimodal
+        from ecgemotion.training.finetune import fit_classifier, predict_proba
+
+        net = build_multimodal(fit_store, self.modalities, self.fusion, seed=seed)
+        cfg = replace(ctx.train_cfg, seed=seed, lr=MULTIMODAL.lr, weight_decay=MULTIMODAL.weight_decay,
+                      warmup_fraction=MULTIMODAL.warmup_fraction)
+        net, summary = fit_classifier(net, Packed(fit_store, self.modalities), fold.train, fold.val,
+                                      ctx.target, run_dir, cfg,
+                                      ui=_quiet_ui(ctx), keep_checkpoints=ctx.keep_checkpoints,
+                                      run_info={"system": self.name, "fold": fold.name})
+        prob = predict_proba(net, Packed(test_store, self.modalities).windows, fold.test)
+        used = {m: float(np.mean(test_store.present(m, fold.test))) for m in self.modalities}
+        return prob, {"val_metrics": summary["val_metrics"], "history": summary["history"],
+                      "epochs": summary.get("epochs"), "elapsed_s": summary.get("elapsed_s"),
+                      "test_share_with_modality": used,
+                      "parameters": int(sum(p.numel() for p in net.parameters()))}
+
+
 @dataclass(frozen=True)
 class SystemSpec:
     """What an evaluation's systems are made from. The CLI and the Python API fill one in at
@@ -361,6 +421,7 @@ class SystemSpec:
     cnn_overrides: dict = field(default_factory=dict)
     sarkar_overrides: dict = field(default_factory=dict)
     ssl_store: Any = None               # unlabelled store for sarkar's pretext task
+    modalities: tuple[str, ...] = ("ecg",)   # what the fusion systems fuse
 
     def __post_init__(self):
         for name in ("overrides", "cnn_overrides", "sarkar_overrides"):
@@ -371,18 +432,21 @@ class SystemSpec:
         return {"init": self.init, "init_cnn": self.init_cnn, "model": self.model,
                 "model_overrides": self.overrides, "cnn_overrides": self.cnn_overrides,
                 "sarkar_overrides": self.sarkar_overrides,
-                "ssl_store": str(self.ssl_store.path) if self.ssl_store is not None else None}
+                "ssl_store": str(self.ssl_store.path) if self.ssl_store is not None else None,
+                "modalities": list(self.modalities)}
 
 
 def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[System], list[str]]:
     """The spec's systems, in its order; returns (systems, notes). ``per_fold_init``: the
     neural systems start from per-fold pre-training (``Context.fold_init``), not ``spec.init``."""
+    from ecgemotion.recording import MODALITIES
     from ecgemotion.training.finetune import is_scratch
 
     names, init, model = spec.names, spec.init, spec.model
     overrides, init_cnn = spec.overrides, spec.init_cnn
     names = [n.strip() for n in (names if not isinstance(names, str) else names.split(",")) if n.strip()]
-    unknown = [n for n in names if n not in SYSTEMS]
+    unknown = [n for n in names if n not in SYSTEMS
+               and not (n.startswith("mm-") and n[3:] in MODALITIES)]
     if unknown:
         raise ConfigError(f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}")
     if len(set(names)) != len(names):
@@ -422,6 +486,13 @@ def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[S
             out.append(HRVSystem("logreg"))
         elif n == "hrv-forest":
             out.append(HRVSystem("forest"))
+        elif n.startswith("mm-"):
+            out.append(MultimodalSystem(n, [n[3:]], "late"))
+        elif n in ("fusion-late", "fusion-early"):
+            if len(spec.modalities) < 2:
+                raise ConfigError(f"{n} fuses modalities: give two or more with --modalities "
+                                  f"(found {','.join(spec.modalities)})")
+            out.append(MultimodalSystem(n, list(spec.modalities), n.split("-")[1]))
         elif n == "hybrid":
             where = "scratch" if scratch_init else (init or "per-fold pre-training")
             out.append(HybridNeuralSystem(

@@ -309,7 +309,7 @@ class _ModalityWriters:
 
     def writer(self, modality: str) -> _ShardWriter:
         if modality not in self.writers:
-            fs, _ = MODALITY_FILTERS[modality]
+            fs = MODALITY_FILTERS[modality][0]
             length = len(self.channels[modality]) * int(round(self.config.window_s * fs))
             self.writers[modality] = _ShardWriter(self.folder, length, self.config.dtype, modality)
         return self.writers[modality]
@@ -327,7 +327,7 @@ class _ModalityWriters:
         return out.reshape(len(out), -1)
 
     def _flush_pending(self, modality: str) -> None:
-        fs, _ = MODALITY_FILTERS[modality]
+        fs = MODALITY_FILTERS[modality][0]
         length = len(self.channels[modality]) * int(round(self.config.window_s * fs))
         for n in self.pending[modality]:
             self.writer(modality).write(np.zeros((n, length), dtype=self.config.dtype))
@@ -336,7 +336,7 @@ class _ModalityWriters:
     def finish(self) -> dict[str, Any]:
         out = {}
         for modality in self.config.extra_modalities:
-            fs, band = MODALITY_FILTERS[modality]
+            fs = MODALITY_FILTERS[modality][0]
             self.channels.setdefault(modality, [])
             if not self.channels[modality]:
                 self.pending[modality] = []   # no recording had it: nothing to store

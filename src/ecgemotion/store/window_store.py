@@ -86,16 +86,14 @@ class WindowStore:
 
     def channels(self, modality: str) -> list[str]:
         """Channel names of ``modality``'s windows (for ``ecg`` the single stored lead)."""
-        if modality == "ecg":
-            return ["ECG"]
-        return list(self._modality_info(modality)["channels"])
+        return self.modality_info(modality)["channels"]
 
     def modality_windows(self, modality: str, rows) -> np.ndarray:
         """``modality``'s windows at ``rows`` as float32 ``(n, channels, T)`` (zeros where the
         index's ``m_<modality>`` is False); ``ecg`` gives ``(n, 1, window_len)``."""
         if modality == "ecg":
             return self.windows(rows)[:, None, :]
-        info = self._modality_info(modality)
+        info = self.modality_info(modality)
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         out = np.zeros((len(rows), len(info["channels"]), info["window_len"]), dtype=np.float32)
         if len(rows) and info["channels"]:
@@ -110,16 +108,20 @@ class WindowStore:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if modality == "ecg":
             return np.ones(len(rows), dtype=bool)
-        self._modality_info(modality)
+        self.modality_info(modality)
         return self.index[f"m_{modality}"].to_numpy(dtype=bool)[rows]
 
-    def _modality_info(self, modality: str) -> dict[str, Any]:
+    def modality_info(self, modality: str) -> dict[str, Any]:
+        """``channels`` (names), ``window_len`` and ``fs`` of ``modality``'s windows."""
+        if modality == "ecg":
+            return {"channels": ["ECG"], "window_len": self.window_len, "fs": self.fs}
         info = self.meta.get("modalities", {}).get(modality)
         if info is None:
             raise DataError(self.path, f"store has no {modality} windows; it holds "
                             f"{', '.join(self.modalities)} (prepare with --modalities "
                             f"{','.join([*self.modalities, modality])})")
-        return info
+        return {"channels": list(info["channels"]), "window_len": int(info["window_len"]),
+                "fs": float(info["fs"])}
 
     def select(self, datasets: list[str] | None = None, subjects: list[str] | None = None,
                quality: str = "good", labelled: str | None = None) -> np.ndarray:

@@ -40,6 +40,10 @@ PRETRAIN = Recipe("pretrain", batch_size=64, lr=3e-4, weight_decay=0.05, warmup_
 # Fine-tuning a pre-trained encoder: a smaller peak rate keeps what pre-training learnt.
 FINETUNE = Recipe("finetune", batch_size=32, lr=1e-4, weight_decay=0.01, warmup_fraction=0.1,
                   epochs=10)
+# Multimodal models (models/multimodal.py) are trained from scratch: the pre-trained
+# encoder's gentle fine-tuning rate barely moves fresh weights in a short run.
+MULTIMODAL = Recipe("multimodal-scratch", batch_size=32, lr=1e-3, weight_decay=0.01,
+                    warmup_fraction=0.1, epochs=10)
 # Sarkar & Etemad's transformation-recognition pretext, trained from scratch.
 PRETEXT = Recipe("sarkar-pretext", batch_size=32, lr=1e-3, weight_decay=0.05,
                  warmup_fraction=0.05, epochs=5)
@@ -51,5 +55,5 @@ QUICK_PRETRAIN = replace(PRETRAIN, name="quick-pretrain", lr=1e-3, minutes=None,
 QUICK_FINETUNE = replace(FINETUNE, name="quick-finetune", lr=1e-3, epochs=3)
 QUICK_PRETEXT = replace(PRETEXT, name="quick-sarkar-pretext", epochs=1)
 
-RECIPES = {r.name: r for r in (PRETRAIN, FINETUNE, PRETEXT, REPRODUCE_PRETRAIN, QUICK_PRETRAIN,
+RECIPES = {r.name: r for r in (PRETRAIN, FINETUNE, MULTIMODAL, PRETEXT, REPRODUCE_PRETRAIN, QUICK_PRETRAIN,
                                QUICK_FINETUNE, QUICK_PRETEXT)}
