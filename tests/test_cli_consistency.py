@@ -72,3 +72,17 @@ def test_predict_runs_on_the_device_it_is_given(tmp_path, capsys):
     if not torch.cuda.is_available():
         assert main([*argv, "--device", "cuda"]) == 2
         assert "CUDA is not available" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["pretrain", "finetune", "evaluate"])
+def test_a_config_file_fills_options_and_flags_win(command, tmp_path):
+    from ecgemotion.cli.config import parse_with_config
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('store = "S"\ntask = "arousal"\nprotocol = "subject"\nout = "O"\n'
+                   'batch-size = 8\nseed = 3\nset = {d_model = 32}\n'.replace(
+                       'task = "arousal"\nprotocol = "subject"\n' if command == "pretrain" else
+                       'protocol = "subject"\n' if command == "finetune" else "@", ""))
+    args, said = parse_with_config(build_parser(), [command, "--config", str(cfg), "--seed", "5"])
+    assert (args.store, args.batch_size, args.seed, args.set) == ("S", 8, 5, ["d_model=32"])
+    assert said.startswith(f"options from {cfg}: ")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -141,7 +142,8 @@ def test_hybrid_systems_evaluate_without_leakage(amigos_store, tiny_encoder, tmp
         spy.tracer(event, fold, system)
 
     res = evaluate(spy, "arousal", "subject",
-                   SystemSpec("hybrid,hybrid-logreg,hybrid-gbm,hrv-logreg", init=tiny_encoder),
+                   SystemSpec("hybrid,hybrid-logreg,hybrid-gbm,hrv-logreg,context",
+                              init=tiny_encoder),
                    tmp_path / "e", EvaluationOptions(train_cfg=TrainConfig(epochs=1, batch_size=16),
                                                      k=3, max_folds=2, n_boot=50, tracer=tracer))
     for (fold_name, system, phase), parts in spy.log.items():   # raw reads, caches included
@@ -153,6 +155,14 @@ def test_hybrid_systems_evaluate_without_leakage(amigos_store, tiny_encoder, tmp
     for name in ("hybrid", "hybrid-logreg", "hybrid-gbm"):
         assert len([f for f in res["folds"] if f["system"] == name]) == 2
         assert set(res["bootstrap_ci"][name]) >= {"balanced_accuracy", "auroc", "trial_accuracy"}
+    # the trial-context system answers once per trial; trial-level metrics carry CIs
+    pred = pd.read_csv(tmp_path / "e" / "predictions.csv")
+    ctx_pred = pred[pred["system"] == "context"]
+    trial = amigos_store.index.iloc[ctx_pred["row"]][["subject", "trial"]].astype(str).agg("/".join, axis=1)
+    assert (ctx_pred.groupby(trial.to_numpy())["prob"].nunique() == 1).all()
+    assert ctx_pred["prob"].nunique() > 1
+    assert set(res["bootstrap_ci"]["context"]) >= {"trial_balanced_accuracy", "trial_auroc"}
+    assert "trial-level AUROC" in (tmp_path / "e" / "report.md").read_text()
     pairs = {(t["a"], t["b"]): t for t in res["paired_tests"]}
     assert ("hybrid-logreg", "hrv-logreg") in pairs and ("hybrid", "hrv-logreg") in pairs
     assert res["primary_metric"] == "balanced_accuracy"

@@ -153,3 +153,24 @@ def test_scratch_and_cnn_notes():
     assert [s.name for s in systems] == ["transformer", "cnn"]
     assert any("scratch" in n for n in notes) and any("--init-cnn" in n for n in notes)
     assert isinstance(systems[0], NeuralSystem) and not systems[0].pretrained
+
+
+def test_a_saved_command_runs_again_as_it_was(amigos_store, tmp_path, capsys):
+    """Every evaluate leaves OUT/command.toml; --config on it gives the same results, a flag
+    on the command line wins over the file, and a misspelt key is named."""
+    first, again = tmp_path / "first", tmp_path / "again"
+    code, _ = _cli(capsys, "evaluate", "--store", str(amigos_store.path), "--init", "scratch",
+                   "--task", "arousal", "--protocol", "subject", "--k", "3", "--max-folds", "1",
+                   "--systems", "hrv-logreg", "--n-boot", "20", "--seed", "4",
+                   "--set", "cnn.d_model=8", "--out", str(first))
+    assert code == 0
+    code, _ = _cli(capsys, "evaluate", "--config", str(first / "command.toml"),
+                   "--out", str(again))
+    assert code == 0
+    a, b = (json.loads((d / "results.json").read_text()) for d in (first, again))
+    assert a["bootstrap_ci"] == b["bootstrap_ci"] and b["seed"] == 4
+    assert 'set = ["cnn.d_model=8"]' in (again / "command.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'store = "{amigos_store.path}"\nbatch_sise = 3\n')
+    assert main(["evaluate", "--config", str(bad)]) == 2
+    assert "bad.toml: no option 'batch_sise' in 'ecgemotion evaluate'" in capsys.readouterr().err

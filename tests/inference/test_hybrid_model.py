@@ -72,14 +72,18 @@ def test_predict_follow_and_onnx_agree(hybrid_dir, tmp_path, capsys):
     path = _recording(tmp_path / "rec.csv")
     batch = tmp_path / "batch.csv"
     assert main(["predict", str(path), "--model", str(hybrid_dir), "--fs", str(FS),
-                 "--step", "2", "--out", str(batch), "--quiet"]) == 0
-    p = pd.read_csv(batch)["p_arousal"].to_numpy()
+                 "--step", "2", "--smooth", "12", "--out", str(batch), "--quiet"]) == 0
+    table = pd.read_csv(batch)
+    p = table["p_arousal"].to_numpy()
     assert np.isfinite(p).all() and np.ptp(p) > 0.01        # not a constant answer
+    # the smoothed timeline: windows 2 s apart, centres within ±6 s -> 7 windows
+    expected = pd.Series(p).rolling(7, center=True).mean().to_numpy()
+    np.testing.assert_allclose(table["p_arousal_smooth"][3:-3], expected[3:-3], rtol=1e-5)
     follow = tmp_path / "follow.csv"
     assert main(["predict", str(path), "--model", str(hybrid_dir), "--fs", str(FS), "--follow",
                  "--hop", "2", "--idle-timeout", "0.5", "--out", str(follow), "--quiet"]) == 0
     live = pd.read_csv(follow)
-    both = pd.merge(pd.read_csv(batch), live, on="start_s", suffixes=("", "_live"))
+    both = pd.merge(table, live, on="start_s", suffixes=("", "_live"))
     assert len(both) >= len(live) - 1 >= 5
     np.testing.assert_allclose(both["p_arousal_live"], both["p_arousal"], atol=1e-3)
     # ONNX: the network with the features as a second input, checked against torch

@@ -15,6 +15,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ecgemotion import __version__
 from ecgemotion.cli.ui import UI
@@ -54,14 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ecgemotion.cli.config import parse_with_config, saved_options, write_command
+
     parser = build_parser()
-    args = parser.parse_args(argv)
-    ui = UI(quiet=args.quiet, json_mode=args.json)
+    ui = UI(json_mode="--json" in (sys.argv[1:] if argv is None else argv))
     try:
+        args, read = parse_with_config(parser, argv)
+        ui = UI(quiet=args.quiet, json_mode=args.json)
+        if read:
+            ui.say(read)
+        options = saved_options(args)
         summary = args._run(args, ui)
+        if options and summary and summary.get("out") and Path(summary["out"]).is_dir():
+            saved = write_command(summary["out"], args.command, options)
+            ui.say(f"options saved: `ecgemotion {args.command} --config {saved}` runs this again")
     except EcgEmotionError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if args.json:
+        if ui.json_mode:
             print(json.dumps({"ok": False, "error": str(exc)}))
         return 2
     except KeyboardInterrupt:

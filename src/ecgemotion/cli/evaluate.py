@@ -25,6 +25,7 @@ examples:
 
 
 def add_parser(sub, common):
+    from ecgemotion.cli.config import add_config_flag
     from ecgemotion.cli.finetune import add_train_flags
     from ecgemotion.cli.ui import plain
     from ecgemotion.evaluation.splits import PROTOCOLS
@@ -51,8 +52,8 @@ def add_parser(sub, common):
                         "with --modalities: each modality alone, both fusions and hrv-logreg)")
     p.add_argument("--modalities", default=None,
                    help="modalities of a multimodal store to compare and fuse, e.g. ecg,eeg,eda")
-    p.add_argument("--cnn-overrides", metavar="K=V,...", help="model overrides for the cnn system")
-    p.add_argument("--sarkar-overrides", metavar="K=V,...", help="model overrides for sarkar")
+    p.add_argument("--cnn-overrides", action="append", help=argparse.SUPPRESS)  # now --set cnn.K=V
+    p.add_argument("--sarkar-overrides", action="append", help=argparse.SUPPRESS)
     p.add_argument("--ssl-store", help="unlabelled store for sarkar's pretext training "
                    "(default: each fold's training-side windows)")
     p.add_argument("--ssl-epochs", type=int, default=PRETEXT.epochs,
@@ -72,6 +73,7 @@ def add_parser(sub, common):
     p.add_argument("--out", required=True, help="output folder (results.json, report.md, plots/)")
     p.add_argument("--overwrite", action="store_true", help="replace an evaluation already in --out")
     add_train_flags(p)
+    add_config_flag(p)
     return p
 
 
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
     from ecgemotion.evaluation.systems import SystemSpec
     from ecgemotion.store import WindowStore
-    from ecgemotion.cli.pairs import parse_overrides
+    from ecgemotion.cli.pairs import by_system, parse_overrides
     from ecgemotion.training.loop import TrainConfig
     from ecgemotion.training.threads import configure_threads
     from ecgemotion.evaluation.systems import DEFAULT_SYSTEMS, modality_systems
@@ -97,12 +99,14 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     names = args.systems or (",".join(modality_systems(modalities)) if args.modalities
                              else ",".join(DEFAULT_SYSTEMS))
     ui.say(f"systems: {names}" + (f"; modalities: {', '.join(modalities)}" if args.modalities else ""))
+    overrides = by_system(parse_overrides(args.set, "--set"), ("cnn", "sarkar"))
     ssl_cfg = TrainConfig.from_recipe(PRETEXT, epochs=args.ssl_epochs, batch_size=args.batch_size,
                                       device=args.device, precision=args.precision, seed=args.seed)
     systems = SystemSpec(names, init=init, model=args.model, modalities=tuple(modalities),
-                         overrides=parse_overrides(args.model_overrides), init_cnn=args.init_cnn,
-                         cnn_overrides=parse_overrides(args.cnn_overrides),
-                         sarkar_overrides=parse_overrides(args.sarkar_overrides),
+                         overrides=overrides[""], init_cnn=args.init_cnn,
+                         cnn_overrides={**parse_overrides(args.cnn_overrides), **overrides["cnn"]},
+                         sarkar_overrides={**parse_overrides(args.sarkar_overrides),
+                                           **overrides["sarkar"]},
                          ssl_store=ssl_store)
     options = EvaluationOptions(train_cfg=cfg, ssl_cfg=ssl_cfg, seed=args.seed,
                                 repeats=args.repeats, k=args.k, val_fraction=args.val_fraction,

@@ -68,9 +68,16 @@ def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE
                          "alone; fast, paper or cnn: a network preset for --init scratch"
                          if hybrid else
                          "preset for --init scratch: fast, paper or cnn (default fast)"))
-    g.add_argument("--model-overrides", metavar="K=V,...",
-                   help="model config overrides, e.g. d_model=32,n_layers=1,conv_strides=[4,4,4] "
-                        "(architecture fields need --init scratch)")
+    add_set_flag(g, "(architecture fields need --init scratch)")
+
+
+def add_set_flag(g, note: str = "") -> None:
+    """``--set KEY=VALUE``, the one spelling of a model-config override (``--model-overrides``
+    still works, unlisted, for old scripts)."""
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model config field (a JSON value; repeatable or "
+                        f"comma-separated), e.g. --set d_model=32,n_layers=1 {note}".rstrip())
+    g.add_argument("--model-overrides", action="append", dest="set", help=argparse.SUPPRESS)
 
 
 def add_init_flag(p: argparse.ArgumentParser, what: str) -> None:
@@ -89,9 +96,9 @@ def resolve_init(args, ui) -> str:
 
     init = args.init or DEFAULT_INIT
     if not is_scratch(init):
-        arch = sorted(set(parse_overrides(args.model_overrides)) - set(HEAD_FIELDS))
+        arch = sorted(set(parse_overrides(args.set, "--set")) - set(HEAD_FIELDS))
         if args.model or arch:
-            what = f"--model {args.model}" if args.model else f"--model-overrides {','.join(arch)}"
+            what = f"--model {args.model}" if args.model else f"--set {','.join(arch)}"
             raise ConfigError(f"{what} builds a new network, but --init {init} loads a pre-trained "
                               "one; add --init scratch to train it from random weights")
     if args.init is None:
@@ -113,6 +120,7 @@ def train_config(args, recipe: Recipe = FINETUNE):
 
 
 def add_parser(sub, common):
+    from ecgemotion.cli.config import add_config_flag
     from ecgemotion.cli.ui import plain
 
     p = sub.add_parser("finetune", parents=[common], help="fine-tune a model for arousal or valence",
@@ -128,6 +136,7 @@ def add_parser(sub, common):
                    help="share of subjects held out for validation (default 0.2)")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     add_train_flags(p, hybrid=True)
+    add_config_flag(p)
     return p
 
 
@@ -161,7 +170,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
                "on the training rows")
     summary = finetune(store, init, args.task, Path(args.out), model=args.model,
                        freeze=args.freeze, train_cfg=cfg, val_fraction=args.val_fraction,
-                       overrides=parse_overrides(args.model_overrides), ui=ui,
+                       overrides=parse_overrides(args.set, "--set"), ui=ui,
                        overwrite=args.overwrite)
     vm = summary["val_metrics"]
     if vm:

@@ -1,8 +1,7 @@
 """``KEY=VALUE`` arguments, parsed one way for every command.
 
-``--option lead=right`` (repeatable), ``--set n_layers=6`` (repeatable),
-``--model-overrides d_model=32,conv_strides=[4,4,4]`` and
-``--pretrain dreamer=PATH,pspm=PATH`` all go through :func:`split_pairs`: repeated
+``--set n_layers=6`` (model config fields; prepare: source options such as ``--set
+lead=right``) and ``--pretrain dreamer=PATH,pspm=PATH`` go through :func:`split_pairs`: repeated
 flags and comma-separated lists both work, and commas inside ``[]``/``{}`` do not split.
 """
 
@@ -52,7 +51,7 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_overrides(items: str | list[str] | None, flag: str = "--model-overrides") -> dict[str, Any]:
+def parse_overrides(items: str | list[str] | None, flag: str = "--set") -> dict[str, Any]:
     """Model-config overrides: ``"d_model=32,conv_channels=[8,16]"`` → ``{"d_model": 32, ...}``."""
     return {key: parse_value(value) for key, value in split_pairs(items, flag)}
 
@@ -60,3 +59,16 @@ def parse_overrides(items: str | list[str] | None, flag: str = "--model-override
 def parse_options(items: str | list[str] | None, flag: str = "--option") -> dict[str, Any]:
     """Source options; values stay strings and ``a-b`` keys become ``a_b``."""
     return {key.replace("-", "_"): value for key, value in split_pairs(items, flag)}
+
+
+def by_system(overrides: dict[str, Any], systems: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``{"cnn.d_model": 8, "n_layers": 1}`` → ``{"": {"n_layers": 1}, "cnn": {"d_model": 8}}``:
+    a ``SYSTEM.`` prefix aims an override at that system; no prefix, the transformer."""
+    out: dict[str, dict[str, Any]] = {"": {}, **{s: {} for s in systems}}
+    for key, value in overrides.items():
+        system, dot, field = key.partition(".")
+        if dot and system not in systems:
+            raise ConfigError(f"--set {key}: no system {system!r} takes overrides; "
+                              f"prefixes: {', '.join(s + '.' for s in systems)}")
+        out[system if dot else ""][field if dot else key] = value
+    return out

@@ -56,6 +56,9 @@ def add_parser(sub, common):
                    help="where the torch engine runs: auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--step", type=float, default=None,
                    help="window step in s (default: the model's training step)")
+    p.add_argument("--smooth", type=float, default=None, metavar="SECONDS",
+                   help="add p_<task>_smooth: the mean over the good windows within SECONDS "
+                        "(centred), a timeline at the pace of per-trial emotion labels")
     f = p.add_argument_group("streaming (--follow)")
     f.add_argument("--follow", action="store_true",
                    help="tail a growing CSV/TXT file and print a prediction every --hop seconds")
@@ -108,6 +111,12 @@ def _batch(args, ui, recognizer, recording: Path) -> dict[str, Any]:
     except DataError as exc:
         raise DataError(where, "; ".join(filter(None, [exc.reason, not_ecg(sf)]))) from None
     warn_not_ecg(sf, where, ui)
+    if args.smooth is not None:
+        from ecgemotion.inference.prediction import smooth
+
+        table = smooth(table, recognizer.tasks, args.smooth)
+        ui.say(f"smoothed timeline: p_<task>_smooth = mean over good windows within "
+               f"{args.smooth:g} s (--smooth)")
     out = Path(args.out) if args.out else _default_out(recording)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.6g")
@@ -125,7 +134,8 @@ def _batch(args, ui, recognizer, recording: Path) -> dict[str, Any]:
            f"({summary['windows_skipped']} low quality, not predicted)")
     for task in recognizer.tasks:
         info = summary[task]
-        ui.say(f"  {task}: mean P({info['positive_class']}) = {info['mean_p']:.3f} over good windows")
+        ui.say(f"  {task}: mean P({info['positive_class']}) = {info['mean_p']:.3f} over good windows, "
+               f"{info['fraction_positive']:.0%} of them >= 0.5 (the recording's summary)")
     ui.say(f"  wrote {out}" + (f" and {summary['png']}" if "png" in summary else ""))
     return summary
 

@@ -80,7 +80,9 @@ def add_parser(sub, common):
                    "do not store it (.npy, CSV without a time column)")
     p.add_argument("--label-rule", help="binarise ratings: threshold:5, threshold:>5, "
                    "median-per-subject, mean-per-subject")
-    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="source option (repeatable)")
+    p.add_argument("--set", action="append", dest="option", metavar="KEY=VALUE",
+                   help="a source option (repeatable or comma-separated), e.g. --set skip-subjects=none")
+    p.add_argument("--option", action="append", dest="option", help=argparse.SUPPRESS)  # old spelling
     p.add_argument("--out", help="folder that holds stores (default: the ecgemotion cache)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
     p.add_argument("--force", action="store_true", help="rebuild even if an intact store exists")
@@ -89,7 +91,7 @@ def add_parser(sub, common):
 
 
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
-    options = parse_options(args.option)
+    options = parse_options(args.option, "--set")
     if args.lead is not None:
         options["lead"] = args.lead
     if args.fs is not None:

@@ -9,7 +9,8 @@ from typing import Any
 from ecgemotion.cli.pairs import parse_overrides
 from ecgemotion.cli.ui import plain
 from ecgemotion.errors import ConfigError
-from ecgemotion.cli.finetune import TRAINABLE_PRESETS
+from ecgemotion.cli.config import add_config_flag
+from ecgemotion.cli.finetune import TRAINABLE_PRESETS, add_set_flag
 from ecgemotion.training.loop import TrainConfig
 from ecgemotion.training.objectives import OBJECTIVES
 from ecgemotion.training.recipes import PRETRAIN
@@ -71,9 +72,9 @@ def add_parser(sub, common):
                    help="auto: bf16 autocast on CUDA and on CPUs with AMX (faster there), else fp32")
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
                    help="deterministic kernels (default: on for CPU, off for CUDA)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
-                   help="override a model config field (JSON value), e.g. --set n_layers=6")
+    add_set_flag(p)
     p.add_argument("--stop-after-steps", type=int, help=argparse.SUPPRESS)
+    add_config_flag(p)
     return p
 
 
@@ -136,4 +137,4 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
             ui.say(f"stopped early ({summary['stopped']}) at step {summary['steps']}: "
                    "continue with --resume")
         ui.say(f"best model: {summary['best']}  (load with from_pretrained)")
-    return summary
+    return {"out": str(out), **summary}

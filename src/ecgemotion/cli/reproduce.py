@@ -109,7 +109,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     amigos_opts = {"lead": "left", **parse_options(args.amigos_option)}
     quick = args.quick
     model = "fast" if quick and args.model == "paper" else args.model
-    overrides = {**(QUICK["model_overrides"] if quick else {}), **parse_overrides(args.model_overrides)}
+    overrides = {**(QUICK["model_overrides"] if quick else {}), **parse_overrides(args.set)}
     cnn_overrides = QUICK["cnn_overrides"] if quick else {}
     sarkar_overrides = QUICK["sarkar_overrides"] if quick else {}
     k = args.k or (3 if quick else None)

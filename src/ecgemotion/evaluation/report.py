@@ -47,7 +47,8 @@ def one_class_mark(row: dict[str, Any]) -> str:
 # The table's columns: (key in summary_rows, heading); each gets its bootstrap CI.
 TABLE_METRICS = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced acc."),
                  ("macro_f1", "macro-F1"), ("f1_high", "F1 high"), ("auroc", "AUROC"),
-                 ("trial_accuracy", "trial-level acc."))
+                 ("trial_accuracy", "trial-level acc."),
+                 ("trial_balanced_accuracy", "trial-level bal. acc."), ("trial_auroc", "trial-level AUROC"))
 
 # One definition of every figure, said in every report: AUROC as a fold mean in the table and
 # pooled over folds in the ROC plot once disagreed (0.765 vs 0.671 on the same run).

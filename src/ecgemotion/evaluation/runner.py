@@ -43,6 +43,8 @@ from ecgemotion.training.data import derived_seed
 # accuracy is the default: with 75/25 classes plain accuracy rewards the majority vote.
 PAIRED_METRICS = ("balanced_accuracy", "auroc", "accuracy", "macro_f1")
 PERMUTATION_METRICS = ("balanced_accuracy", "auroc", "accuracy")
+# Trial-level metrics given a bootstrap CI (subjects as clusters, as at window level).
+TRIAL_CI_METRICS = ("accuracy", "balanced_accuracy", "auroc")
 PAPER_WARNING = ("SUBJECT-DEPENDENT, WINDOW-MIXED protocol: windows of the same subject and "
                  "the same trial (video) are in training and test. Comparable with the paper's "
                  "numbers, NOT an estimate of performance on new people.")
@@ -334,9 +336,12 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
                      for m in METRICS if not (m == "auroc" and name == MAJORITY)}
         trials = pd.concat([pool_trials(index, g["row"], g["y"], g["prob"]).assign(fold=f)
                             for f, g in p.groupby("fold")], ignore_index=True)
-        cis[name]["trial_accuracy"] = bootstrap_ci(
-            trials["y"], trials["prob"], "accuracy", n_boot=n_boot, seed=ctx.seed,
-            folds=trials["fold"], groups=subject_keys(trials) if group_by_subject else None)
+        trial_groups = subject_keys(trials) if group_by_subject else None
+        for m in TRIAL_CI_METRICS:     # trial level: mean P(high) over each trial's windows
+            if not (m == "auroc" and name == MAJORITY):
+                cis[name][f"trial_{m}"] = bootstrap_ci(
+                    trials["y"], trials["prob"], m, n_boot=n_boot if m != "auroc" else min(n_boot, 500),
+                    seed=ctx.seed, folds=trials["fold"], groups=trial_groups)
         ps = per_subject_table(index, p["row"], p["y"], p["prob"])
         per_subject[name] = ps.to_dict("records")
         t = trials_df[trials_df["system"] == name]

@@ -25,6 +25,8 @@ Systems (:data:`SYSTEMS`):
 ``hybrid-logreg`` frozen ``--init`` embedding + the same features -> standardised
                  logistic regression (class-balanced)
 ``hybrid-gbm``   the same inputs -> gradient boosting (class-balanced)
+``context``      the same inputs mean-pooled over each trial -> logistic regression on the
+                 trial labels; each test window gets its trial's P(high)
 ``mm-MODALITY``  one modality (``mm-ecg``, ``mm-eeg``, ``mm-eda`` ...) through the multimodal
                  model's encoder, from scratch (``models/multimodal.py``): the single-modality
                  arms of a fusion comparison
@@ -49,7 +51,8 @@ from ecgemotion.subjects import subject_keys
 from ecgemotion.training.recipes import MULTIMODAL
 
 DEFAULT_SYSTEMS = ("transformer", "scratch", "cnn", "sarkar", "hrv-logreg", "hrv-forest")
-SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-logreg", "hybrid-gbm", "fusion-late", "fusion-early")
+SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-logreg", "hybrid-gbm", "context", "fusion-late",
+                             "fusion-early")
 
 
 def modality_systems(modalities) -> tuple[str, ...]:
@@ -436,6 +439,59 @@ class SystemSpec:
                 "modalities": list(self.modalities)}
 
 
+def trial_keys(index, rows) -> np.ndarray:
+    """``dataset/subject/trial`` of each row: the unit a trial-context model pools over."""
+    sub = index.iloc[np.asarray(rows, dtype=np.int64)]
+    return subject_keys(index, rows) + "/" + sub["trial"].astype(str).to_numpy()
+
+
+def trial_means(table, keys: np.ndarray):
+    """Column means of ``table`` per trial key (NaN-aware), in sorted key order."""
+    import pandas as pd
+
+    return pd.DataFrame(table.to_numpy(dtype=float), columns=table.columns).groupby(keys).mean()
+
+
+class TrialContextSystem(System):
+    """Trial context: the frozen embedding and the physiological features averaged over each
+    trial's windows (mean pooling over the whole trial) -> standardised logistic regression
+    whose target is the trial's label; every window of a test trial gets its trial's P(high).
+    Emotion labels are per trial (a video), and a 10-s window holds only ~10 beats."""
+
+    name = "context"
+
+    def __init__(self, encoder: str):
+        self.encoder = encoder
+        self.pretrained = not encoder.startswith("random")
+        self.description = (f"trial context: frozen {encoder} embedding + physiological features, "
+                            "mean-pooled over each trial's windows -> standardised logistic "
+                            "regression on the training trials' labels (L2 strength by AUROC over "
+                            "training subjects); each test window gets its trial's P(high)")
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "encoder": self.encoder, "pooling": "mean over the trial"}
+
+    def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
+        import pandas as pd
+
+        from ecgemotion.models.hybrid import fit_predict_hybrid, hybrid_table
+
+        encoder = ctx.fold_init.get("transformer", self.encoder)
+        rows, y = _training_side(ctx, fold, fit_store)
+        keys = trial_keys(fit_store.index, rows)
+        train = trial_means(hybrid_table(fit_store.embed(rows, encoder), fit_store.hrv(rows)), keys)
+        y_trial = (pd.Series(y, index=keys).groupby(level=0).mean() >= 0.5).astype(int)
+        groups = np.array(["/".join(k.split("/")[:2]) for k in train.index])
+        test_keys = trial_keys(test_store.index, fold.test)
+        test = trial_means(hybrid_table(test_store.embed(fold.test, encoder),
+                                        test_store.hrv(fold.test)), test_keys)
+        prob = fit_predict_hybrid(train.reset_index(drop=True), y_trial.loc[train.index].to_numpy(),
+                                  test.reset_index(drop=True), "logreg", seed=seed, groups=groups)
+        per_trial = dict(zip(test.index, np.asarray(prob, dtype=float)))
+        return np.array([per_trial[k] for k in test_keys]), {
+            "encoder": str(encoder), "train_trials": int(len(train)), "test_trials": int(len(test))}
+
+
 def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[System], list[str]]:
     """The spec's systems, in its order; returns (systems, notes). ``per_fold_init``: the
     neural systems start from per-fold pre-training (``Context.fold_init``), not ``spec.init``."""
@@ -501,6 +557,8 @@ def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[S
                 "(HRV time domain, RR range, QRS width; standardised on the fold's training "
                 "rows, NaN -> their median) joined to its embedding before the head",
                 pretrained=not scratch_init))
+        elif n == "context":
+            out.append(TrialContextSystem(f"random:{model}" if scratch_init else str(init)))
         else:  # hybrid-logreg, hybrid-gbm
             out.append(HybridSystem(n.split("-", 1)[1],
                                     f"random:{model}" if scratch_init else str(init)))

@@ -48,3 +48,25 @@ def predictions_frame(predictions: list[Prediction], tasks: list[str] | None = N
                *(f"p_{t}" for t in (tasks or []))]
     return pd.DataFrame([p.as_row() for p in predictions], columns=columns if tasks is not None
                         else None)
+
+
+def smooth(table: pd.DataFrame, tasks, seconds: float) -> pd.DataFrame:
+    """``table`` with ``p_<task>_smooth``: the mean P over the good windows whose centres lie
+    within ``seconds / 2`` of each window's centre. Emotion labels are per trial (minutes),
+    so the timeline a reader wants is slower than one 10-s window; low-quality windows add
+    nothing and stay NaN themselves."""
+    if not seconds > 0:
+        from ecgemotion.errors import ConfigError
+
+        raise ConfigError(f"--smooth: expected a positive number of seconds, found {seconds!r}")
+    centre = ((table["start_s"] + table["end_s"]) / 2).to_numpy(dtype=float)
+    good = table["good"].to_numpy(dtype=bool)
+    near = np.abs(centre[:, None] - centre[None, :]) <= seconds / 2 + 1e-9
+    out = table.copy()
+    for task in tasks:
+        p = table[f"p_{task}"].to_numpy(dtype=float)
+        use = near & (good & np.isfinite(p))[None, :]
+        with np.errstate(invalid="ignore"):
+            value = (use * np.nan_to_num(p)[None, :]).sum(1) / use.sum(1)
+        out[f"p_{task}_smooth"] = np.where(good, value, np.nan)
+    return out
