@@ -86,3 +86,10 @@ def test_a_config_file_fills_options_and_flags_win(command, tmp_path):
     args, said = parse_with_config(build_parser(), [command, "--config", str(cfg), "--seed", "5"])
     assert (args.store, args.batch_size, args.seed, args.set) == ("S", 8, 5, ["d_model=32"])
     assert said.startswith(f"options from {cfg}: ")
+
+
+def test_serve_asks_for_follow(capsys):
+    from ecgemotion.cli import main
+
+    assert main(["predict", "rec.csv", "--model", "models/", "--serve"]) == 2
+    assert "--serve shows a stream as it is predicted: add --follow" in capsys.readouterr().err

@@ -82,6 +82,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.inference import EmotionRecognizer
 
     recording = Path(args.recording).expanduser()
+    if args.serve is not None and not args.follow:
+        raise ConfigError("--serve shows a stream as it is predicted: add --follow")
     if args.fs is not None and not (math.isfinite(args.fs) and args.fs > 0):
         raise ConfigError(f"--fs must be a positive number of Hz, got {args.fs:g}")
     recognizer = EmotionRecognizer.from_pretrained(args.model, engine=args.engine,
@@ -91,8 +93,6 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     say_models(recognizer, ui)
     if args.follow:
         return _follow(args, ui, recognizer, recording)
-    if args.serve is not None:
-        raise ConfigError("--serve shows a stream as it is predicted: add --follow")
     return _batch(args, ui, recognizer, recording)
 
 

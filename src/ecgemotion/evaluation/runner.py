@@ -189,12 +189,7 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
     for system in systems:
         system.prepare(ctx, out_dir / "runs")
 
-    fold_rows: list[dict[str, Any]] = []
-    preds: list[pd.DataFrame] = []
-    trial_rows: list[dict[str, Any]] = []
-    curves: dict[str, list[dict[str, Any]]] = {}
-    leak_log: list[dict[str, Any]] = []
-    fold_list = []
+    tables = _Tables()
     for i, fold in enumerate(proto.folds(index, rows, target, seed=ctx.seed, repeats=repeats, k=k,
                                          val_fraction=val_fraction)):
         if max_folds is not None and i >= max_folds:
@@ -202,61 +197,26 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
         if calibration is not None:
             fold = calibration.fold(fold, index, y_all, derived_seed(ctx.seed, fold.repeat,
                                                                      fold.fold, 1))
-        fold_list.append(fold)
         y_train = y_all[fold.train].astype(np.int64)
         y_test = y_all[fold.test].astype(np.int64)
         ctx.fold_init = opts.fold_init(fold) if opts.fold_init is not None else {}
         seed = derived_seed(ctx.seed, fold.repeat, fold.fold) % (2 ** 31)
-        base = {"repeat": fold.repeat, "fold": fold.fold, "n_train": len(fold.train),
-                "n_val": len(fold.val), "n_test": len(fold.test),
-                "test_subjects": sorted(set(subject_keys(index, fold.test)))}
         # the majority baseline: the training majority class for every test window
         majority = int(y_train.mean() >= 0.5)
         outputs = {MAJORITY: (np.full(len(fold.test), float(majority)), {})}
         for system in systems:
-            run_dir = out_dir / "runs" / system.name / fold.name
-            t = time.time()
-            rec.phase = (fold.name, system.name, "fit")
-            if tracer:
-                tracer("fit", fold=fold, system=system.name)
-            # the system trains and selects on the fit store, then predicts on the test store
-            prob, info = _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir,
-                                           seed, tracer, calibration)
-            rec.phase = None
-            if tracer:
-                tracer("done", fold=fold, system=system.name)
-            reads = _check_fold_reads(rec, fold, system.name)
-            leak_log.append({"fold": fold.name, "system": system.name, **reads})
-            info["seconds"] = round(time.time() - t, 2)
-            outputs[system.name] = (np.asarray(prob, dtype=float), info)
-        for name, (prob, info) in outputs.items():
-            if len(prob) != len(fold.test) or not np.isfinite(prob).all():
-                raise LeakageError(f"{name}, fold {fold.name}: expected one finite probability per "
-                                   "test window")
-            m = fold_metrics(y_test, prob, y_train=y_train)
-            fold_rows.append({"system": name, **base, **m,
-                              "val_metrics": info.get("val_metrics"),
-                              "seconds": info.get("seconds"),
-                              "epochs": info.get("epochs"),
-                              # multimodal systems: the share of test windows that had each modality
-                              **({"modalities_used": info["test_share_with_modality"]}
-                                 if "test_share_with_modality" in info else {})})
-            tm = trial_metrics(index, fold.test, y_test, prob, fold.train, y_train)
-            trial_rows.append({"system": name, "repeat": fold.repeat, "fold": fold.fold,
-                               **{k2: v for k2, v in tm.items() if k2 != "confusion"}})
-            preds.append(pd.DataFrame({"system": name, "repeat": fold.repeat, "fold": fold.fold,
-                                       "row": fold.test, "y": y_test, "prob": prob}))
-            if info.get("history"):
-                curves.setdefault(name, []).append({"fold": fold.name, "history": info["history"]})
-        accs = "  ".join(f"{n} {fold_rows[-len(outputs) + j]['accuracy']:.3f}"
-                         for j, n in enumerate(outputs))
+            outputs[system.name] = _run_system(system, ctx, fold, fit_store, test_store, rec,
+                                               out_dir / "runs" / system.name / fold.name, seed,
+                                               tracer, calibration, tables.leak_log)
+        accs = "  ".join(f"{name} {tables.add(name, prob, info, fold, index, y_train, y_test):.3f}"
+                         for name, (prob, info) in outputs.items())
         say(f"fold {fold.name} ({len(fold.train)}/{len(fold.val)}/{len(fold.test)} windows): {accs}")
         rec.reads.clear()  # rows are checked per fold; keep memory flat
 
-    pred = pd.concat(preds, ignore_index=True)
+    pred = pd.concat(tables.preds, ignore_index=True)
     names = [MAJORITY] + [s.name for s in systems]
-    results = _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_rows,
-                         pred, index, ctx, opts.n_boot, metric)
+    results = _summarise(store, target, protocol, pinfo, names, systems, tables.fold_rows,
+                         tables.trial_rows, pred, index, ctx, opts.n_boot, metric)
     results.update({
         "ecgemotion_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "elapsed_s": round(time.time() - t0, 2), "seed": ctx.seed,
@@ -266,12 +226,68 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
         "notes": list(notes or []),
         "calibration": ({"option": calibration.label, "uses": calibration.uses()}
                         if calibration is not None else None),
-        "leakage_check": {"passed": True, "folds": leak_log,
+        "leakage_check": {"passed": True, "folds": tables.leak_log,
                           "rule": "rows served to fit ∩ test rows = ∅; predict reads only test rows"},
-        "training_curves": curves,
+        "training_curves": tables.curves,
     })
     pred.to_csv(out_dir / "predictions.csv", index=False)
     return results
+
+
+def _run_system(system, ctx, fold, fit_store, test_store, rec, run_dir, seed, tracer,
+                calibration, leak_log) -> tuple[np.ndarray, dict[str, Any]]:
+    """One system on one fold: fit, predict, then check what it read (logged in
+    ``leak_log``); returns (P(high) per test row, the system's info)."""
+    t = time.time()
+    rec.phase = (fold.name, system.name, "fit")
+    if tracer:
+        tracer("fit", fold=fold, system=system.name)
+    # the system trains and selects on the fit store, then predicts on the test store
+    prob, info = _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir,
+                                   seed, tracer, calibration)
+    rec.phase = None
+    if tracer:
+        tracer("done", fold=fold, system=system.name)
+    reads = _check_fold_reads(rec, fold, system.name)
+    leak_log.append({"fold": fold.name, "system": system.name, **reads})
+    info["seconds"] = round(time.time() - t, 2)
+    return np.asarray(prob, dtype=float), info
+
+
+@dataclass
+class _Tables:
+    """What the folds add up to: metric rows, trial rows, predictions, curves, reads."""
+
+    fold_rows: list[dict[str, Any]] = field(default_factory=list)
+    trial_rows: list[dict[str, Any]] = field(default_factory=list)
+    preds: list[pd.DataFrame] = field(default_factory=list)
+    curves: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    leak_log: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, name, prob, info, fold, index, y_train, y_test) -> float:
+        """Score one system's test probabilities on ``fold``; returns its accuracy."""
+        if len(prob) != len(fold.test) or not np.isfinite(prob).all():
+            raise LeakageError(f"{name}, fold {fold.name}: expected one finite probability per "
+                               "test window")
+        m = fold_metrics(y_test, prob, y_train=y_train)
+        self.fold_rows.append({"system": name, "repeat": fold.repeat, "fold": fold.fold,
+                               "n_train": len(fold.train), "n_val": len(fold.val),
+                               "n_test": len(fold.test),
+                               "test_subjects": sorted(set(subject_keys(index, fold.test))),
+                               **m, "val_metrics": info.get("val_metrics"),
+                               "seconds": info.get("seconds"), "epochs": info.get("epochs"),
+                               # multimodal systems: the share of test windows with each modality
+                               **({"modalities_used": info["test_share_with_modality"]}
+                                  if "test_share_with_modality" in info else {})})
+        tm = trial_metrics(index, fold.test, y_test, prob, fold.train, y_train)
+        self.trial_rows.append({"system": name, "repeat": fold.repeat, "fold": fold.fold,
+                                **{k: v for k, v in tm.items() if k != "confusion"}})
+        self.preds.append(pd.DataFrame({"system": name, "repeat": fold.repeat, "fold": fold.fold,
+                                        "row": fold.test, "y": y_test, "prob": prob}))
+        if info.get("history"):
+            self.curves.setdefault(name, []).append({"fold": fold.name,
+                                                     "history": info["history"]})
+        return m["accuracy"]
 
 
 def _fit_then_predict(system, ctx, fold, fit_store, test_store, rec, run_dir, seed, tracer,
