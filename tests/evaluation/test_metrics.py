@@ -8,6 +8,7 @@ from sklearn import metrics as skm
 from ecgemotion.evaluation.metrics import (aggregate, auroc, bootstrap_ci, fold_metrics,
                                            format_mean_std, paired_permutation_test, paired_test,
                                            per_subject_table, pool_trials, trial_metrics)
+from ecgemotion.evaluation.metrics import _auroc_rows
 
 
 def sample(n=300, seed=0, skill=1.0):
@@ -119,6 +120,24 @@ def test_paired_permutation_single_split():
     res_g = paired_permutation_test(y, good, weak, metric="balanced_accuracy",
                                     groups=np.arange(600) // 30, n_perm=300)
     assert res_g["unit"] == "cluster" and res_g["p"] < 0.05
+
+
+@pytest.mark.parametrize("groups", [None, np.arange(90) // 9])
+def test_auroc_permutations_batched_equal_one_at_a_time(groups):
+    """The batched AUROC null replays the same draws as a loop over :func:`auroc` (ties too)."""
+    y, a = sample(n=90, seed=6, skill=1.0)
+    b = np.round(sample(n=90, seed=7, skill=0.3)[1], 1)            # many ties
+    codes = np.arange(90) if groups is None else groups
+    rng, null = np.random.default_rng(11), []
+    for _ in range(300):
+        s = (rng.random(codes.max() + 1) < 0.5)[codes]
+        null.append(auroc(y, np.where(s, b, a)) - auroc(y, np.where(s, a, b)))
+    observed = auroc(y, a) - auroc(y, b)
+    expected = (1 + np.sum(np.abs(null) >= abs(observed) - 1e-12)) / 301
+    res = paired_permutation_test(y, a, b, "auroc", groups=groups, n_perm=300, seed=11)
+    assert res["diff"] == pytest.approx(observed) and res["p"] == pytest.approx(expected)
+    rows = np.stack([a, b, np.full(90, 0.5)])
+    np.testing.assert_allclose(_auroc_rows(y, rows), [auroc(y, r) for r in rows], rtol=1e-12)
 
 
 def test_trial_pooling_and_per_subject():
