@@ -352,8 +352,9 @@ def paired_permutation_test(y_true, prob_a, prob_b, metric: str = "accuracy", gr
             null[i:i + len(swap)] = _from_counts(*ta.T)[metric] - _from_counts(*tb.T)[metric]
     elif metric == "auroc":
         null = np.empty(n_perm)
-        for i in range(0, n_perm, 256):   # the same draws as one permutation at a time
-            s = (rng.random((min(256, n_perm - i), n_units)) < 0.5)[:, codes]
+        chunk = max(1, min(256, (1 << 21) // len(y)))   # <= 2M probabilities (16 MB) a batch
+        for i in range(0, n_perm, chunk):   # the same draws as one permutation at a time
+            s = (rng.random((min(chunk, n_perm - i), n_units)) < 0.5)[:, codes]
             null[i:i + len(s)] = _auroc_rows(y, np.where(s, pb, pa)) - _auroc_rows(y, np.where(s, pa, pb))
     else:
         raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
