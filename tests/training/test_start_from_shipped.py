@@ -83,3 +83,11 @@ def test_an_existing_model_is_replaced_only_with_overwrite(synthetic_store, tmp_
     assert "already holds a model; choose another --out, or pass --overwrite" in capsys.readouterr().err
     assert main([*argv, "--seed", "1", "--overwrite"]) == 0
     assert json.loads((tmp_path / "m" / "config.json").read_text())["extra"]["seed"] == 1
+
+
+def test_evaluate_names_the_encoder_only_when_a_system_uses_it(synthetic_store, tmp_path, capsys):
+    """An HRV-only evaluation reads no encoder, so it must not claim to start from one."""
+    assert main(["evaluate", "--store", str(synthetic_store.path), "--task", "arousal",
+                 "--protocol", "subject", "--k", "2", "--systems", "hrv-logreg",
+                 "--n-boot", "20", "--out", str(tmp_path / "e")]) == 0
+    assert "shipped encoder" not in capsys.readouterr().out

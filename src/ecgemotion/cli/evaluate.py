@@ -86,10 +86,9 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.cli.pairs import by_system, parse_overrides
     from ecgemotion.training.loop import TrainConfig
     from ecgemotion.training.threads import configure_threads
-    from ecgemotion.evaluation.systems import DEFAULT_SYSTEMS, modality_systems
+    from ecgemotion.evaluation.systems import DEFAULT_SYSTEMS, ENCODER_SYSTEMS, modality_systems
 
     ui.say(configure_threads(args.threads))
-    init = resolve_init(args, ui)
     store = WindowStore.open(args.store)
     ssl_store = WindowStore.open(args.ssl_store) if args.ssl_store else None
     cfg = train_config(args)
@@ -99,6 +98,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     names = args.systems or (",".join(modality_systems(modalities)) if args.modalities
                              else ",".join(DEFAULT_SYSTEMS))
     ui.say(f"systems: {names}" + (f"; modalities: {', '.join(modalities)}" if args.modalities else ""))
+    init = resolve_init(args, ui, used=bool({n.strip() for n in names.split(",")} & set(ENCODER_SYSTEMS)))
     overrides = by_system(parse_overrides(args.set, "--set"), ("cnn", "sarkar"))
     ssl_cfg = TrainConfig.from_recipe(PRETEXT, epochs=args.ssl_epochs, batch_size=args.batch_size,
                                       device=args.device, precision=args.precision, seed=args.seed)

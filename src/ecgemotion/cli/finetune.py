@@ -88,9 +88,10 @@ def add_init_flag(p: argparse.ArgumentParser, what: str) -> None:
                         f"weights (default: the shipped encoder {DEFAULT_INIT})")
 
 
-def resolve_init(args, ui) -> str:
-    """``--init`` or the shipped encoder, said aloud; refuses architecture flags that a
-    pre-trained encoder would silently ignore."""
+def resolve_init(args, ui, used: bool = True) -> str:
+    """``--init`` or the shipped encoder, said aloud when ``used`` (a run without an encoder
+    system says nothing about one); refuses architecture flags that a pre-trained encoder
+    would silently ignore."""
     from ecgemotion.cli.pairs import parse_overrides
     from ecgemotion.training.finetune import DEFAULT_INIT, HEAD_FIELDS, is_scratch
 
@@ -101,7 +102,7 @@ def resolve_init(args, ui) -> str:
             what = f"--model {args.model}" if args.model else f"--set {','.join(arch)}"
             raise ConfigError(f"{what} builds a new network, but --init {init} loads a pre-trained "
                               "one; add --init scratch to train it from random weights")
-    if args.init is None:
+    if args.init is None and used:
         ui.say(f"initialising from the shipped encoder {DEFAULT_INIT} (default; --init scratch "
                "for random weights)")
     args.model = args.model or "fast"

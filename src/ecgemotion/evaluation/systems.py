@@ -54,6 +54,9 @@ DEFAULT_SYSTEMS = ("transformer", "scratch", "cnn", "sarkar", "hrv-logreg", "hrv
 SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-logreg", "hybrid-gbm", "context", "fusion-late",
                              "fusion-early")
 
+ENCODER_SYSTEMS = ("transformer", "scratch", "hybrid", "hybrid-logreg", "hybrid-gbm", "context")
+"""The systems that read ``--init`` (the shipped encoder by default)."""
+
 
 def modality_systems(modalities) -> tuple[str, ...]:
     """What ``evaluate --modalities`` compares: each modality alone, both fusions, and the
