@@ -173,3 +173,17 @@ def test_signal_quality_indices_on_known_values():
     noise = rng.standard_normal((20, 1280))
     assert np.all(np.abs(sig.beat_correlation(noise, 128.0)) < 0.2)
     assert np.isnan(sig.beat_correlation(np.zeros((1, 1280)), 128.0)[0])
+
+
+def test_r_peaks_one_detector_two_methods():
+    """Both methods find the same beats of a clean ECG; envelope is beat_peaks for one row."""
+    from ecgemotion.signal import beat_peaks, r_peaks
+    from ecgemotion.synthetic import ecg
+
+    x = ecg(10.0, 128.0, hr_bpm=72, seed=1)
+    env, nk = r_peaks(x, 128.0), r_peaks(x, 128.0, method="neurokit")
+    assert np.array_equal(env, beat_peaks(x[None, :], 128.0)[0])
+    assert len(env) == len(nk) >= 10
+    assert np.abs(env - nk).max() <= 3          # within 25 ms at 128 Hz
+    with pytest.raises(ValueError, match="envelope"):
+        r_peaks(x, 128.0, method="pan-tompkins")

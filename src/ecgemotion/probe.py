@@ -147,12 +147,12 @@ def embed_windows(model: torch.nn.Module, windows: np.ndarray, batch: int = 256)
 def mean_beat_templates(windows: np.ndarray, fs: float, before_s: float = 0.25,
                         after_s: float = 0.45) -> np.ndarray:
     """Median beat of each window around NeuroKit2's R peaks, z-scored; zeros without beats."""
-    from ecgemotion.baselines.hrv import _peaks
+    from ecgemotion.signal import r_peaks
 
     a, b = round(before_s * fs), round(after_s * fs)
     out = np.zeros((len(windows), a + b), np.float32)
     for i, w in enumerate(windows):
-        peaks = _peaks(w.astype(np.float64), fs)
+        peaks = r_peaks(w.astype(np.float64), fs, method="neurokit")
         peaks = peaks[(peaks >= a) & (peaks + b <= len(w))]
         if len(peaks):
             t = np.median(np.stack([w[p - a: p + b] for p in peaks]), axis=0)

@@ -182,6 +182,34 @@ def beat_peaks(windows: np.ndarray, fs: float) -> list[np.ndarray]:
             else np.zeros(0, dtype=np.int64) for row, top in zip(env, tops)]
 
 
+R_PEAK_METHODS = ("envelope", "neurokit")
+
+
+def r_peaks(x: np.ndarray, fs: float, method: str = "envelope") -> np.ndarray:
+    """R-peak sample indices of one preprocessed signal (the one R-peak detector of the package).
+
+    ``envelope``: :func:`beat_peaks`'s QRS-envelope peaks, fast, what the quality flags and
+    heart-rate checks use. ``neurokit``: NeuroKit2's detector (``ecg_peaks``, method
+    "neurokit", no artefact correction), slower and better on irregular rhythms, what the HRV
+    features use; a detector failure means no peaks."""
+    if method == "envelope":
+        return beat_peaks(np.asarray(x)[None, :], fs)[0]
+    if method != "neurokit":
+        raise ValueError(f"r_peaks: method must be one of {R_PEAK_METHODS}, found {method!r}")
+    import warnings
+
+    import neurokit2 as nk  # imported lazily: it is slow to import
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _, info = nk.ecg_peaks(x, sampling_rate=int(round(fs)), method="neurokit",
+                                   correct_artifacts=False)
+        except Exception:  # noqa: BLE001 - any failure of the detector means "no peaks"
+            return np.zeros(0, dtype=np.int64)
+    return np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
+
+
 def heart_rate_windows(windows: np.ndarray, fs: float,
                        peaks: list[np.ndarray] | None = None) -> np.ndarray:
     """Heart rate (bpm) per window from the median RR interval; NaN when < 3 beats found."""

@@ -46,7 +46,6 @@ import hashlib
 import json
 import os
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -54,6 +53,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from scipy import signal as sps
+from ecgemotion.signal import r_peaks
 
 __all__ = ["FEATURES", "TIME_FEATURES", "FREQ_FEATURES", "BEAT_FEATURES", "PHYSIO_FEATURES",
            "HF_MIN_S", "LF_MIN_S", "FEATURE_VERSION",
@@ -74,19 +74,6 @@ _INTERP_FS = 4.0
 
 
 # -- features of one window ----------------------------------------------------------------
-def _peaks(x: np.ndarray, fs: float) -> np.ndarray:
-    import neurokit2 as nk  # imported lazily: it is slow to import
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            _, info = nk.ecg_peaks(x, sampling_rate=int(round(fs)), method="neurokit",
-                                   correct_artifacts=False)
-        except Exception:  # noqa: BLE001 - any failure of the detector means "no peaks"
-            return np.zeros(0, dtype=np.int64)
-    return np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
-
-
 def _band_power(freqs: np.ndarray, psd: np.ndarray, lo: float, hi: float) -> float:
     sel = (freqs >= lo) & (freqs < hi)
     if sel.sum() < 2:
@@ -179,7 +166,7 @@ def window_hrv(x: np.ndarray, fs: float) -> np.ndarray:
         out[FEATURES.index("n_beats")] = 0
         return out
     cleaned = _highpass(x[None, :], fs)[0]
-    return features_from_peaks(_peaks(cleaned, fs), fs, len(x) / fs, cleaned)
+    return features_from_peaks(r_peaks(cleaned, fs, method="neurokit"), fs, len(x) / fs, cleaned)
 
 
 def _chunk_features(args) -> np.ndarray:
@@ -194,7 +181,7 @@ def _chunk_features(args) -> np.ndarray:
         cleaned = _highpass(windows[ok], fs)
         window_s = windows.shape[1] / fs
         for i, row in zip(np.flatnonzero(ok), cleaned):
-            out[i] = features_from_peaks(_peaks(row, fs), fs, window_s, row)
+            out[i] = features_from_peaks(r_peaks(row, fs, method="neurokit"), fs, window_s, row)
     return out
 
 
