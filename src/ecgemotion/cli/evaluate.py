@@ -48,7 +48,8 @@ def add_parser(sub, common):
     p.add_argument("--max-folds", type=int, help="run only the first N folds (smoke tests)")
     p.add_argument("--systems", default=None,
                    help=f"comma-separated systems (default: {','.join(DEFAULT_SYSTEMS)}; also "
-                        "hybrid, hybrid-logreg, hybrid-gbm, mm-MODALITY, fusion-late, fusion-early; "
+                        "hybrid, hybrid-logreg, hybrid-gbm, context, synheart, synheart-refit, "
+                        "mm-MODALITY, fusion-late, fusion-early; "
                         "with --modalities: each modality alone, both fusions and hrv-logreg)")
     p.add_argument("--modalities", default=None,
                    help="modalities of a multimodal store to compare and fuse, e.g. ecg,eeg,eda")

@@ -278,7 +278,9 @@ class _Tables:
                                "seconds": info.get("seconds"), "epochs": info.get("epochs"),
                                # multimodal systems: the share of test windows with each modality
                                **({"modalities_used": info["test_share_with_modality"]}
-                                  if "test_share_with_modality" in info else {})})
+                                  if "test_share_with_modality" in info else {}),
+                               # windows a system handled specially, by reason (e.g. synheart's)
+                               **({"counts": info["counts"]} if "counts" in info else {})})
         tm = trial_metrics(index, fold.test, y_test, prob, fold.train, y_train)
         self.trial_rows.append({"system": name, "repeat": fold.repeat, "fold": fold.fold,
                                 **{k: v for k, v in tm.items() if k != "confusion"}})

@@ -27,6 +27,9 @@ Systems (:data:`SYSTEMS`):
 ``hybrid-gbm``   the same inputs -> gradient boosting (class-balanced)
 ``context``      the same inputs mean-pooled over each trial -> logistic regression on the
                  trial labels; each test window gets its trial's P(high)
+``synheart``     the peer ``synheart-emotion`` 0.1.0's shipped stress model, zero-shot, on its
+                 14 HRV features over the window's preceding 60 s (``baselines/synheart.py``)
+``synheart-refit`` the same features -> ExtraTrees refitted on the fold's training rows
 ``mm-MODALITY``  one modality (``mm-ecg``, ``mm-eeg``, ``mm-eda`` ...) through the multimodal
                  model's encoder, from scratch (``models/multimodal.py``): the single-modality
                  arms of a fusion comparison
@@ -51,8 +54,10 @@ from ecgemotion.subjects import subject_keys
 from ecgemotion.training.recipes import MULTIMODAL
 
 DEFAULT_SYSTEMS = ("transformer", "scratch", "cnn", "sarkar", "hrv-logreg", "hrv-forest")
+PEER_SYSTEMS = ("synheart", "synheart-refit")
+"""Systems made from another project's package (the optional ``peers`` extra)."""
 SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-logreg", "hybrid-gbm", "context", "fusion-late",
-                             "fusion-early")
+                             "fusion-early") + PEER_SYSTEMS
 
 ENCODER_SYSTEMS = ("transformer", "scratch", "hybrid", "hybrid-logreg", "hybrid-gbm", "context")
 """The systems that read ``--init`` (the shipped encoder by default)."""
@@ -495,6 +500,83 @@ class TrialContextSystem(System):
             "encoder": str(encoder), "train_trials": int(len(train)), "test_trials": int(len(test))}
 
 
+def recording_keys(index, rows) -> np.ndarray:
+    """``dataset/subject/trial/lead`` of each row: one continuous recording."""
+    keys = trial_keys(index, rows)
+    if "lead" in index.columns:
+        keys = keys + "/" + index.iloc[np.asarray(rows, dtype=np.int64)]["lead"].astype(str).to_numpy()
+    return keys
+
+
+class SynheartSystem(System):
+    """The field's ready-made model as a peer (``baselines/synheart.py``): its shipped
+    ExtraTrees zero-shot, or the same features refitted on the fold. A window's RR intervals
+    come from the windows of its own recording on the same side of the split only."""
+
+    def __init__(self, refit: bool):
+        from ecgemotion.baselines import synheart
+
+        self.refit = refit
+        self.name = "synheart-refit" if refit else "synheart"
+        self.pretrained = not refit
+        context = (f"synheart-emotion's 14 HRV features over the {synheart.CONTEXT_S:g} s of RR "
+                   "intervals ending at each window's end, from windows of the same recording on "
+                   "the same side of the split (a window less than 60 s into its recording takes "
+                   "the recording's first 60 s, or all of it when shorter; counted as "
+                   "short_context)")
+        how = ("-> ExtraTrees (scikit-learn, class-balanced) refitted on the fold's train+val rows"
+               if refit else
+               f"-> its shipped model {synheart.MODEL} (WESAD chest ECG, baseline vs stress), "
+               "zero-shot: P(high) = P(Stress) (for valence 1 - P(Stress))")
+        self.description = (f"{context} {how}; windows with under {synheart.MIN_RR} valid RR "
+                            "intervals in their context get P(high) = 0.5, counted as no_rr")
+
+    def describe(self) -> dict[str, Any]:
+        from ecgemotion.baselines import synheart
+
+        return {**super().describe(), "package": synheart.PACKAGE,
+                "model": "ExtraTreesClassifier (refit)" if self.refit else synheart.MODEL,
+                "context_s": synheart.CONTEXT_S}
+
+    @staticmethod
+    def features(store, rows) -> tuple[np.ndarray, np.ndarray]:
+        """The peer's features of ``rows`` (context from ``rows`` only) and full-context flags."""
+        from ecgemotion.baselines.synheart import beat_times, context_rr, peer_features
+
+        starts = store.index["start_s"].to_numpy(dtype=float)[rows]
+        times = beat_times(store, np.asarray(rows, dtype=np.int64))
+        rr, full = context_rr(times, starts, starts + store.window_len / store.fs,
+                              recording_keys(store.index, rows))
+        return peer_features(rr), full
+
+    def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
+        from ecgemotion.baselines.synheart import high_probability, shipped_stress_probability
+
+        counts: dict[str, int] = {}
+        if self.refit:   # training rows first: the runner's predict phase starts at the test store
+            model, counts["train_rows_without_rr"] = self._fit(ctx, fold, fit_store, seed)
+        test_x, full = self.features(test_store, fold.test)
+        usable = np.isfinite(test_x).all(axis=1)
+        prob = np.full(len(fold.test), 0.5)
+        if usable.any():
+            prob[usable] = (model.predict_proba(test_x[usable])[:, list(model.classes_).index(1)]
+                            if self.refit else
+                            high_probability(shipped_stress_probability(test_x[usable]), ctx.target))
+        counts.update(short_context=int((~full).sum()), no_rr=int((~usable).sum()))
+        return prob, {"counts": counts}
+
+    def _fit(self, ctx, fold, fit_store, seed):
+        """ExtraTrees on the training side's peer features; also the rows it had to leave out."""
+        from sklearn.ensemble import ExtraTreesClassifier
+
+        rows, y = _training_side(ctx, fold, fit_store)
+        train_x, _ = self.features(fit_store, rows)
+        keep = np.isfinite(train_x).all(axis=1) & np.isfinite(y)
+        model = ExtraTreesClassifier(n_estimators=100, class_weight="balanced", random_state=seed,
+                                     n_jobs=1).fit(train_x[keep], y[keep])
+        return model, int((~keep).sum())
+
+
 def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[System], list[str]]:
     """The spec's systems, in its order; returns (systems, notes). ``per_fold_init``: the
     neural systems start from per-fold pre-training (``Context.fold_init``), not ``spec.init``."""
@@ -560,6 +642,11 @@ def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[S
                 "(HRV time domain, RR range, QRS width; standardised on the fold's training "
                 "rows, NaN -> their median) joined to its embedding before the head",
                 pretrained=not scratch_init))
+        elif n in PEER_SYSTEMS:
+            from ecgemotion.baselines.synheart import require
+
+            require()
+            out.append(SynheartSystem(refit=n == "synheart-refit"))
         elif n == "context":
             out.append(TrialContextSystem(f"random:{model}" if scratch_init else str(init)))
         else:  # hybrid-logreg, hybrid-gbm
