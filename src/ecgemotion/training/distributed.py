@@ -6,9 +6,9 @@ Gloo on CPU), trains on its shard of every epoch, and averages gradients with on
 all-reduce per step. The all-reduce is done by hand on a flat buffer instead of
 ``DistributedDataParallel``: DDP arms its gradient hooks in ``forward`` only, and the
 self-supervised objectives call the model's parts directly (``encode``, ``encode_visible``,
-``mae``, ``pool``, ``contrastive_head``; training/objectives.py), so a DDP wrapper would
-silently skip the reduction for them; ``find_unused_parameters=True`` would also cost a graph
-walk per step for the heads each task leaves unused. Only rank 0 writes files.
+``mae``, ``pool``, ``contrastive_head``; training/objectives.py), which a DDP wrapper does
+not see, so their gradients would not be reduced through it; ``find_unused_parameters=True``
+would also cost a graph walk per step. Only rank 0 writes files.
 """
 
 from __future__ import annotations
