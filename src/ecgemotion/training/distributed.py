@@ -4,8 +4,11 @@ Launched by ``torchrun --nproc_per_node=N -m ecgemotion pretrain ...`` (``RANK``
 ``WORLD_SIZE`` in the environment) each process joins a process group (NCCL on GPU,
 Gloo on CPU), trains on its shard of every epoch, and averages gradients with one
 all-reduce per step. The all-reduce is done by hand on a flat buffer instead of
-``DistributedDataParallel`` because pre-training leaves the classifier head unused
-(and fine-tuning the reconstruction head), which plain DDP rejects. Only rank 0 writes files.
+``DistributedDataParallel``: DDP arms its gradient hooks in ``forward`` only, and the
+self-supervised objectives call the model's parts directly (``encode``, ``encode_visible``,
+``mae``, ``pool``, ``contrastive_head``; training/objectives.py), which a DDP wrapper does
+not see, so their gradients would not be reduced through it; ``find_unused_parameters=True``
+would also cost a graph walk per step. Only rank 0 writes files.
 """
 
 from __future__ import annotations
