@@ -522,8 +522,8 @@ class SynheartSystem(System):
         context = (f"synheart-emotion's 14 HRV features over the {synheart.CONTEXT_S:g} s of RR "
                    "intervals ending at each window's end, from windows of the same recording on "
                    "the same side of the split (a window less than 60 s into its recording takes "
-                   "the recording's first 60 s, or all of it when shorter; counted as "
-                   "short_context)")
+                   "the recording's first 60 s, or all of it when shorter: a context under "
+                   "60 s, counted as short_context)")
         how = ("-> ExtraTrees (scikit-learn, class-balanced) refitted on the fold's train+val rows"
                if refit else
                f"-> its shipped model {synheart.MODEL} (WESAD chest ECG, baseline vs stress), "
