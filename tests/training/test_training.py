@@ -167,6 +167,18 @@ def test_pretrain_init_adds_the_head_a_new_objective_needs(tiny_store_path, tmp_
     assert any(k.startswith("contrastive_head.") for k in after)
 
 
+def test_a_time_budget_spent_before_any_validation_still_leaves_a_best_checkpoint(
+        tiny_store_path, tmp_path):
+    """A busy machine can spend a short --minutes budget inside the first epoch; the run must
+    still validate and save best/ (the demo loads it next), not only last/."""
+    store = WindowStore.open(tiny_store_path)
+    _run(store, tmp_path / "run", stop_after_steps=2)            # 6 steps/epoch: no validation yet
+    assert not (tmp_path / "run" / "best").exists()
+    s = _run(store, tmp_path / "run", epochs=None, minutes=1e-4, resume=True)
+    assert s["stopped"].startswith("time budget") and s["steps"] == 3
+    assert s["best_step"] == 3 and (tmp_path / "run" / "best" / "model.safetensors").is_file()
+
+
 def test_fit_returns_the_history_it_logs(tiny_store_path, tmp_path):
     """fit's summary carries the rows of log.csv, so no caller reads the file back."""
     s = _run(WindowStore.open(tiny_store_path), tmp_path / "run", epochs=2)

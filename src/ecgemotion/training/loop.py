@@ -392,6 +392,12 @@ def _train_epoch(run: _Run) -> tuple[str | None, float]:
     return stopped, windows_epoch / max(1e-9, time.time() - t_epoch)
 
 
+def _time_up_unvalidated(run: _Run, stopped: str | None) -> bool:
+    """A time budget that ran out before the first validation: validate the partial epoch so
+    the run still leaves a ``best/`` checkpoint for whoever loads it next (the demo does)."""
+    return bool(stopped) and run.cfg.minutes is not None and run.st.best_step < 0
+
+
 def _end_epoch(run: _Run, wps: float) -> None:
     """Validate, log the epoch's row, keep ``best/`` when it improved, save ``last/``."""
     st, cfg, env, model, task = run.st, run.cfg, run.env, run.model, run.task
@@ -510,7 +516,7 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
     try:
         while st.step < total and stopped is None:
             stopped, wps = _train_epoch(run)
-            if st.step % spe == 0 or st.step >= total:
+            if st.step % spe == 0 or st.step >= total or _time_up_unvalidated(run, stopped):
                 _end_epoch(run, wps)
             elif stopped:
                 run.save_last()
