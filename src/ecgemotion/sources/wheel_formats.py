@@ -27,6 +27,7 @@ class Parsed:
     signal: np.ndarray
     fs: float | None = None  # None: the file does not say, use the table's fs
     info: dict[str, Any] = field(default_factory=dict)  # column, sensor, adc_range...
+    others: dict[str, np.ndarray] = field(default_factory=dict)  # name -> the file's other columns
 
 
 def _text(data: bytes) -> str:
@@ -184,8 +185,13 @@ def parse_npz_ecg(data: bytes, where: str) -> Parsed:
     return Parsed((raw.astype(float) - 1024.0) / 200.0)
 
 
-def parse_bz2_columns(data: bytes, where: str, columns: int = 4, column: int = 0) -> Parsed:
-    """bz2-compressed whitespace text with ``columns`` columns (pyphysio: ECG, EDA, BVP, RESP)."""
+PYPHYSIO_COLUMNS = ("ECG", "EDA", "BVP", "RESP")
+
+
+def parse_bz2_columns(data: bytes, where: str, columns: int = 4, column: int = 0,
+                      names: tuple[str, ...] = PYPHYSIO_COLUMNS) -> Parsed:
+    """bz2-compressed whitespace text with ``columns`` columns (pyphysio: ECG, EDA, BVP, RESP);
+    the ECG column is the signal, the others ride along by name for multimodal stores."""
     try:
         text = bz2.decompress(data).decode("ascii")
     except (OSError, ValueError):
@@ -193,7 +199,8 @@ def parse_bz2_columns(data: bytes, where: str, columns: int = 4, column: int = 0
     table = _rows(text, where, f"{columns} numeric columns")
     if table.shape[1] != columns:
         raise DataError(where, f"expected {columns} columns, found {table.shape[1]}")
-    return Parsed(table[:, column].copy())
+    others = {n: table[:, i].copy() for i, n in enumerate(names[:columns]) if i != column}
+    return Parsed(table[:, column].copy(), others=others)
 
 
 def parse_csv_column(data: bytes, where: str) -> Parsed:
