@@ -47,9 +47,12 @@ def test_the_live_page_shows_windows_arrive_with_their_flags(models_dir, tmp_pat
     writer = _Writer(live)
     writer.start()
     codes = []
+    # --idle-timeout 4, not 1: on a loaded machine the command's start (imports, model load)
+    # can hold the writer thread back for over a second, and the run then ended before the page
+    # was opened (CI-style flake: "fewer than one 10-s window of samples arrived")
     run = threading.Thread(target=lambda: codes.append(main(
         ["predict", str(live), "--model", str(models_dir), "--fs", str(FS), "--follow",
-         "--delay", "0", "--idle-timeout", "1", "--serve", "0", "--out", str(out)])))
+         "--delay", "0", "--idle-timeout", "4", "--serve", "0", "--out", str(out)])))
     run.start()
     try:
         said, deadline = "", time.time() + 60
