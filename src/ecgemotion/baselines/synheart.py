@@ -72,9 +72,11 @@ def context_rr(times: list[np.ndarray], starts, ends, keys) -> tuple[list[np.nda
     windows of the same recording given here, and whether that context spans a full 60 s."""
     starts, ends, keys = (np.asarray(a) for a in (starts, ends, keys))
     spans = context_spans(starts, ends, keys)
+    same = {k: np.flatnonzero(keys == k) for k in np.unique(keys)}   # rows per recording, once
     rr, full = [], np.zeros(len(starts), dtype=bool)
     for i, (lo, hi) in enumerate(spans):
-        inside = np.flatnonzero((keys == keys[i]) & (starts >= lo - 1e-6) & (ends <= hi + 1e-6))
+        mine = same[keys[i]]
+        inside = mine[(starts[mine] >= lo - 1e-6) & (ends[mine] <= hi + 1e-6)]
         beats = np.sort(np.concatenate([times[j] for j in inside]))
         if len(beats):
             beats = beats[np.concatenate([[True], np.diff(beats) >= MIN_BEAT_GAP_S])]
