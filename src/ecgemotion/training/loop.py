@@ -457,6 +457,28 @@ def _start_state(cfg: TrainConfig, out_dir: Path, model: nn.Module, optimizer, s
     return st
 
 
+def _train(run: _Run) -> str | None:
+    """Epochs until the planned total or a stop (time budget, signal): an epoch that ends
+    validates and checkpoints, an interrupted one saves ``last/``. Returns why it stopped."""
+    st, stopped = run.st, None
+    run.model.train()
+    try:
+        while st.step < run.total and stopped is None:
+            stopped, wps = _train_epoch(run)
+            if st.step % run.spe == 0 or st.step >= run.total or _time_up_unvalidated(run, stopped):
+                _end_epoch(run, wps)
+            elif stopped:
+                run.save_last()
+    except KeyboardInterrupt:
+        run.save_last()
+        raise
+    finally:
+        if run.bar is not None:
+            run.bar.close()
+        run.log.close()
+    return stopped
+
+
 def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_dir: str | Path,
         ui=None, run_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train ``model`` on ``train_ds`` for ``task``; validate on ``val_ds`` every epoch.
@@ -486,14 +508,11 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
 
-    if not st.total_steps:
-        if cfg.steps is not None:
-            st.total_steps = cfg.steps
-        elif cfg.epochs is not None:
-            st.total_steps = cfg.epochs * spe
-        else:
-            st.total_steps = _calibrate_total(model, task, train_ds, len(val_ds), cfg, env,
-                                              device, autocast, spe)
+    if not st.total_steps:  # a resumed run keeps the total it planned
+        st.total_steps = (cfg.steps if cfg.steps is not None else
+                          cfg.epochs * spe if cfg.epochs is not None else
+                          _calibrate_total(model, task, train_ds, len(val_ds), cfg, env, device,
+                                           autocast, spe))
     total = st.total_steps
     val_pos = _val_positions(len(val_ds), cfg, env)
     info = {"task": task.name, "train_config": asdict(cfg), "model_config": model.config.to_dict(),
@@ -511,22 +530,7 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
                if ui is not None and main else None)
     run.t_start = run.last_ckpt = time.time()
     run.elapsed0 = st.elapsed
-    stopped: str | None = None
-    model.train()
-    try:
-        while st.step < total and stopped is None:
-            stopped, wps = _train_epoch(run)
-            if st.step % spe == 0 or st.step >= total or _time_up_unvalidated(run, stopped):
-                _end_epoch(run, wps)
-            elif stopped:
-                run.save_last()
-    except KeyboardInterrupt:
-        run.save_last()
-        raise
-    finally:
-        if run.bar is not None:
-            run.bar.close()
-        log.close()
+    stopped = _train(run)
 
     summary = {
         "task": task.name, "out": str(out_dir), "best": str(best_dir), "last": str(last_dir),
