@@ -50,6 +50,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ecgemotion.errors import ConfigError
+from ecgemotion.row_cache import RowCache
 from ecgemotion.subjects import subject_keys
 from ecgemotion.training.recipes import MULTIMODAL
 
@@ -134,17 +135,15 @@ class EmbeddingCache:
 
     def __init__(self, store):
         self._store = store
-        self._values: dict[str, dict[int, np.ndarray]] = {}
+        self._caches: dict[str, RowCache] = {}
 
     def __call__(self, rows: np.ndarray, encoder: str) -> np.ndarray:
         from ecgemotion.probe import embed_windows, load_encoder
 
-        values = self._values.setdefault(encoder, {})
-        todo = np.unique([r for r in rows.tolist() if r not in values]).astype(np.int64)
-        if len(todo):
-            values.update(zip(todo.tolist(), embed_windows(load_encoder(encoder),
-                                                           self._store.windows(todo))))
-        return np.stack([values[r] for r in rows.tolist()])
+        if encoder not in self._caches:
+            self._caches[encoder] = RowCache(
+                self._store, lambda w: embed_windows(load_encoder(encoder), w), "embeddings")
+        return self._caches[encoder](rows)
 
 
 class SubsetStore:
