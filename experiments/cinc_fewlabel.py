@@ -18,7 +18,11 @@ pre-training), each record its own subject.
   the hybrids of ``models/hybrid.py``: ``hybrid`` (the pre-trained run with the window's
   physiological features joined to the embedding, same recipe), ``hybrid-logreg`` /
   ``hybrid-gbm`` (frozen ``--pretrained`` embedding + the features, fitted on train +
-  validation like the HRV models).
+  validation like the HRV models); the synheart peer (``baselines/synheart.py``, needs
+  ``ecgemotion[peers]``): ``synheart-refit`` (its 14 HRV features over each record's RR
+  intervals, up to 60 s -> ExtraTrees on train + validation) and ``synheart`` (its shipped
+  WESAD stress model zero-shot, P(AF) = P(stress): a stress model, not an AF detector,
+  listed because every report compares with the field's ready-made model).
 - Metrics on the test set at window level (bootstrap resampling whole test records) and
   at record level (mean P(AF) over a record's windows): accuracy, balanced accuracy,
   macro-F1, AUROC; 95 % percentile bootstrap CIs; mean ± std over seeds.
@@ -69,6 +73,28 @@ def evaluate(index: pd.DataFrame, rows: np.ndarray, y: np.ndarray, prob: np.ndar
     return out
 
 
+def synheart_probability(refit: bool, peer, lab: np.ndarray, y_lab: np.ndarray,
+                         test_rows: np.ndarray, seed: int) -> np.ndarray:
+    """P(AF) of a synheart system (``peer(rows)``: its features); 0.5 for a window whose
+    record gives under 10 RR intervals."""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    from ecgemotion.baselines.synheart import shipped_stress_probability
+
+    test_x = peer(test_rows)
+    usable = np.isfinite(test_x).all(axis=1)
+    prob = np.full(len(test_rows), 0.5)
+    if refit:
+        x = peer(lab)
+        keep = np.isfinite(x).all(axis=1)
+        model = ExtraTreesClassifier(n_estimators=100, class_weight="balanced", random_state=seed,
+                                     n_jobs=1).fit(x[keep], y_lab[keep])
+        prob[usable] = model.predict_proba(test_x[usable])[:, list(model.classes_).index(1)]
+    else:
+        prob[usable] = shipped_stress_probability(test_x[usable])
+    return prob
+
+
 def main(argv: list[str] | None = None) -> int:
     data = Path(os.environ.get("ECGEMOTION_DATA", "/work/data"))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--systems", default="pretrained,scratch,hrv-logreg,hrv-forest",
-                   help="also: hybrid, hybrid-logreg, hybrid-gbm")
+                   help="also: hybrid, hybrid-logreg, hybrid-gbm, synheart, synheart-refit")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-test-records", type=int, default=None, help=argparse.SUPPRESS)
@@ -146,6 +172,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"frozen {args.pretrained} embeddings of {len(rows)} windows: "
               f"{time.time() - t0:.1f} s", flush=True)
 
+    peer_rows: dict[int, np.ndarray] = {}
+
+    def peer(r: np.ndarray) -> np.ndarray:
+        """synheart's features of rows ``r`` (whole records: a window's context is its own
+        record's windows, so computing them for any set of whole records gives the same)."""
+        from ecgemotion.evaluation.systems import SynheartSystem
+
+        new = np.array([i for i in r.tolist() if i not in peer_rows], dtype=np.int64)
+        if len(new):
+            t0 = time.time()
+            peer_rows.update(zip(new.tolist(), SynheartSystem.features(store, new)[0]))
+            print(f"synheart features of {len(new)} windows: {time.time() - t0:.1f} s", flush=True)
+        return np.stack([peer_rows[i] for i in r.tolist()])
+
     def hybrid_rows(r):
         return hybrid_table(np.stack([embedding[i] for i in r.tolist()]), hrv(r))
     results = []
@@ -170,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
                                                 model=system.split("-", 1)[1], seed=seed,
                                                 class_weight="balanced")
                     y_fit = y_lab
+                elif system.startswith("synheart"):
+                    prob = synheart_probability(system == "synheart-refit", peer, lab, y_lab,
+                                                test_rows, seed)
+                    y_fit = y_lab
                 elif system.startswith("hybrid-"):
                     prob = fit_predict_hybrid(hybrid_rows(lab), y_lab, hybrid_rows(test_rows),
                                               model=system.split("-", 1)[1], seed=seed,
@@ -180,9 +224,11 @@ def main(argv: list[str] | None = None) -> int:
                     net = build_model(init, store, "fast", seed=seed)
                     view = store
                     if system == "hybrid":
-                        net, view = hybridise(net, hrv, tr, y_all[tr]), WithFeatures(store, hrv)
+                        net = hybridise(net, hrv, tr, y_all[tr], groups=rec_of[tr])
+                        view = WithFeatures(store, hrv)
                     cfg = TrainConfig(epochs=epochs[fraction], batch_size=args.batch_size,
-                                      lr=args.lr, warmup_fraction=0.1, seed=seed, device="cpu")
+                                      lr=args.lr, warmup_fraction=0.1, seed=seed, device="cpu",
+                                      validate_start=system == "hybrid")
                     run_dir = args.out / "runs" / f"{system}-f{fraction:g}-s{seed}"
                     net, summary = fit_classifier(net, view, tr, va, "af", run_dir, cfg,
                                                   keep_checkpoints=False)

@@ -208,6 +208,8 @@ def _quiet_ui(ctx):
 class NeuralSystem(System):
     """A network fine-tuned on the fold (all weights, or the head only with ``freeze``)."""
 
+    train_overrides: dict[str, Any] = {}   # TrainConfig fields this system sets for itself
+
     @property
     def fold_key(self) -> str:
         """Whose per-fold pre-trained folder (``Context.fold_init``) this system starts from."""
@@ -232,7 +234,7 @@ class NeuralSystem(System):
         net = build_model(init, fit_store, self.model, self.overrides, seed=seed,
                           architecture_only=self.architecture_only)
         net, fit_store, test_store = self.adapt(ctx, net, fold, fit_store, test_store)
-        cfg = replace(ctx.train_cfg, seed=seed)
+        cfg = replace(ctx.train_cfg, seed=seed, **self.train_overrides)
         net, summary = fit_classifier(net, fit_store, fold.train, fold.val, ctx.target, run_dir,
                                       cfg, freeze=self.freeze, ui=_quiet_ui(ctx),
                                       keep_checkpoints=ctx.keep_checkpoints,
@@ -253,12 +255,14 @@ class HybridNeuralSystem(NeuralSystem):
     its embedding (``models/hybrid.py``), normalised on the fold's training rows."""
 
     fold_key = "transformer"
+    train_overrides = {"validate_start": True}   # falls back to its fitted feature path
 
     def adapt(self, ctx, net, fold, fit_store, test_store):
         from ecgemotion.models.hybrid import WithFeatures, hybridise
 
         y_train = fit_store.index[f"y_{ctx.target}"].to_numpy(dtype=float)[fold.train]
-        return (hybridise(net, fit_store.hrv, fold.train, y_train), WithFeatures(fit_store),
+        groups = subject_keys(fit_store.index, fold.train)
+        return (hybridise(net, fit_store.hrv, fold.train, y_train, groups), WithFeatures(fit_store),
                 WithFeatures(test_store))
 
 

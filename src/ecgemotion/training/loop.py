@@ -66,6 +66,9 @@ class TrainConfig:
     checkpoint_every_s: float = 600.0  # also save ``last`` this often within an epoch
     resume: bool = False
     stop_after_steps: int | None = None  # stop (and checkpoint) early, as if killed: tests
+    # validate the starting weights as "epoch 0", a candidate for best/: a model that starts
+    # as a fitted baseline (the hybrid's feature path) keeps it when no epoch beats it
+    validate_start: bool = False
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, **overrides: Any) -> "TrainConfig":
@@ -402,12 +405,12 @@ def _end_epoch(run: _Run, wps: float) -> None:
     """Validate, log the epoch's row, keep ``best/`` when it improved, save ``last/``."""
     st, cfg, env, model, task = run.st, run.cfg, run.env, run.model, run.task
     val = validation_pass(model, task, run.val_ds, run.val_pos, cfg.batch_size, run.device, run.autocast)
-    train_loss = st.epoch_loss_sum / max(1, st.epoch_loss_n)
+    train_loss = st.epoch_loss_sum / st.epoch_loss_n if st.epoch_loss_n else float("nan")
     train_loss = allreduce_sum([train_loss], run.device)[0] / env.world_size
     st.epoch_loss_sum, st.epoch_loss_n = 0.0, 0
     st.last_val = val
     row = {"epoch": (st.step - 1) // run.spe + 1, "step": st.step, "train_loss": train_loss,
-           "val_loss": val["loss"], "lr": lr_at(st.step - 1, run.total, cfg),
+           "val_loss": val["loss"], "lr": lr_at(st.step - 1, run.total, cfg) if st.step else 0.0,
            "windows_per_s": wps, "elapsed": round(st.elapsed, 2),
            **{f"val_{k}": v for k, v in val.items() if k != "loss"}}
     st.history.append(row)
@@ -463,6 +466,8 @@ def _train(run: _Run) -> str | None:
     st, stopped = run.st, None
     run.model.train()
     try:
+        if run.cfg.validate_start and st.step == 0:
+            _end_epoch(run, 0.0)
         while st.step < run.total and stopped is None:
             stopped, wps = _train_epoch(run)
             if st.step % run.spe == 0 or st.step >= run.total or _time_up_unvalidated(run, stopped):
