@@ -20,8 +20,9 @@ random and realistic windows; a max |difference| above --tolerance is an error.
 
 
 def add_parser(sub, common):
-    p = sub.add_parser("export", parents=[common], help="export a fine-tuned model to ONNX",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ecgemotion.cli.ui import add_command
+    p = add_command(sub, common, "export", "export a fine-tuned model to ONNX",
+                    EXAMPLES)
     p.add_argument("--model", required=True, metavar="DIR",
                    help="fine-tuned model folder (or a folder of them)")
     p.add_argument("--onnx", metavar="FILE", help="output file (default: DIR/model.onnx)")

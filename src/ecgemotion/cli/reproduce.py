@@ -46,12 +46,11 @@ QUICK = {
 
 def add_parser(sub, common):
     from ecgemotion.cli.finetune import add_train_flags
-    from ecgemotion.cli.ui import plain
+    from ecgemotion.cli.ui import add_command
     from ecgemotion.evaluation.systems import DEFAULT_SYSTEMS
 
-    p = sub.add_parser("reproduce", parents=[common], help="reproduce the paper's AMIGOS table",
-                       description=plain(__doc__), epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, common, "reproduce", "reproduce the paper's AMIGOS table",
+                    EPILOG, __doc__)
     p.add_argument("--amigos", required=True, help="AMIGOS pre-processed release folder")
     p.add_argument("--pretrain", metavar="NAME=PATH,...",
                    help="unlabelled pre-training datasets, e.g. dreamer=PATH,ascertain=PATH,pspm=PATH")
