@@ -643,7 +643,10 @@ def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[S
                 "hybrid", None if scratch_init else init, model, overrides,
                 f"encoder from {where} fully fine-tuned with the window's physiological features "
                 "(HRV time domain, RR range, QRS width; standardised on the fold's training "
-                "rows, NaN -> their median) joined to its embedding before the head",
+                "rows, NaN -> their median) joined to its embedding before the head, plus a "
+                "linear feature path started at a logistic regression (L2 strength chosen across "
+                "training subjects); the start is validated as epoch 0 and kept when no epoch "
+                "lowers the validation loss",
                 pretrained=not scratch_init))
         elif n in PEER_SYSTEMS:
             from ecgemotion.baselines.synheart import require
