@@ -354,6 +354,7 @@ class Probe:
 
         from ecgemotion.training.finetune import build_model, fit_classifier, predict_proba
         from ecgemotion.training.loop import TrainConfig
+        from ecgemotion.training.recipes import FEWLABEL
 
         cinc, rows = self.stores["cinc"], self.an_rows
         test_rows = rows[self.test_mask]
@@ -365,8 +366,7 @@ class Probe:
             va = rows[np.isin(self.record[rows], val)]
             init = "scratch" if rep.startswith("random") else rep.partition("@")[0]
             net = build_model(init, cinc, "fast", seed=seed)
-            cfg = TrainConfig(epochs=epochs, batch_size=32, lr=3e-4, warmup_fraction=0.1,
-                              seed=seed, device="cpu")
+            cfg = TrainConfig.from_recipe(FEWLABEL, epochs=epochs, seed=seed, device="cpu")
             with tempfile.TemporaryDirectory(dir=work) as tmp:
                 net, _ = fit_classifier(net, cinc, tr, va, "af", Path(tmp), cfg,
                                         keep_checkpoints=False)
