@@ -16,7 +16,8 @@ pre-training), each record its own subject.
   (``baselines/hrv.py``) with logistic regression and a random forest (class-balanced,
   fitted on the same labelled records: train + validation). Optional (``--systems``):
   the hybrids of ``models/hybrid.py``: ``hybrid`` (the pre-trained run with the window's
-  physiological features joined to the embedding, same recipe), ``hybrid-logreg`` /
+  physiological features joined to the embedding, same recipe), ``hybrid-ctx`` (the same
+  with the 60-s context HRV features of ``baselines/context.py``), ``hybrid-logreg`` /
   ``hybrid-gbm`` (frozen ``--pretrained`` embedding + the features, fitted on train +
   validation like the HRV models); the synheart peer (``baselines/synheart.py``, needs
   ``ecgemotion[peers]``): ``synheart-refit`` (its 14 HRV features over each record's RR
@@ -50,6 +51,7 @@ from ecgemotion.probe import draw, is_test  # one home for the test records and 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ROOT / "src" / "ecgemotion" / "pretrained" / "ecgemotion-base" / "splits.json"
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "auroc")
+CHEAP_HYBRIDS = ("hybrid-logreg", "hybrid-gbm")   # frozen embedding + features, no training
 
 
 def evaluate(index: pd.DataFrame, rows: np.ndarray, y: np.ndarray, prob: np.ndarray,
@@ -107,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--systems", default="pretrained,scratch,hrv-logreg,hrv-forest",
-                   help="also: hybrid, hybrid-logreg, hybrid-gbm, synheart, synheart-refit")
+                   help="also: hybrid, hybrid-ctx, hybrid-logreg, hybrid-gbm, synheart, "
+                        "synheart-refit")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-test-records", type=int, default=None, help=argparse.SUPPRESS)
@@ -117,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from ecgemotion.baselines.hrv import HRVFeatureCache, fit_predict_features
-    from ecgemotion.models.hybrid import WithFeatures, fit_predict_hybrid, hybrid_table, hybridise
+    from ecgemotion.baselines.context import CONTEXT_FEATURES
+    from ecgemotion.baselines.hrv import PHYSIO_FEATURES
+    from ecgemotion.models.hybrid import (ContextFeatures, WithFeatures, fit_predict_hybrid,
+                                          hybrid_table, hybridise)
+    CTX_FEATURES = PHYSIO_FEATURES + CONTEXT_FEATURES
     from ecgemotion.probe import FeatureCache
     from ecgemotion.preprocess import PreprocessConfig
     from ecgemotion.sources import get_source
@@ -165,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     hrv_test = hrv(test_rows) if any(s.startswith("hrv") for s in systems) else None
     print(f"HRV features of {len(test_rows)} test windows: {time.time() - t0:.1f} s", flush=True)
     embedding = None
-    if any(s.startswith("hybrid-") for s in systems):   # frozen embeddings of every row, once
+    if set(systems) & set(CHEAP_HYBRIDS):   # frozen embeddings of every row, once
         t0 = time.time()
         emb = FeatureCache(args.out / "embeddings")(store, rows, args.pretrained)
         embedding = dict(zip(rows.tolist(), emb))
@@ -214,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                     prob = synheart_probability(system == "synheart-refit", peer, lab, y_lab,
                                                 test_rows, seed)
                     y_fit = y_lab
-                elif system.startswith("hybrid-"):
+                elif system in CHEAP_HYBRIDS:
                     prob = fit_predict_hybrid(hybrid_rows(lab), y_lab, hybrid_rows(test_rows),
                                               model=system.split("-", 1)[1], seed=seed,
                                               groups=rec_of[lab])
@@ -226,9 +233,14 @@ def main(argv: list[str] | None = None) -> int:
                     if system == "hybrid":
                         net = hybridise(net, hrv, tr, y_all[tr], groups=rec_of[tr])
                         view = WithFeatures(store, hrv)
+                    elif system == "hybrid-ctx":     # + 60-s context features, per side
+                        table = ContextFeatures(store, hrv, [lab, test_rows])
+                        net = hybridise(net, table, tr, y_all[tr], groups=rec_of[tr],
+                                        features=CTX_FEATURES)
+                        view = WithFeatures(store, table, CTX_FEATURES)
                     cfg = TrainConfig(epochs=epochs[fraction], batch_size=args.batch_size,
                                       lr=args.lr, warmup_fraction=0.1, seed=seed, device="cpu",
-                                      validate_start=system == "hybrid")
+                                      validate_start=system.startswith("hybrid"))
                     run_dir = args.out / "runs" / f"{system}-f{fraction:g}-s{seed}"
                     net, summary = fit_classifier(net, view, tr, va, "af", run_dir, cfg,
                                                   keep_checkpoints=False)

@@ -142,7 +142,7 @@ def test_hybrid_systems_evaluate_without_leakage(amigos_store, tiny_encoder, tmp
         spy.tracer(event, fold, system)
 
     res = evaluate(spy, "arousal", "subject",
-                   SystemSpec("hybrid,hybrid-logreg,hybrid-gbm,hrv-logreg,context",
+                   SystemSpec("hybrid,hybrid-ctx,hybrid-logreg,hybrid-gbm,hrv-logreg,context",
                               init=tiny_encoder),
                    tmp_path / "e", EvaluationOptions(train_cfg=TrainConfig(epochs=1, batch_size=16),
                                                      k=3, max_folds=2, n_boot=50, tracer=tracer))
@@ -152,7 +152,7 @@ def test_hybrid_systems_evaluate_without_leakage(amigos_store, tiny_encoder, tmp
             assert not np.intersect1d(rows, fold.test).size, (system, fold_name)
         else:
             assert np.isin(rows, fold.test).all(), (system, fold_name)
-    for name in ("hybrid", "hybrid-logreg", "hybrid-gbm"):
+    for name in ("hybrid", "hybrid-ctx", "hybrid-logreg", "hybrid-gbm"):
         assert len([f for f in res["folds"] if f["system"] == name]) == 2
         assert set(res["bootstrap_ci"][name]) >= {"balanced_accuracy", "auroc", "trial_accuracy"}
     # the trial-context system answers once per trial; trial-level metrics carry CIs

@@ -22,6 +22,8 @@ Systems (:data:`SYSTEMS`):
 ``hrv-forest``   HRV features + random forest (class-balanced)
 ``hybrid``       the ``transformer`` system with the window's physiological features
                  (``models/hybrid.py``) joined to its embedding before the head
+``hybrid-ctx``   ``hybrid`` with 60-s context HRV features (SD2, HF power, sample entropy,
+                 DFA a1 ...; ``baselines/context.py``) beside the window's (evaluation only)
 ``hybrid-logreg`` frozen ``--init`` embedding + the same features -> standardised
                  logistic regression (class-balanced)
 ``hybrid-gbm``   the same inputs -> gradient boosting (class-balanced)
@@ -51,16 +53,17 @@ import numpy as np
 
 from ecgemotion.errors import ConfigError
 from ecgemotion.row_cache import RowCache
-from ecgemotion.subjects import subject_keys
+from ecgemotion.subjects import recording_keys, subject_keys, trial_keys
 from ecgemotion.training.recipes import MULTIMODAL
 
 DEFAULT_SYSTEMS = ("transformer", "scratch", "cnn", "sarkar", "hrv-logreg", "hrv-forest")
 PEER_SYSTEMS = ("synheart", "synheart-refit")
 """Systems made from another project's package (the optional ``peers`` extra)."""
-SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-logreg", "hybrid-gbm", "context", "fusion-late",
-                             "fusion-early") + PEER_SYSTEMS
+SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-ctx", "hybrid-logreg", "hybrid-gbm", "context",
+                             "fusion-late", "fusion-early") + PEER_SYSTEMS
 
-ENCODER_SYSTEMS = ("transformer", "scratch", "hybrid", "hybrid-logreg", "hybrid-gbm", "context")
+ENCODER_SYSTEMS = ("transformer", "scratch", "hybrid", "hybrid-ctx", "hybrid-logreg", "hybrid-gbm",
+                   "context")
 """The systems that read ``--init`` (the shipped encoder by default)."""
 
 
@@ -266,6 +269,26 @@ class HybridNeuralSystem(NeuralSystem):
                 WithFeatures(test_store))
 
 
+class HybridContextSystem(HybridNeuralSystem):
+    """``hybrid`` with the 60-s context HRV features (``baselines/context.py``) beside the
+    window's own: each side of the fold (train+val, test) builds its contexts from its own
+    windows. Evaluation only for now: ``finetune``/``predict`` build the window-only hybrid."""
+
+    def adapt(self, ctx, net, fold, fit_store, test_store):
+        from ecgemotion.baselines.context import CONTEXT_FEATURES
+        from ecgemotion.baselines.hrv import PHYSIO_FEATURES
+        from ecgemotion.models.hybrid import ContextFeatures, WithFeatures, hybridise
+
+        features = PHYSIO_FEATURES + CONTEXT_FEATURES
+        fit_of = ContextFeatures(fit_store, fit_store.hrv, [np.concatenate([fold.train, fold.val])])
+        # a lambda: touching test_store.hrv here would start the runner's predict phase
+        test_of = ContextFeatures(test_store, lambda rows: test_store.hrv(rows), [fold.test])
+        y_train = fit_store.index[f"y_{ctx.target}"].to_numpy(dtype=float)[fold.train]
+        groups = subject_keys(fit_store.index, fold.train)
+        return (hybridise(net, fit_of, fold.train, y_train, groups, features),
+                WithFeatures(fit_store, fit_of, features), WithFeatures(test_store, test_of, features))
+
+
 class SarkarSystem(System):
     name = "sarkar"
     pretrained = True
@@ -450,12 +473,6 @@ class SystemSpec:
                 "modalities": list(self.modalities)}
 
 
-def trial_keys(index, rows) -> np.ndarray:
-    """``dataset/subject/trial`` of each row: the unit a trial-context model pools over."""
-    sub = index.iloc[np.asarray(rows, dtype=np.int64)]
-    return subject_keys(index, rows) + "/" + sub["trial"].astype(str).to_numpy()
-
-
 def trial_means(table, keys: np.ndarray):
     """Column means of ``table`` per trial key (NaN-aware), in sorted key order."""
     import pandas as pd
@@ -503,14 +520,6 @@ class TrialContextSystem(System):
             "encoder": str(encoder), "train_trials": int(len(train)), "test_trials": int(len(test))}
 
 
-def recording_keys(index, rows) -> np.ndarray:
-    """``dataset/subject/trial/lead`` of each row: one continuous recording."""
-    keys = trial_keys(index, rows)
-    if "lead" in index.columns:
-        keys = keys + "/" + index.iloc[np.asarray(rows, dtype=np.int64)]["lead"].astype(str).to_numpy()
-    return keys
-
-
 class SynheartSystem(System):
     """The field's ready-made model as a peer (``baselines/synheart.py``): its shipped
     ExtraTrees zero-shot, or the same features refitted on the fold. A window's RR intervals
@@ -544,7 +553,8 @@ class SynheartSystem(System):
     @staticmethod
     def features(store, rows) -> tuple[np.ndarray, np.ndarray]:
         """The peer's features of ``rows`` (context from ``rows`` only) and full-context flags."""
-        from ecgemotion.baselines.synheart import beat_times, context_rr, peer_features
+        from ecgemotion.baselines.context import beat_times, context_rr
+        from ecgemotion.baselines.synheart import peer_features
 
         starts = store.index["start_s"].to_numpy(dtype=float)[rows]
         times = beat_times(store, np.asarray(rows, dtype=np.int64))
@@ -647,6 +657,15 @@ def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[S
                 "linear feature path started at a logistic regression (L2 strength chosen across "
                 "training subjects); the start is validated as epoch 0 and kept when no epoch "
                 "lowers the validation loss",
+                pretrained=not scratch_init))
+        elif n == "hybrid-ctx":
+            where = "scratch" if scratch_init else (init or "per-fold pre-training")
+            out.append(HybridContextSystem(
+                "hybrid-ctx", None if scratch_init else init, model, overrides,
+                f"the hybrid (encoder from {where}) with 60-s context HRV features (mean HR, "
+                "SDNN, RMSSD, pNN50, irregular share, SD2, HF power, sample entropy, DFA a1 over "
+                "the RR intervals of the 60 s ending at the window, from windows of its own "
+                "recording on the same side of the split) beside the window's own",
                 pretrained=not scratch_init))
         elif n in PEER_SYSTEMS:
             from ecgemotion.baselines.synheart import require

@@ -172,27 +172,55 @@ class HybridClassifier(nn.Module):
         return {"logits": logits, "features": h}
 
 
-def hybridise(net: nn.Module, hrv_of, train_rows, y_train, groups=None) -> HybridClassifier:
-    """``net``'s encoder with a hybrid head fitted (normalisation, linear path) on the HRV
-    table ``hrv_of(train_rows)``, labels and (optional) subjects of the training rows only."""
-    hybrid = HybridClassifier(net)
-    hybrid.fit_training_side(physio_matrix(hrv_of(train_rows)), y_train, groups)
+def hybridise(net: nn.Module, hrv_of, train_rows, y_train, groups=None,
+              features=PHYSIO_FEATURES) -> HybridClassifier:
+    """``net``'s encoder with a hybrid head on ``features`` fitted (normalisation, linear
+    path) on the feature table ``hrv_of(train_rows)``, labels and (optional) subjects of the
+    training rows only."""
+    hybrid = HybridClassifier(net, features)
+    hybrid.fit_training_side(physio_matrix(hrv_of(train_rows), features), y_train, groups)
     return hybrid
+
+
+class ContextFeatures:
+    """``hrv_of`` for a hybrid that also reads the 60-s context features
+    (``baselines/context.py``): each row's window features beside its context features. The
+    context is computed per ``side`` (e.g. a fold's train+val rows, or its test rows) when a
+    row of that side is first asked for, so a window's context never reaches across a split
+    and the test side is read only when the test rows are."""
+
+    def __init__(self, store, hrv_of, sides):
+        self._store, self._hrv_of = store, hrv_of
+        self._sides = [np.asarray(rows, dtype=np.int64) for rows in sides]
+        self._context: dict[int, pd.DataFrame] = {}
+
+    def _table(self, rows: np.ndarray) -> pd.DataFrame:
+        from ecgemotion.baselines.context import context_table
+
+        for i, side in enumerate(self._sides):
+            if i not in self._context and np.isin(rows, side).any():
+                self._context[i] = context_table(self._store, side).set_index(pd.Index(side))
+        return pd.concat(self._context.values()).loc[rows]
+
+    def __call__(self, rows) -> pd.DataFrame:
+        rows = np.asarray(rows, dtype=np.int64)
+        return pd.concat([self._hrv_of(rows).reset_index(drop=True),
+                          self._table(rows).reset_index(drop=True)], axis=1)
 
 
 class WithFeatures:
     """A store view whose ``windows(rows)`` returns each window followed by its raw
     physiological features, the input :class:`HybridClassifier` takes; everything else
-    passes through. ``hrv_of(rows)`` gives the HRV table (default: ``store.hrv``, which a
-    traced evaluation store reports to the leakage guard)."""
+    passes through. ``hrv_of(rows)`` gives the feature table (default: ``store.hrv``, which a
+    traced evaluation store reports to the leakage guard); ``features`` names its columns."""
 
-    def __init__(self, store, hrv_of=None):
-        self._store, self._hrv_of = store, hrv_of
+    def __init__(self, store, hrv_of=None, features=PHYSIO_FEATURES):
+        self._store, self._hrv_of, self._features = store, hrv_of, features
 
     def windows(self, rows) -> np.ndarray:
         w = np.asarray(self._store.windows(rows), dtype=np.float32)
         table = self._hrv_of(rows) if self._hrv_of is not None else self._store.hrv(rows)
-        return np.concatenate([w, physio_matrix(table)], axis=1)
+        return np.concatenate([w, physio_matrix(table, self._features)], axis=1)
 
     def __getattr__(self, name: str):
         return getattr(self._store, name)
