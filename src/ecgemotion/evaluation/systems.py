@@ -590,6 +590,20 @@ class SynheartSystem(System):
         return model, int((~keep).sum())
 
 
+HYBRID_DESCRIPTIONS = {
+    "hybrid": ("encoder from {where} fully fine-tuned with the window's physiological features "
+               "(HRV time domain, RR range, QRS width; standardised on the fold's training rows, "
+               "NaN -> their median) joined to its embedding before the head, plus a linear "
+               "feature path started at a logistic regression (L2 strength chosen across training "
+               "subjects); the start is validated as epoch 0 and kept when no epoch lowers the "
+               "validation loss"),
+    "hybrid-ctx": ("the hybrid (encoder from {where}) with 60-s context HRV features (mean HR, "
+                   "SDNN, RMSSD, pNN50, irregular share, SD2, HF power, sample entropy, DFA a1 "
+                   "over the RR intervals of the 60 s ending at the window, from windows of its "
+                   "own recording on the same side of the split) beside the window's own"),
+}
+
+
 def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[System], list[str]]:
     """The spec's systems, in its order; returns (systems, notes). ``per_fold_init``: the
     neural systems start from per-fold pre-training (``Context.fold_init``), not ``spec.init``."""
@@ -647,26 +661,11 @@ def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[S
                 raise ConfigError(f"{n} fuses modalities: give two or more with --modalities "
                                   f"(found {','.join(spec.modalities)})")
             out.append(MultimodalSystem(n, list(spec.modalities), n.split("-")[1]))
-        elif n == "hybrid":
+        elif n in HYBRID_DESCRIPTIONS:
             where = "scratch" if scratch_init else (init or "per-fold pre-training")
-            out.append(HybridNeuralSystem(
-                "hybrid", None if scratch_init else init, model, overrides,
-                f"encoder from {where} fully fine-tuned with the window's physiological features "
-                "(HRV time domain, RR range, QRS width; standardised on the fold's training "
-                "rows, NaN -> their median) joined to its embedding before the head, plus a "
-                "linear feature path started at a logistic regression (L2 strength chosen across "
-                "training subjects); the start is validated as epoch 0 and kept when no epoch "
-                "lowers the validation loss",
-                pretrained=not scratch_init))
-        elif n == "hybrid-ctx":
-            where = "scratch" if scratch_init else (init or "per-fold pre-training")
-            out.append(HybridContextSystem(
-                "hybrid-ctx", None if scratch_init else init, model, overrides,
-                f"the hybrid (encoder from {where}) with 60-s context HRV features (mean HR, "
-                "SDNN, RMSSD, pNN50, irregular share, SD2, HF power, sample entropy, DFA a1 over "
-                "the RR intervals of the 60 s ending at the window, from windows of its own "
-                "recording on the same side of the split) beside the window's own",
-                pretrained=not scratch_init))
+            cls = HybridContextSystem if n == "hybrid-ctx" else HybridNeuralSystem
+            out.append(cls(n, None if scratch_init else init, model, overrides,
+                           HYBRID_DESCRIPTIONS[n].format(where=where), pretrained=not scratch_init))
         elif n in PEER_SYSTEMS:
             from ecgemotion.baselines.synheart import require
 
