@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion.probe import draw, is_test  # one home for the test records and the label draw
+from ecgemotion.training.recipes import FEWLABEL
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ROOT / "src" / "ecgemotion" / "pretrained" / "ecgemotion-base" / "splits.json"
@@ -106,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fractions", default="0.01,0.1,1.0")
     p.add_argument("--seeds", default="0.01:5,0.1:3,1.0:2", help="seeds per fraction")
     p.add_argument("--epochs", default="0.01:30,0.1:10,1.0:3", help="epoch cap per fraction")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--batch-size", type=int, default=FEWLABEL.batch_size)
+    p.add_argument("--lr", type=float, default=FEWLABEL.lr)
     p.add_argument("--systems", default="pretrained,scratch,hrv-logreg,hrv-forest",
                    help="also: hybrid, hybrid-ctx, hybrid-logreg, hybrid-gbm, synheart, "
                         "synheart-refit")
@@ -238,9 +239,10 @@ def main(argv: list[str] | None = None) -> int:
                         net = hybridise(net, table, tr, y_all[tr], groups=rec_of[tr],
                                         features=CTX_FEATURES)
                         view = WithFeatures(store, table, CTX_FEATURES)
-                    cfg = TrainConfig(epochs=epochs[fraction], batch_size=args.batch_size,
-                                      lr=args.lr, warmup_fraction=0.1, seed=seed, device="cpu",
-                                      validate_start=system.startswith("hybrid"))
+                    cfg = TrainConfig.from_recipe(FEWLABEL, epochs=epochs[fraction],
+                                                  batch_size=args.batch_size, lr=args.lr, seed=seed,
+                                                  device="cpu",
+                                                  validate_start=system.startswith("hybrid"))
                     run_dir = args.out / "runs" / f"{system}-f{fraction:g}-s{seed}"
                     net, summary = fit_classifier(net, view, tr, va, "af", run_dir, cfg,
                                                   keep_checkpoints=False)
