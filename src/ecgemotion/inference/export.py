@@ -2,7 +2,8 @@
 
 The graph takes ``window`` float32 ``(batch, 1, window_len)`` (dynamic batch axis), the
 z-scored windows :func:`process_recording` makes (a hybrid model also ``features``
-``(batch, F)``, the raw physiological features of each window), and returns ``probabilities``
+``(batch, F)``, the raw physiological features of each window, context ones included:
+:func:`~ecgemotion.baselines.context.hybrid_features`), and returns ``probabilities``
 (softmax of the classifier, ``(batch, n_classes)``; the positive class is index 1) and
 ``logits``. The task, class names, label rule, preprocessing and model config are
 embedded as ONNX ``metadata_props`` (key ``ecgemotion``, a JSON string) and also written
@@ -75,6 +76,7 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
     import onnx
     import torch
 
+    from ecgemotion.baselines.context import CONTEXT_RULE
     from ecgemotion.models.hub import from_pretrained
 
     if opset < 17:
@@ -108,7 +110,8 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
     proto.producer_name = "ecgemotion"
     proto.producer_version = __version__
     features = (f" and 'features' (batch, {n_features}): {', '.join(spec.physio_features)} of "
-                "each window (ecgemotion.baselines.hrv.physio_features, NaN where undefined)"
+                "each window (ecgemotion.baselines.context.hybrid_features, NaN where undefined"
+                + ("; ctx_*: " + CONTEXT_RULE if spec.context_features else "") + ")"
                 if n_features else "")
     proto.doc_string = (f"ecgemotion {spec.task} classifier: input 'window' (batch, 1, {window_len}) "
                         f"z-scored ECG at {config.fs:g} Hz{features}; output 'probabilities' "
@@ -133,11 +136,12 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
 def verify(wrapped, onnx_path: Path, config: PreprocessConfig, tolerance: float = TOLERANCE,
            seed: int = 0, features: list[str] | None = None) -> dict[str, Any]:
     """Max |ORT − PyTorch| of the probabilities (and logits) on random and realistic windows;
-    a hybrid's ``features`` are computed from those windows as prediction computes them
-    (random windows have no beats: their NaN features test the training-median fill)."""
+    a hybrid's ``features`` are computed from those windows as prediction computes them,
+    each batch read as one recording cut at the model's step (random windows have no beats:
+    their NaN features test the training-median fill)."""
     import torch
 
-    from ecgemotion.baselines.hrv import physio_features
+    from ecgemotion.baselines.context import hybrid_features
 
     rng = np.random.default_rng(seed)
     window_len = config.window_len
@@ -149,7 +153,8 @@ def verify(wrapped, onnx_path: Path, config: PreprocessConfig, tolerance: float 
     for name, windows in batches.items():
         feed = {"window": windows[:, None, :]}
         if features:
-            feed["features"] = physio_features(windows, config.fs, features)
+            feed["features"] = hybrid_features(windows, config.fs, features,
+                                               np.arange(len(windows)) * config.step_s)
         with torch.inference_mode():
             p_t, l_t = (t.numpy() for t in wrapped(*(torch.from_numpy(v) for v in feed.values())))
         diffs = []
