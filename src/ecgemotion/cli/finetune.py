@@ -16,6 +16,7 @@ NETWORK = "network"   # finetune --model: the (pre-trained or fast) network alon
 EPILOG = """examples:
   ecgemotion finetune --store STORE --task arousal --out models/arousal     # from ecgemotion-base
   ecgemotion finetune --store STORE --model hybrid --task arousal --out models/arousal
+  ecgemotion finetune --store STORE --model hybrid-ctx --task arousal --out models/arousal  # + 60-s HRV context
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --out models/arousal
   ecgemotion finetune --store STORE --init scratch --model fast --task valence --epochs 20 --out models/valence
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --freeze --out models/probe
