@@ -78,6 +78,38 @@ def fit_predict_hybrid(train: pd.DataFrame, y, test: pd.DataFrame, model: str = 
                                 features=list(train.columns), class_weight="balanced")
 
 
+def standardise(raw: torch.Tensor, fill, center, scale) -> torch.Tensor:
+    """Raw features -> NaN filled with the training median, standardised, clipped."""
+    f = torch.where(torch.isnan(raw), fill.to(raw.dtype), raw)
+    return ((f - center.to(f.dtype)) / scale.to(f.dtype)).clamp(-CLIP, CLIP)
+
+
+@torch.no_grad()
+def fit_feature_path(owner: nn.Module, features: np.ndarray, y: np.ndarray, linear: nn.Linear) -> None:
+    """Set ``owner``'s ``fill``/``center``/``scale`` buffers from the training rows' raw
+    features (NaN -> median, then mean / SD of the filled values) and start ``linear``
+    (features -> 2 logits) at a class-balanced logistic regression on them."""
+    from sklearn.linear_model import LogisticRegression
+
+    f = np.asarray(features, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # an all-NaN column
+        fill = np.nan_to_num(np.nanmedian(f, axis=0))
+    filled = np.where(np.isnan(f), fill, f)
+    std = filled.std(axis=0)
+    owner.fill.copy_(torch.as_tensor(fill))
+    owner.center.copy_(torch.as_tensor(filled.mean(axis=0)))
+    owner.scale.copy_(torch.as_tensor(np.where(std > 1e-6, std, 1.0)))
+    y = np.asarray(y, dtype=np.int64)
+    if len(np.unique(y)) == 2:
+        z = standardise(torch.as_tensor(f, dtype=torch.float32), owner.fill, owner.center,
+                        owner.scale).numpy()
+        probe = LogisticRegression(max_iter=2000, class_weight="balanced").fit(z, y)
+        w, b = probe.coef_[0], probe.intercept_[0]     # logit(high) - logit(low) = w.z + b
+        linear.weight.copy_(torch.as_tensor(np.stack([-w / 2, w / 2])))
+        linear.bias.copy_(torch.as_tensor([-b / 2, b / 2]))
+
+
 class HybridClassifier(nn.Module):
     """``encoder`` embedding ⊕ standardised physiological features -> 2-class head, plus a
     linear path from the features alone to the logits.
@@ -112,32 +144,12 @@ class HybridClassifier(nn.Module):
         nn.init.zeros_(self.physio.weight)
         nn.init.zeros_(self.physio.bias)
 
-    @torch.no_grad()
     def fit_training_side(self, features: np.ndarray, y: np.ndarray) -> None:
-        """Normalisation from the training rows (NaN -> median, then mean / std of the filled
-        values) and the linear path set to a class-balanced logistic regression on them."""
-        from sklearn.linear_model import LogisticRegression
-
-        f = np.asarray(features, dtype=np.float64)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)   # an all-NaN column
-            fill = np.nan_to_num(np.nanmedian(f, axis=0))
-        filled = np.where(np.isnan(f), fill, f)
-        std = filled.std(axis=0)
-        self.fill.copy_(torch.as_tensor(fill))
-        self.center.copy_(torch.as_tensor(filled.mean(axis=0)))
-        self.scale.copy_(torch.as_tensor(np.where(std > 1e-6, std, 1.0)))
-        y = np.asarray(y, dtype=np.int64)
-        if len(np.unique(y)) == 2:
-            z = self._normalise(torch.as_tensor(f, dtype=torch.float32)).numpy()
-            probe = LogisticRegression(max_iter=2000, class_weight="balanced").fit(z, y)
-            w, b = probe.coef_[0], probe.intercept_[0]     # logit(high) - logit(low) = w.z + b
-            self.physio.weight.copy_(torch.as_tensor(np.stack([-w / 2, w / 2])))
-            self.physio.bias.copy_(torch.as_tensor([-b / 2, b / 2]))
+        """Normalisation and linear path from the training rows (:func:`fit_feature_path`)."""
+        fit_feature_path(self, features, y, self.physio)
 
     def _normalise(self, raw: torch.Tensor) -> torch.Tensor:
-        f = torch.where(torch.isnan(raw), self.fill.to(raw.dtype), raw)
-        return ((f - self.center.to(f.dtype)) / self.scale.to(f.dtype)).clamp(-CLIP, CLIP)
+        return standardise(raw, self.fill, self.center, self.scale)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         enc = self.encoder
