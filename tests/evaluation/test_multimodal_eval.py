@@ -1,7 +1,7 @@
 """The multimodal commands: ``evaluate --modalities`` (each modality alone and both fusions
 on the same folds, with the paired tests, through the leakage guard), and ``finetune
---modalities`` -> ``info`` -> ``predict --modalities`` on a recording's file, degrading to the
-modalities the file has."""
+--modalities`` -> ``info`` -> ``predict --modalities`` on a recording's file (degrading to the
+modalities the file has) -> ``export`` to ONNX."""
 
 from __future__ import annotations
 
@@ -138,3 +138,13 @@ def test_finetune_info_predict_with_modalities(mm_store, tmp_path, capsys):
         want = torch.softmax(net(torch.from_numpy(x)[:, None])["logits"], 1)[:, 1].numpy()
     np.testing.assert_allclose(degraded["p_arousal"], want, atol=1e-4)
     assert not np.allclose(degraded["p_arousal"], table["p_arousal"], atol=1e-4)
+
+    # ONNX: the same probabilities from ONNX Runtime, for the recording's windows too
+    from ecgemotion.inference.engines import ort_session
+
+    capsys.readouterr()
+    assert main(["export", "--model", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["max_abs_diff"] < 1e-4
+    packed = Packed(mm_store, net.config.layout).windows(rows)[:, None, :]
+    onnx_p = ort_session(out / "model.onnx").run(["probabilities"], {"packed": packed})[0][:, 1]
+    np.testing.assert_allclose(onnx_p, expected, atol=1e-5)

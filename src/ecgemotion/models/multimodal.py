@@ -151,6 +151,15 @@ def name_bucket(name: str) -> int:
     return zlib.crc32("".join(str(name).lower().split()).encode()) % NAME_BUCKETS
 
 
+def adaptive_pool_matrix(length: int, k: int) -> torch.Tensor:
+    """``(length, k)``: column i averages ``nn.AdaptiveAvgPool1d(k)``'s i-th window."""
+    pool = torch.zeros(length, k)
+    for i in range(k):
+        start, end = (i * length) // k, -(-(i + 1) * length // k)
+        pool[start:end, i] = 1.0 / (end - start)
+    return pool
+
+
 class ModalityEncoder(nn.Module):
     """One modality's channels -> tokens ``(B, C * TOKENS_PER_CHANNEL, d)``: an input
     standardisation and a conv stack shared by the channels (strides scaled so any rate gives a few dozen steps), pooled to
@@ -163,14 +172,20 @@ class ModalityEncoder(nn.Module):
             # batch statistics standardise the input: a centred EDA window keeps its µS
             # amplitude relative to other windows, yet reaches the convolution at unit scale
             nn.BatchNorm1d(1), nn.Conv1d(1, 8, 7, stride, 3), nn.GELU(), nn.Conv1d(8, 16, 5, stride, 2), nn.GELU(),
-            nn.Conv1d(16, d, 3, stride, 1), nn.GELU(), nn.AdaptiveAvgPool1d(TOKENS_PER_CHANNEL))
+            nn.Conv1d(16, d, 3, stride, 1), nn.GELU())
+        length = window_len
+        for k in (7, 5, 3):                  # each conv's output length (padding k // 2)
+            length = (length + 2 * (k // 2) - k) // stride + 1
+        # adaptive average pooling to a fixed token count, as a matrix: the same windows as
+        # nn.AdaptiveAvgPool1d, and a graph that ONNX exports with a dynamic batch
+        self.register_buffer("pool", adaptive_pool_matrix(length, TOKENS_PER_CHANNEL), persistent=False)
         self.register_buffer("buckets", torch.tensor([name_bucket(n) for n in names]),
                              persistent=False)   # from the layout: weights fit any montage
         self.position = nn.Parameter(torch.zeros(TOKENS_PER_CHANNEL, d))
 
     def forward(self, x: torch.Tensor, names: nn.Embedding) -> torch.Tensor:
         b, c, t = x.shape
-        h = self.conv(x.reshape(b * c, 1, t)).transpose(1, 2)            # (B*C, K, d)
+        h = (self.conv(x.reshape(b * c, 1, t)) @ self.pool).transpose(1, 2)   # (B*C, K, d)
         h = h.reshape(b, c, TOKENS_PER_CHANNEL, -1) + self.position
         h = h + names(self.buckets)[None, :, None, :]
         return h.reshape(b, c * TOKENS_PER_CHANNEL, -1)
@@ -238,8 +253,8 @@ class MultimodalNet(nn.Module):
         parts, at = [], 0
         for m in self.config.layout:
             n = width(m)
-            parts.append(x[:, at:at + n].reshape(len(x), 1, n) if m.get("features") else
-                         x[:, at:at + n].reshape(len(x), len(m["channels"]), m["window_len"]))
+            parts.append(x[:, at:at + n].reshape(-1, 1, n) if m.get("features") else
+                         x[:, at:at + n].reshape(-1, len(m["channels"]), m["window_len"]))
             at += n
         return parts, x[:, at:at + len(self.config.layout)] > 0.5
 
@@ -260,15 +275,15 @@ class MultimodalNet(nn.Module):
             physio = self.physio(self.encoders[self.config.modalities[i]].normalise(parts[i][:, 0]))
         if self.config.fusion == "early":
             owner = torch.cat([present[:, i:i + 1].expand(-1, t.shape[1]) for i, t in enumerate(tokens)], 1)
-            seq = torch.cat([self.cls.expand(len(x), -1, -1)] + tokens, 1)
+            seq = torch.cat([self.cls.expand(x.shape[0], -1, -1)] + tokens, 1)
             keep = torch.cat([torch.ones_like(owner[:, :1]), owner], 1)
             h = self.fusion(seq, src_key_padding_mask=~keep)[:, 0]
             logits = self.classifier(h)
             if physio is not None:
                 logits = logits + physio * present[:, self.featured:self.featured + 1]
             return {"logits": logits, "features": h}
-        none = torch.zeros(len(x), self.config.n_classes, device=x.device)
-        branch = [physio if i == self.featured else none if t is None else self.heads[m](t.mean(1))
+        branch = [physio if i == self.featured else self.heads[m](t.mean(1)) if t is not None
+                  else torch.zeros(x.shape[0], self.config.n_classes, device=x.device)
                   for i, (m, t) in enumerate(zip(self.config.modalities, tokens))]
         logits = (torch.stack(branch, 1) * present[..., None]).sum(1)     # absent -> no say
         return {"logits": logits, "features": torch.stack(branch, 1).flatten(1)}
