@@ -16,9 +16,14 @@ pre-training), each record its own subject.
   (``baselines/hrv.py``) with logistic regression and a random forest (class-balanced,
   fitted on the same labelled records: train + validation). Optional (``--systems``):
   the hybrids of ``models/hybrid.py``: ``hybrid`` (the pre-trained run with the window's
-  physiological features joined to the embedding, same recipe), ``hybrid-logreg`` /
+  physiological features joined to the embedding, same recipe), ``hybrid-ctx`` (the same
+  with the 60-s context HRV features of ``baselines/context.py``), ``hybrid-logreg`` /
   ``hybrid-gbm`` (frozen ``--pretrained`` embedding + the features, fitted on train +
-  validation like the HRV models).
+  validation like the HRV models); the synheart peer (``baselines/synheart.py``, needs
+  ``ecgemotion[peers]``): ``synheart-refit`` (its 14 HRV features over each record's RR
+  intervals, up to 60 s -> ExtraTrees on train + validation) and ``synheart`` (its shipped
+  WESAD stress model zero-shot, P(AF) = P(stress): a stress model, not an AF detector,
+  listed because every report compares with the field's ready-made model).
 - Metrics on the test set at window level (bootstrap resampling whole test records) and
   at record level (mean P(AF) over a record's windows): accuracy, balanced accuracy,
   macro-F1, AUROC; 95 % percentile bootstrap CIs; mean ± std over seeds.
@@ -42,10 +47,12 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion.probe import draw, is_test  # one home for the test records and the label draw
+from ecgemotion.training.recipes import FEWLABEL
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ROOT / "src" / "ecgemotion" / "pretrained" / "ecgemotion-base" / "splits.json"
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "auroc")
+CHEAP_HYBRIDS = ("hybrid-logreg", "hybrid-gbm")   # frozen embedding + features, no training
 
 
 def evaluate(index: pd.DataFrame, rows: np.ndarray, y: np.ndarray, prob: np.ndarray,
@@ -69,6 +76,28 @@ def evaluate(index: pd.DataFrame, rows: np.ndarray, y: np.ndarray, prob: np.ndar
     return out
 
 
+def synheart_probability(refit: bool, peer, lab: np.ndarray, y_lab: np.ndarray,
+                         test_rows: np.ndarray, seed: int) -> np.ndarray:
+    """P(AF) of a synheart system (``peer(rows)``: its features); 0.5 for a window whose
+    record gives under 10 RR intervals."""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    from ecgemotion.baselines.synheart import shipped_stress_probability
+
+    test_x = peer(test_rows)
+    usable = np.isfinite(test_x).all(axis=1)
+    prob = np.full(len(test_rows), 0.5)
+    if refit:
+        x = peer(lab)
+        keep = np.isfinite(x).all(axis=1)
+        model = ExtraTreesClassifier(n_estimators=100, class_weight="balanced", random_state=seed,
+                                     n_jobs=1).fit(x[keep], y_lab[keep])
+        prob[usable] = model.predict_proba(test_x[usable])[:, list(model.classes_).index(1)]
+    else:
+        prob[usable] = shipped_stress_probability(test_x[usable])
+    return prob
+
+
 def main(argv: list[str] | None = None) -> int:
     data = Path(os.environ.get("ECGEMOTION_DATA", "/work/data"))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -78,10 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fractions", default="0.01,0.1,1.0")
     p.add_argument("--seeds", default="0.01:5,0.1:3,1.0:2", help="seeds per fraction")
     p.add_argument("--epochs", default="0.01:30,0.1:10,1.0:3", help="epoch cap per fraction")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--batch-size", type=int, default=FEWLABEL.batch_size)
+    p.add_argument("--lr", type=float, default=FEWLABEL.lr)
     p.add_argument("--systems", default="pretrained,scratch,hrv-logreg,hrv-forest",
-                   help="also: hybrid, hybrid-logreg, hybrid-gbm")
+                   help="also: hybrid, hybrid-ctx, hybrid-logreg, hybrid-gbm, synheart, "
+                        "synheart-refit")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-test-records", type=int, default=None, help=argparse.SUPPRESS)
@@ -91,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from ecgemotion.baselines.hrv import HRVFeatureCache, fit_predict_features
-    from ecgemotion.models.hybrid import WithFeatures, fit_predict_hybrid, hybrid_table, hybridise
+    from ecgemotion.baselines.context import CONTEXT_FEATURES
+    from ecgemotion.baselines.hrv import PHYSIO_FEATURES
+    from ecgemotion.models.hybrid import (ContextFeatures, WithFeatures, fit_predict_hybrid,
+                                          hybrid_table, hybridise)
+    CTX_FEATURES = PHYSIO_FEATURES + CONTEXT_FEATURES
     from ecgemotion.probe import FeatureCache
     from ecgemotion.preprocess import PreprocessConfig
     from ecgemotion.sources import get_source
@@ -139,12 +173,26 @@ def main(argv: list[str] | None = None) -> int:
     hrv_test = hrv(test_rows) if any(s.startswith("hrv") for s in systems) else None
     print(f"HRV features of {len(test_rows)} test windows: {time.time() - t0:.1f} s", flush=True)
     embedding = None
-    if any(s.startswith("hybrid-") for s in systems):   # frozen embeddings of every row, once
+    if set(systems) & set(CHEAP_HYBRIDS):   # frozen embeddings of every row, once
         t0 = time.time()
         emb = FeatureCache(args.out / "embeddings")(store, rows, args.pretrained)
         embedding = dict(zip(rows.tolist(), emb))
         print(f"frozen {args.pretrained} embeddings of {len(rows)} windows: "
               f"{time.time() - t0:.1f} s", flush=True)
+
+    peer_rows: dict[int, np.ndarray] = {}
+
+    def peer(r: np.ndarray) -> np.ndarray:
+        """synheart's features of rows ``r`` (whole records: a window's context is its own
+        record's windows, so computing them for any set of whole records gives the same)."""
+        from ecgemotion.evaluation.systems import SynheartSystem
+
+        new = np.array([i for i in r.tolist() if i not in peer_rows], dtype=np.int64)
+        if len(new):
+            t0 = time.time()
+            peer_rows.update(zip(new.tolist(), SynheartSystem.features(store, new)[0]))
+            print(f"synheart features of {len(new)} windows: {time.time() - t0:.1f} s", flush=True)
+        return np.stack([peer_rows[i] for i in r.tolist()])
 
     def hybrid_rows(r):
         return hybrid_table(np.stack([embedding[i] for i in r.tolist()]), hrv(r))
@@ -170,7 +218,11 @@ def main(argv: list[str] | None = None) -> int:
                                                 model=system.split("-", 1)[1], seed=seed,
                                                 class_weight="balanced")
                     y_fit = y_lab
-                elif system.startswith("hybrid-"):
+                elif system.startswith("synheart"):
+                    prob = synheart_probability(system == "synheart-refit", peer, lab, y_lab,
+                                                test_rows, seed)
+                    y_fit = y_lab
+                elif system in CHEAP_HYBRIDS:
                     prob = fit_predict_hybrid(hybrid_rows(lab), y_lab, hybrid_rows(test_rows),
                                               model=system.split("-", 1)[1], seed=seed,
                                               groups=rec_of[lab])
@@ -180,9 +232,17 @@ def main(argv: list[str] | None = None) -> int:
                     net = build_model(init, store, "fast", seed=seed)
                     view = store
                     if system == "hybrid":
-                        net, view = hybridise(net, hrv, tr, y_all[tr]), WithFeatures(store, hrv)
-                    cfg = TrainConfig(epochs=epochs[fraction], batch_size=args.batch_size,
-                                      lr=args.lr, warmup_fraction=0.1, seed=seed, device="cpu")
+                        net = hybridise(net, hrv, tr, y_all[tr], groups=rec_of[tr])
+                        view = WithFeatures(store, hrv)
+                    elif system == "hybrid-ctx":     # + 60-s context features, per side
+                        table = ContextFeatures(store, hrv, [lab, test_rows])
+                        net = hybridise(net, table, tr, y_all[tr], groups=rec_of[tr],
+                                        features=CTX_FEATURES)
+                        view = WithFeatures(store, table, CTX_FEATURES)
+                    cfg = TrainConfig.from_recipe(FEWLABEL, epochs=epochs[fraction],
+                                                  batch_size=args.batch_size, lr=args.lr, seed=seed,
+                                                  device="cpu",
+                                                  validate_start=system.startswith("hybrid"))
                     run_dir = args.out / "runs" / f"{system}-f{fraction:g}-s{seed}"
                     net, summary = fit_classifier(net, view, tr, va, "af", run_dir, cfg,
                                                   keep_checkpoints=False)

@@ -134,13 +134,20 @@ class Windows:
     sample_label: np.ndarray | None = None  # (n,) majority per-sample label
     dropped: Counter = field(default_factory=Counter)
     modalities: dict[str, "ModalityWindows"] = field(default_factory=dict)  # besides the ECG
+    # (n,) True where no window could be made (a long gap, or filters that overflowed): only
+    # with ``process_recording(keep_gaps=True)``; such rows hold zeros and raise no other flag.
+    gap: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.gap is None:
+            self.gap = np.zeros(len(self.data), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.data)
 
     @property
     def good(self) -> np.ndarray:
-        bad = np.zeros(len(self.data), dtype=bool)
+        bad = self.gap.copy()
         for flag in self.flags.values():
             bad |= flag
         return ~bad
@@ -166,87 +173,116 @@ def validate(rec: Recording) -> np.ndarray:
     return x
 
 
-def process_recording(rec: Recording, config: PreprocessConfig) -> Windows:
-    """Turn one recording into windows. Raises :class:`DataError` when unusable."""
+def process_recording(rec: Recording, config: PreprocessConfig, *, keep_gaps: bool = False
+                      ) -> Windows:
+    """Turn one recording into windows. Raises :class:`DataError` when unusable.
+
+    The window grid is the same for every caller. The store drops (and counts) the windows
+    no window can be made of; prediction passes ``keep_gaps=True`` to keep them as rows
+    flagged :attr:`Windows.gap`, so batch and streaming report every window of the grid.
+    """
     raw = validate(rec)
     fs = float(rec.fs)
     x, long_gap = sig.repair_gaps(raw, fs, config.max_gap_s)
-    n_raw = len(x)
-    duration = n_raw / fs
-
-    # Windows are defined in time; map them onto raw samples for the raw-domain checks.
-    starts_s = sig.window_starts(int(np.floor(duration * config.fs + 1e-6)), config.window_len,
-                                 config.step_len) / config.fs
-    dropped: Counter = Counter()
-    if len(starts_s) == 0:
-        raise DataError(rec.provenance.get("file") or rec.key,
-                        f"recording lasts {duration:.1f} s, shorter than one {config.window_s:g}-s window")
+    starts_s = window_grid(len(x) / fs, config, rec.provenance.get("file") or rec.key)
     raw_starts = np.round(starts_s * fs).astype(np.int64)
     raw_len = int(round(config.window_s * fs))
 
+    # Raw-domain checks, on every window of the grid.
     in_gap = sig.count_in_windows(long_gap, raw_starts, raw_len) > 0
     lo, hi = rec.meta.get("adc_range") or (np.nanmin(raw), np.nanmax(raw))
     clipped = sig.count_in_windows(sig.clipped_samples(x, lo, hi), raw_starts, raw_len) \
         > config.clip_fraction * raw_len
     flat = sig.flat_windows(sig.std_in_windows(x, raw_starts, raw_len))
-
+    dropped: Counter = Counter({"long_gap": int(in_gap.sum())})
+    rows = np.ones(len(starts_s), dtype=bool)  # the rows returned; windows are made of rows & ~in_gap
     sample_label = None
-    keep = ~in_gap
-    dropped["long_gap"] += int(in_gap.sum())
     if rec.sample_labels is not None:
         sample_label, purity = _majority_labels(np.asarray(rec.sample_labels), raw_starts, raw_len)
-        impure = keep & (purity < config.min_label_purity)
+        impure = ~in_gap & (purity < config.min_label_purity)
         dropped["mixed_label"] += int(impure.sum())
-        keep &= ~impure
+        rows &= ~impure
 
+    y = _filtered(x, fs, config, rec.meta.get("mains_hz"))
+    made = np.flatnonzero(rows & ~in_gap)
+    data, hr, flags = _clean_windows(y, starts_s[made], config, rec.units)
+    flags = {"flat": flat[made], "clipped": clipped[made], **flags}
+    if config.normalize == "recording":
+        center, scale = sig.robust_scale(y, _resampled_mask(~long_gap, len(y)))
+        data = (data - center) / scale
+    data = data.astype(config.dtype)
+    # Huge inputs (1e300, or 1e9 µV counts with --normalize none --dtype float16) can
+    # overflow in the filters or in the cast: a non-finite window must never be stored.
+    finite = np.isfinite(data).all(axis=1)
+    dropped["non_finite"] += int((~finite).sum())
+    made, data, hr = made[finite], data[finite], hr[finite]
+    flags = {k: v[finite] for k, v in flags.items()}
+    if not dropped["non_finite"]:
+        del dropped["non_finite"]
+    if not keep_gaps:
+        rows = np.zeros(len(starts_s), dtype=bool)
+        rows[made] = True
+    at = np.searchsorted(np.flatnonzero(rows), made)  # where each made window sits among the rows
+    n = int(rows.sum())
+    windows = Windows(data=_scatter(data, at, n, 0), start_s=starts_s[rows],
+                      flags={k: _scatter(v, at, n, False) for k, v in flags.items()},
+                      heart_rate=_scatter(hr, at, n, np.nan),
+                      sample_label=None if sample_label is None else sample_label[rows],
+                      dropped=dropped, gap=~_scatter(np.ones(len(made), dtype=bool), at, n, False))
+    windows.modalities = {m: modality_windows(rec, m, config, windows.start_s)
+                          for m in config.extra_modalities}
+    return windows
+
+
+def window_grid(duration_s: float, config: PreprocessConfig, where: str) -> np.ndarray:
+    """Start times (s) of every window a recording of ``duration_s`` seconds has."""
+    starts = sig.window_starts(int(np.floor(duration_s * config.fs + 1e-6)), config.window_len,
+                               config.step_len) / config.fs
+    if len(starts) == 0:
+        raise DataError(where, f"recording lasts {duration_s:.1f} s, shorter than one "
+                               f"{config.window_s:g}-s window")
+    return starts
+
+
+def _filtered(x: np.ndarray, fs: float, config: PreprocessConfig, mains_hz: float | None
+              ) -> np.ndarray:
+    """The whole recording resampled to ``config.fs``, notched and band-passed."""
     # A short anti-alias filter suffices when the band-pass then cuts well below Nyquist.
     high = config.band_hz[1]
     y = sig.resample(x, fs, config.fs, half_len=3 if high and high <= 0.35 * config.fs else 10)
-    notch_hz = rec.meta.get("mains_hz") if config.notch_hz == "auto" else config.notch_hz
+    notch_hz = mains_hz if config.notch_hz == "auto" else config.notch_hz
     if notch_hz:
         y = sig.notch(y, config.fs, float(notch_hz))
-    y = sig.bandpass(y, config.fs, *config.band_hz)
+    return sig.bandpass(y, config.fs, *config.band_hz)
 
-    idx = np.flatnonzero(keep)
-    starts_s, clipped, flat = starts_s[idx], clipped[idx], flat[idx]
-    if sample_label is not None:
-        sample_label = sample_label[idx]
+
+def _clean_windows(y: np.ndarray, starts_s: np.ndarray, config: PreprocessConfig, units: str
+                   ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Cut the filtered signal at ``starts_s``: windows (window-normalised if so configured),
+    heart rate, and the quality flags judged on the filtered windows."""
     win_starts = np.round(starts_s * config.fs).astype(np.int64)
-    windows = sig.sliding_windows(y, config.window_len, 1)[win_starts] if len(idx) else \
+    windows = sig.sliding_windows(y, config.window_len, 1)[win_starts] if len(starts_s) else \
         np.zeros((0, config.window_len))
-
     ref_amp = float(np.median(np.ptp(windows, axis=1))) if len(windows) else 0.0
     peaks = sig.beat_peaks(windows, config.fs)
     hr = sig.heart_rate_windows(windows, config.fs, peaks)
     lo_bpm, hi_bpm = config.hr_range_bpm
     flags = {
-        "flat": flat,
-        "clipped": clipped,
-        "amplitude": sig.amplitude_flags(windows, rec.units, ref_amp),
+        "amplitude": sig.amplitude_flags(windows, units, ref_amp),
         "heart_rate": ~((hr >= lo_bpm) & (hr <= hi_bpm)),
         "noise": (sig.beat_correlation(windows, config.fs, peaks) < config.min_beat_correlation)
         | (sig.kurtosis(windows) < config.min_kurtosis),
     }
-
     if config.normalize == "window":
         windows = sig.zscore(windows)
-    elif config.normalize == "recording":
-        valid = _resampled_mask(~long_gap, len(y))
-        center, scale = sig.robust_scale(y, valid)
-        windows = (windows - center) / scale
-    data = windows.astype(config.dtype)
-    # Huge inputs (1e300, or 1e9 µV counts with --normalize none --dtype float16) can
-    # overflow in the filters or in the cast: a non-finite window must never be stored.
-    finite = np.isfinite(data).all(axis=1)
-    if not finite.all():
-        dropped["non_finite"] += int((~finite).sum())
-        data, starts_s, hr = data[finite], starts_s[finite], hr[finite]
-        flags = {k: v[finite] for k, v in flags.items()}
-        if sample_label is not None:
-            sample_label = sample_label[finite]
-    others = {m: modality_windows(rec, m, config, starts_s) for m in config.extra_modalities}
-    return Windows(data=data, start_s=starts_s, flags=flags,
-                   heart_rate=hr, sample_label=sample_label, dropped=dropped, modalities=others)
+    return windows, hr, flags
+
+
+def _scatter(values: np.ndarray, at: np.ndarray, n: int, fill) -> np.ndarray:
+    """``values`` placed at rows ``at`` of ``n`` rows, ``fill`` elsewhere."""
+    out = np.full((n, *values.shape[1:]), fill, dtype=values.dtype)
+    out[at] = values
+    return out
 
 
 @dataclass

@@ -35,6 +35,7 @@ import pandas as pd
 import torch
 
 from ecgemotion.errors import ConfigError
+from ecgemotion.row_cache import RowCache
 
 PROBES = ("rhythm", "identity", "physiology", "finetune")
 REFERENCES = ("hrv", "templates")
@@ -161,34 +162,39 @@ def mean_beat_templates(windows: np.ndarray, fs: float, before_s: float = 0.25,
 
 
 class FeatureCache:
-    """Per (store, representation) feature matrices for given rows, cached on disk."""
+    """Per (store, representation) features of store rows: one
+    :class:`~ecgemotion.row_cache.RowCache` each, kept on disk in ``cache_dir``."""
 
     def __init__(self, cache_dir: Path):
         self.dir = Path(cache_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._hrv: dict[str, Any] = {}
+        self._caches: dict[tuple[str, str], Any] = {}
 
     def __call__(self, store, rows: np.ndarray, rep: str, say=print) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
         if rep == "hrv":
-            from ecgemotion.baselines.hrv import TIME_FEATURES, HRVFeatureCache
+            from ecgemotion.baselines.hrv import TIME_FEATURES
 
-            cache = self._hrv.setdefault(store.meta["identity"],
-                                         HRVFeatureCache(store, cache_dir=self.dir))
-            return cache(rows)[list(TIME_FEATURES)].to_numpy(dtype=float)
-        key = rep if rep == "templates" else model_key(rep)
-        tag = hashlib.sha256(rows.tobytes()).hexdigest()[:12]
-        path = self.dir / f"{key}-{store.meta['identity'][:12]}-{tag}.npy"
-        if path.is_file():
-            return np.load(path)
-        say(f"  computing {rep} features of {len(rows)} windows ({store.path.name})")
-        windows = store.windows(rows)
-        if rep == "templates":
-            values = mean_beat_templates(windows, store.fs)
-        else:
-            values = embed_windows(load_encoder(rep), windows)
-        np.save(path, values)
-        return values
+            return self._cache(store, rep)(rows)[list(TIME_FEATURES)].to_numpy(dtype=float)
+        cache = self._cache(store, rep)
+        if len(todo := cache.missing(rows)):
+            say(f"  computing {rep} features of {len(todo)} windows ({store.path.name})")
+        return cache(rows)
+
+    def _cache(self, store, rep: str):
+        key = (store.meta["identity"], rep)
+        if key not in self._caches:
+            if rep == "hrv":
+                from ecgemotion.baselines.hrv import HRVFeatureCache
+
+                self._caches[key] = HRVFeatureCache(store, cache_dir=self.dir)
+            elif rep == "templates":
+                self._caches[key] = RowCache(store, lambda w: mean_beat_templates(w, store.fs),
+                                             "templates", [store.fs], self.dir)
+            else:
+                self._caches[key] = RowCache(store, lambda w: embed_windows(load_encoder(rep), w),
+                                             "embeddings", [model_key(rep)], self.dir)
+        return self._caches[key]
 
 
 # -- scoring -----------------------------------------------------------------------------------
@@ -348,6 +354,7 @@ class Probe:
 
         from ecgemotion.training.finetune import build_model, fit_classifier, predict_proba
         from ecgemotion.training.loop import TrainConfig
+        from ecgemotion.training.recipes import FEWLABEL
 
         cinc, rows = self.stores["cinc"], self.an_rows
         test_rows = rows[self.test_mask]
@@ -359,8 +366,7 @@ class Probe:
             va = rows[np.isin(self.record[rows], val)]
             init = "scratch" if rep.startswith("random") else rep.partition("@")[0]
             net = build_model(init, cinc, "fast", seed=seed)
-            cfg = TrainConfig(epochs=epochs, batch_size=32, lr=3e-4, warmup_fraction=0.1,
-                              seed=seed, device="cpu")
+            cfg = TrainConfig.from_recipe(FEWLABEL, epochs=epochs, seed=seed, device="cpu")
             with tempfile.TemporaryDirectory(dir=work) as tmp:
                 net, _ = fit_classifier(net, cinc, tr, va, "af", Path(tmp), cfg,
                                         keep_checkpoints=False)

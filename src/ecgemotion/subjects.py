@@ -28,3 +28,17 @@ def with_subject_key(index: pd.DataFrame) -> pd.DataFrame:
     if SUBJECT_KEY not in index.columns and {"dataset", "subject"} <= set(index.columns):
         index[SUBJECT_KEY] = subject_keys(index)
     return index
+
+
+def trial_keys(index: pd.DataFrame, rows) -> np.ndarray:
+    """``dataset/subject/trial`` of each row: the unit a trial-context model pools over."""
+    sub = index.iloc[np.asarray(rows, dtype=np.int64)]
+    return subject_keys(index, rows) + "/" + sub["trial"].astype(str).to_numpy()
+
+
+def recording_keys(index: pd.DataFrame, rows) -> np.ndarray:
+    """``dataset/subject/trial/lead`` of each row: one continuous recording."""
+    keys = trial_keys(index, rows)
+    if "lead" in index.columns:
+        keys = keys + "/" + index.iloc[np.asarray(rows, dtype=np.int64)]["lead"].astype(str).to_numpy()
+    return keys

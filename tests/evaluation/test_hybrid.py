@@ -142,7 +142,7 @@ def test_hybrid_systems_evaluate_without_leakage(amigos_store, tiny_encoder, tmp
         spy.tracer(event, fold, system)
 
     res = evaluate(spy, "arousal", "subject",
-                   SystemSpec("hybrid,hybrid-logreg,hybrid-gbm,hrv-logreg,context",
+                   SystemSpec("hybrid,hybrid-ctx,hybrid-logreg,hybrid-gbm,hrv-logreg,context",
                               init=tiny_encoder),
                    tmp_path / "e", EvaluationOptions(train_cfg=TrainConfig(epochs=1, batch_size=16),
                                                      k=3, max_folds=2, n_boot=50, tracer=tracer))
@@ -152,7 +152,7 @@ def test_hybrid_systems_evaluate_without_leakage(amigos_store, tiny_encoder, tmp
             assert not np.intersect1d(rows, fold.test).size, (system, fold_name)
         else:
             assert np.isin(rows, fold.test).all(), (system, fold_name)
-    for name in ("hybrid", "hybrid-logreg", "hybrid-gbm"):
+    for name in ("hybrid", "hybrid-ctx", "hybrid-logreg", "hybrid-gbm"):
         assert len([f for f in res["folds"] if f["system"] == name]) == 2
         assert set(res["bootstrap_ci"][name]) >= {"balanced_accuracy", "auroc", "trial_accuracy"}
     # the trial-context system answers once per trial; trial-level metrics carry CIs
@@ -242,3 +242,44 @@ def test_logreg_strength_is_chosen_on_training_groups():
     x[0] = y + rng.normal(scale=1.0, size=120)
     assert choose_c(x, y, groups) < 1.0
     assert choose_c(x, y, np.where(y == 1, 99, groups)) == 1.0   # one positive group
+
+
+def test_an_untrained_hybrid_is_its_feature_path_alone():
+    """The network's share of the logits starts at exactly 0, so epoch 0 of a hybrid fine-tune
+    (validate_start) is the fitted feature model, not the feature model plus head noise."""
+    torch.manual_seed(0)
+    net = HybridClassifier(create_model("fast", window_len=256, fs=128.0, **TINY), TWO).eval()
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 100)
+    f = np.stack([y + rng.normal(size=100), rng.normal(size=100)], axis=1)
+    net.fit_training_side(f, y)
+    x = torch.cat([torch.randn(100, 1, 256), torch.as_tensor(f, dtype=torch.float32)[:, None]], -1)
+    with torch.no_grad():
+        whole = net(x)["logits"]
+        alone = net.physio(net._normalise(torch.as_tensor(f, dtype=torch.float32)))
+    assert torch.equal(whole, alone)
+
+
+def test_the_feature_path_penalty_is_chosen_across_subjects_and_keeps_its_scale():
+    """One informative feature among nine noisy ones, 12 subjects: the subject-wise search picks
+    a penalty stronger than C = 1, and the refitted length leaves the logits a useful size."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+
+    from ecgemotion.models.hybrid import choose_c, probe_weights
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(12), 20)
+    y = rng.integers(0, 2, 240)
+    z = np.column_stack([y * 1.5 + rng.normal(size=240), rng.normal(size=(240, 9))])
+    c = choose_c(pd.DataFrame(z), y, groups)
+    assert c < 1.0
+    w, b = probe_weights(z, y, groups)
+    shrunk = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(z, y)
+    cos = w @ shrunk.coef_[0] / np.linalg.norm(w) / np.linalg.norm(shrunk.coef_[0])
+    assert cos == pytest.approx(1.0, abs=1e-6)                 # the regularised direction ...
+    p = 1 / (1 + np.exp(-(z @ w + b)))
+    assert log_loss(y, p) < log_loss(y, shrunk.predict_proba(z)[:, 1]) - 0.01  # ... at full length
+    w1, _ = probe_weights(z, y)                                # no groups: plain C = 1
+    plain = LogisticRegression(class_weight="balanced", max_iter=2000).fit(z, y).coef_[0]
+    assert np.allclose(w1, plain, atol=1e-6)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgemotion.baselines.synheart import context_rr, context_spans
+from ecgemotion.baselines.context import context_rr, context_spans
 from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
 from ecgemotion.evaluation.systems import SystemSpec
 from ecgemotion.training.loop import TrainConfig

@@ -95,6 +95,22 @@ def test_stream_marks_gaps_and_flat_stretches(models_dir):
     assert table.loc[~touching, "good"].all() and table.loc[~touching, "p_valence"].notna().all()
 
 
+def test_stream_and_batch_share_one_grid_across_a_long_gap(models_dir):
+    """Both paths take their rows from ``process_recording(keep_gaps=True)``: the same windows,
+    the same ``gap`` rows, the same predictions on either side of the gap."""
+    recognizer = EmotionRecognizer.from_pretrained(models_dir)
+    fs = 250.0
+    x = synthetic(90, fs, seed=8)
+    x[int(42 * fs):int(45 * fs)] = np.nan                 # touches the 40-50 s window only
+    batch = recognizer.predict(x, fs)
+    _, stream = _stream_all(recognizer, x, fs, [len(x)], hop_s=10.0)
+    np.testing.assert_allclose(stream["start_s"], batch["start_s"])
+    assert stream["flag_gap"].tolist() == batch["flag_gap"].tolist() == [s == 40 for s in batch["start_s"]]
+    assert stream["good"].tolist() == batch["good"].tolist()
+    _, diff = _agreement(stream, batch)
+    assert diff < TOL, diff
+
+
 def test_zero_delay_is_allowed_but_differs_more(models_dir):
     recognizer = EmotionRecognizer.from_pretrained(models_dir)
     fs = 360.0

@@ -187,3 +187,16 @@ def test_fit_returns_the_history_it_logs(tiny_store_path, tmp_path):
     assert [int(r["step"]) for r in rows] == [h["step"] for h in s["history"]] == [6, 12]
     for r, h in zip(rows, s["history"]):
         assert float(r["val_loss"]) == pytest.approx(h["val_loss"], rel=1e-5)
+
+
+def test_validate_start_keeps_the_starting_weights_when_no_epoch_beats_them(tiny_store_path,
+                                                                             tmp_path):
+    """The hybrid starts as a fitted feature model; when fine-tuning only makes held-out
+    subjects worse, best/ must be the start ("epoch 0"), not the least bad epoch."""
+    s = _run(WindowStore.open(tiny_store_path), tmp_path / "run", epochs=1, lr=50.0,
+             validate_start=True)                            # a rate that wrecks the model
+    assert [h["epoch"] for h in s["history"]] == [0, 1] and s["best_step"] == 0
+    assert np.isnan(s["history"][0]["train_loss"])           # nothing trained yet: no number
+    best = load_file(str(tmp_path / "run" / "best" / "model.safetensors"))
+    last = load_file(str(tmp_path / "run" / "last" / "model.safetensors"))
+    assert any(not torch.equal(best[k], last[k]) for k in best)

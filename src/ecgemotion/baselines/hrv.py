@@ -42,17 +42,15 @@ processes, and :class:`HRVFeatureCache` computes each store row once for all fol
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 from scipy import signal as sps
+from ecgemotion.row_cache import RowCache
 from ecgemotion.signal import r_peaks
 
 __all__ = ["FEATURES", "TIME_FEATURES", "FREQ_FEATURES", "BEAT_FEATURES", "PHYSIO_FEATURES",
@@ -219,40 +217,34 @@ def physio_features(windows: np.ndarray, fs: float, names=PHYSIO_FEATURES) -> np
 
 # -- per-row cache ---------------------------------------------------------------------------
 class HRVFeatureCache:
-    """HRV features per store row, computed once and reused by every fold.
+    """HRV features per store row, computed once and reused by every fold (a
+    :class:`~ecgemotion.row_cache.RowCache` keyed by the feature definition).
 
     ``source`` is a ``WindowStore`` (anything with ``windows(rows)``, ``fs`` and, for the
     disk cache, ``meta["identity"]``) or a callable ``rows -> (n, T) array`` with ``fs``
-    given. With ``cache_dir``, features are also kept in a file named after the store's
-    identity hash and the feature version, so a rebuilt store (new identity) or a changed
-    feature definition never reuses stale values.
+    given.
     """
 
     def __init__(self, source, fs: float | None = None, n_jobs: int = 1,
                  cache_dir: str | Path | None = None):
-        if callable(source) and not hasattr(source, "windows"):
-            self._read: Callable[[np.ndarray], np.ndarray] = source
-            if fs is None:
-                raise ValueError("fs is required when source is a callable")
-            identity = None
-        else:
-            self._read = source.windows
-            fs = float(source.fs if fs is None else fs)
-            identity = getattr(source, "meta", {}).get("identity")
-        self.fs = float(fs)
-        self.n_jobs = n_jobs
-        self._values: dict[int, np.ndarray] = {}
-        self.file: Path | None = None
-        if cache_dir is not None and identity:
-            key = hashlib.sha256(json.dumps([identity, self.fs, FEATURE_VERSION, RR_REL_DEV,
-                                             HF_MIN_S, LF_MIN_S]).encode()).hexdigest()[:16]
-            self.file = Path(cache_dir).expanduser() / f"hrv-features-{key}.npz"
-            if self.file.is_file():
-                data = np.load(self.file)
-                if list(data["columns"]) == list(FEATURES):
-                    self._values.update(zip(data["rows"].tolist(), data["values"]))
-        self.computed = 0
-        self.seconds = 0.0
+        if fs is None and not hasattr(source, "windows"):
+            raise ValueError("fs is required when source is a callable")
+        self.fs = float(source.fs if fs is None else fs)
+        self._cache = RowCache(source, lambda w: hrv_features(w, self.fs, n_jobs=n_jobs).to_numpy(),
+                               "hrv-features", [self.fs, FEATURE_VERSION, RR_REL_DEV, HF_MIN_S,
+                                                LF_MIN_S], cache_dir, columns=list(FEATURES))
+
+    @property
+    def file(self) -> Path | None:
+        return self._cache.file
+
+    @property
+    def computed(self) -> int:
+        return self._cache.computed
+
+    @property
+    def seconds(self) -> float:
+        return self._cache.seconds
 
     def __call__(self, rows) -> pd.DataFrame:
         return self.features(rows)
@@ -260,27 +252,8 @@ class HRVFeatureCache:
     def features(self, rows) -> pd.DataFrame:
         """Feature table for ``rows`` (index = row), computing only rows not seen before."""
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        todo = np.unique([r for r in rows.tolist() if r not in self._values])
-        if len(todo):
-            t0 = time.perf_counter()
-            table = hrv_features(self._read(todo), self.fs, n_jobs=self.n_jobs).to_numpy()
-            self.seconds += time.perf_counter() - t0
-            self.computed += len(todo)
-            self._values.update(zip(todo.tolist(), table))
-            self._save()
-        values = np.stack([self._values[r] for r in rows.tolist()]) if len(rows) else \
-            np.zeros((0, len(FEATURES)))
-        return pd.DataFrame(values, columns=list(FEATURES), index=pd.Index(rows, name="row"))
-
-    def _save(self) -> None:
-        if self.file is None:
-            return
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        rows = np.fromiter(self._values.keys(), dtype=np.int64, count=len(self._values))
-        tmp = self.file.with_suffix(".tmp.npz")
-        np.savez(tmp, rows=rows, values=np.stack(list(self._values.values())),
-                 columns=np.array(FEATURES))
-        os.replace(tmp, self.file)
+        return pd.DataFrame(self._cache(rows), columns=list(FEATURES),
+                            index=pd.Index(rows, name="row"))
 
 
 # -- models -----------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ from typing import Any
 
 
 def add_parser(sub, common):
-    p = sub.add_parser("demo", parents=[common], help="run the whole method and write a report",
-                       epilog="examples:\n  ecgemotion demo\n  ecgemotion demo --quick --out /tmp/demo",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ecgemotion.cli.ui import add_command
+    p = add_command(sub, common, "demo", "run the whole method and write a report",
+                    "examples:\n  ecgemotion demo\n  ecgemotion demo --quick --out /tmp/demo")
     p.add_argument("--quick", action="store_true", help="a 2-minute version (smaller everything)")
     p.add_argument("--out", default="ecgemotion-demo", help="output folder (ecgemotion-demo)")
     p.add_argument("--overwrite", action="store_true", help="replace a demo already in --out")

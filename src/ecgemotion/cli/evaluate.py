@@ -27,13 +27,12 @@ examples:
 def add_parser(sub, common):
     from ecgemotion.cli.config import add_config_flag
     from ecgemotion.cli.finetune import add_train_flags
-    from ecgemotion.cli.ui import plain
+    from ecgemotion.cli.ui import add_command
     from ecgemotion.evaluation.splits import PROTOCOLS
     from ecgemotion.evaluation.systems import DEFAULT_SYSTEMS
 
-    p = sub.add_parser("evaluate", parents=[common], help="cross-validate systems under a protocol",
-                       description=plain(__doc__), epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, common, "evaluate", "cross-validate systems under a protocol",
+                    EPILOG, __doc__)
     p.add_argument("--store", required=True, help="labelled window store")
     from ecgemotion.cli.finetune import add_init_flag
 

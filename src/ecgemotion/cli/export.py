@@ -23,8 +23,9 @@ modalities' windows, the ECG's HRV features and a presence flag per modality
 
 
 def add_parser(sub, common):
-    p = sub.add_parser("export", parents=[common], help="export a fine-tuned model to ONNX",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ecgemotion.cli.ui import add_command
+    p = add_command(sub, common, "export", "export a fine-tuned model to ONNX",
+                    EXAMPLES)
     p.add_argument("--model", required=True, metavar="DIR",
                    help="fine-tuned model folder (or a folder of them)")
     p.add_argument("--onnx", metavar="FILE", help="output file (default: DIR/model.onnx)")

@@ -123,11 +123,10 @@ def train_config(args, recipe: Recipe = FINETUNE):
 
 def add_parser(sub, common):
     from ecgemotion.cli.config import add_config_flag
-    from ecgemotion.cli.ui import plain
+    from ecgemotion.cli.ui import add_command
 
-    p = sub.add_parser("finetune", parents=[common], help="fine-tune a model for arousal or valence",
-                       description=plain(__doc__), epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, common, "finetune", "fine-tune a model for arousal or valence",
+                    EPILOG, __doc__)
     p.add_argument("--store", required=True, help="labelled window store (ecgemotion prepare)")
     add_init_flag(p, "weights to start from")
     p.add_argument("--task", required=True, help="label to learn: arousal or valence")

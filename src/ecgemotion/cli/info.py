@@ -11,10 +11,10 @@ from ecgemotion.errors import ConfigError
 
 
 def add_parser(sub, common):
-    p = sub.add_parser("info", parents=[common], help="describe a store, a model or the sources",
-                       epilog="examples:\n  ecgemotion info ~/.cache/ecgemotion/stores/open-ecg-1a2b3c\n"
-                              "  ecgemotion info --model fast\n  ecgemotion info --sources",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ecgemotion.cli.ui import add_command
+    p = add_command(sub, common, "info", "describe a store, a model or the sources",
+                    "examples:\n  ecgemotion info ~/.cache/ecgemotion/stores/open-ecg-1a2b3c\n"
+                    "  ecgemotion info --model fast\n  ecgemotion info --sources")
     p.add_argument("store", nargs="?", help="a store folder")
     p.add_argument("--model", help="a model preset name or a saved model folder")
     p.add_argument("--sources", action="store_true", help="list the dataset sources")

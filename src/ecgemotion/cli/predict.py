@@ -35,8 +35,9 @@ prediction (one JSON object per line with --json); --serve adds a live web page 
 
 
 def add_parser(sub, common):
-    p = sub.add_parser("predict", parents=[common], help="predict emotion on a new recording",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ecgemotion.cli.ui import add_command
+    p = add_command(sub, common, "predict", "predict emotion on a new recording",
+                    EXAMPLES)
     p.add_argument("recording", help="ECG file: csv/tsv/txt, edf/bdf, WFDB record, npy, mat")
     p.add_argument("--model", action="append", required=True, metavar="DIR",
                    help="fine-tuned model folder, a folder of them, or an .onnx file (repeatable)")

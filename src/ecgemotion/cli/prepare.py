@@ -69,8 +69,9 @@ def preprocess_config(args: argparse.Namespace, overrides: dict[str, Any] | None
 
 
 def add_parser(sub, common):
-    p = sub.add_parser("prepare", parents=[common], help="build a window store from datasets",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ecgemotion.cli.ui import add_command
+    p = add_command(sub, common, "prepare", "build a window store from datasets",
+                    EXAMPLES)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="source name(s), comma-separated (see `ecgemotion info --sources`)")
     src.add_argument("--config", help="TOML file listing [[dataset]] tables")

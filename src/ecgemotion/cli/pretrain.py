@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ecgemotion.cli.pairs import parse_overrides
-from ecgemotion.cli.ui import plain
+from ecgemotion.cli.ui import add_command
 from ecgemotion.errors import ConfigError
 from ecgemotion.cli.config import add_config_flag
 from ecgemotion.cli.finetune import TRAINABLE_PRESETS, add_set_flag
@@ -24,9 +24,8 @@ EPILOG = """examples:
 
 
 def add_parser(sub, common):
-    p = sub.add_parser("pretrain", parents=[common], help="self-supervised masked pre-training",
-                       description=plain(__doc__), epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, common, "pretrain", "self-supervised masked pre-training",
+                    EPILOG, __doc__)
     p.add_argument("--store", help="window store folder (default: the open-ECG store, built first)")
     p.add_argument("--model", default="fast", choices=TRAINABLE_PRESETS,
                    help="preset: paper, fast or cnn (default: fast)")

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ecgemotion.cli.ui import plain
+from ecgemotion.cli.ui import add_command
 from ecgemotion.sources.base import as_list
 
 EPILOG = """examples:
@@ -21,9 +21,8 @@ EPILOG = """examples:
 def add_parser(sub, common):
     from ecgemotion.probe import PROBES
 
-    p = sub.add_parser("probe", parents=[common], help="score encoders on real ECG probes",
-                       description=plain(__doc__), epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, common, "probe", "score encoders on real ECG probes",
+                    EPILOG, __doc__)
     p.add_argument("--model", default="ecgemotion-base",
                    help="comma-separated encoders: shipped names, saved folders, or random[:PRESET] "
                         "for the untrained architecture (default: ecgemotion-base)")

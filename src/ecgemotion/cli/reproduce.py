@@ -46,12 +46,11 @@ QUICK = {
 
 def add_parser(sub, common):
     from ecgemotion.cli.finetune import add_train_flags
-    from ecgemotion.cli.ui import plain
+    from ecgemotion.cli.ui import add_command
     from ecgemotion.evaluation.systems import DEFAULT_SYSTEMS
 
-    p = sub.add_parser("reproduce", parents=[common], help="reproduce the paper's AMIGOS table",
-                       description=plain(__doc__), epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, common, "reproduce", "reproduce the paper's AMIGOS table",
+                    EPILOG, __doc__)
     p.add_argument("--amigos", required=True, help="AMIGOS pre-processed release folder")
     p.add_argument("--pretrain", metavar="NAME=PATH,...",
                    help="unlabelled pre-training datasets, e.g. dreamer=PATH,ascertain=PATH,pspm=PATH")
@@ -88,132 +87,32 @@ def add_parser(sub, common):
 
 
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
-    from ecgemotion.cli.finetune import train_config
     from ecgemotion.training.threads import configure_threads
-    from ecgemotion.evaluation.report import PAPER_FIGURES, console_table
-    from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
-    from ecgemotion.evaluation.systems import SubsetStore, SystemSpec
-    from ecgemotion.preprocess import PreprocessConfig
-    from ecgemotion.subjects import subject_keys
-    from ecgemotion.sources import get_source
-    from ecgemotion.store import build_store
-    from ecgemotion.cli.pairs import parse_options, parse_overrides, split_pairs
-    from ecgemotion.training import TrainConfig, pretrain
 
     ui.say(configure_threads(args.threads))
     t0 = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
-    amigos_opts = {"lead": "left", **parse_options(args.amigos_option)}
-    quick = args.quick
-    model = "fast" if quick and args.model == "paper" else args.model
-    overrides = {**(QUICK["model_overrides"] if quick else {}), **parse_overrides(args.set)}
-    cnn_overrides = QUICK["cnn_overrides"] if quick else {}
-    sarkar_overrides = QUICK["sarkar_overrides"] if quick else {}
-    k = args.k or (3 if quick else None)
-    cfg = train_config(args, QUICK_FINETUNE if quick else FINETUNE)
-    # One --batch-size for every stage; the budget flags replace the recipe's.
-    same = {"batch_size": cfg.batch_size, "device": args.device, "precision": args.precision,
-            "seed": args.seed}
-    ssl_cfg = TrainConfig.from_recipe(QUICK_PRETEXT if quick else PRETEXT, epochs=args.ssl_epochs,
-                                      **same)
-    pre_cfg = TrainConfig.from_recipe(
-        QUICK_PRETRAIN if quick else REPRODUCE_PRETRAIN, epochs=args.pretrain_epochs,
-        minutes=args.pretrain_minutes if args.pretrain_epochs is None else None, **same)
-
-    # 1. the labelled AMIGOS store
-    ui.say("1/5 preparing the AMIGOS store (left ECG, threshold:5)")
-    pcfg = PreprocessConfig()
-    store, s1 = build_store([get_source("amigos", args.amigos, **amigos_opts)], pcfg,
-                            out_dir=out / "stores", label_rule="threshold:5", workers=args.workers,
-                            progress=ui.progress)
-    # 2. the unlabelled pre-training store
-    pre_sources = [get_source(name, path) for name, path in split_pairs(args.pretrain, "--pretrain")]
-    pre_sources.append(get_source("amigos", args.amigos, **amigos_opts))
-    if not args.no_open_ecg:
-        pre_sources.append(get_source("open-ecg", None))
-    ui.say(f"2/5 preparing the pre-training store ({', '.join(s.name for s in pre_sources)})")
-    pre_store, s2 = build_store(pre_sources, pcfg, out_dir=out / "stores", label_rule=None,
-                                workers=args.workers, progress=ui.progress)
-
-    # 3. pre-training, the same way for both models
-    def run_pretrain(st, name, overrides_, folder):
-        summary = pretrain(st, name, folder, pre_cfg, **overrides_)
-        return {"dir": str(Path(folder) / "best"), "val_mse": summary.get("val_mse"),
-                "val_mse_interp": summary.get("val_mse_interp"), "steps": summary.get("steps"),
-                "elapsed_s": summary.get("elapsed_s")}
-
-    pre_runs: dict[str, Any] = {}
-    if not args.exclude_test_subjects_from_pretraining:
-        ui.say(f"3/5 pre-training the transformer ({model}) and the CNN on {len(pre_store)} windows")
-        pre_runs["transformer"] = run_pretrain(pre_store, model, overrides, out / "pretrain" / "transformer")
-        pre_runs["cnn"] = run_pretrain(pre_store, "cnn", cnn_overrides, out / "pretrain" / "cnn")
-    else:
+    plan = _Plan(args)
+    store, pre_store, pre_names = _stores(args, out, ui)
+    pretraining = _Pretraining(plan, store, pre_store, out)
+    if args.exclude_test_subjects_from_pretraining:
         ui.say("3/5 pre-training per subject fold (test subjects excluded), during evaluation")
+    else:
+        ui.say(f"3/5 pre-training the transformer ({plan.model}) and the CNN on {len(pre_store)} windows")
+        pretraining.shared()
+    evals = _evaluations(args, plan, store, pretraining, out, ui)
 
-    fold_cache: dict[tuple[str, ...], dict[str, str]] = {}
-    pre_keys = subject_keys(pre_store.index)
+    from ecgemotion.evaluation.report import PAPER_FIGURES
 
-    def fold_init(fold):
-        test_subjects = tuple(sorted(set(subject_keys(store.index, fold.test))))
-        if test_subjects not in fold_cache:
-            keep = np.flatnonzero(~np.isin(pre_keys, test_subjects))
-            sub = SubsetStore(pre_store, keep)
-            folder = out / "pretrain-folds" / f"fold{len(fold_cache):02d}"
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "excluded_subjects.json").write_text(json.dumps(list(test_subjects)) + "\n")
-            runs = {"transformer": run_pretrain(sub, model, overrides, folder / "transformer"),
-                    "cnn": run_pretrain(sub, "cnn", cnn_overrides, folder / "cnn")}
-            runs["excluded"] = list(test_subjects)
-            pre_runs.setdefault("per_fold", []).append(runs)
-            fold_cache[test_subjects] = {"transformer": runs["transformer"]["dir"],
-                                         "scratch": runs["transformer"]["dir"],
-                                         "cnn": runs["cnn"]["dir"]}
-        return fold_cache[test_subjects]
-
-    # 4. evaluations
-    ui.say("4/5 evaluating " + ", ".join(f"{t}/{p}" for t in tasks for p in protocols))
-    evals: dict[str, Any] = {}
-    for task in tasks:
-        for protocol in protocols:
-            per_fold = args.exclude_test_subjects_from_pretraining and protocol != "paper"
-            if per_fold:
-                init, init_cnn = "per-fold pre-training (test subjects excluded)", "per-fold"
-            elif args.exclude_test_subjects_from_pretraining:
-                # window-mixed: every subject is in every test fold; use one pre-training
-                if "transformer" not in pre_runs:
-                    pre_runs["transformer"] = run_pretrain(pre_store, model, overrides,
-                                                           out / "pretrain" / "transformer")
-                    pre_runs["cnn"] = run_pretrain(pre_store, "cnn", cnn_overrides,
-                                                   out / "pretrain" / "cnn")
-                init, init_cnn = pre_runs["transformer"]["dir"], pre_runs["cnn"]["dir"]
-            else:
-                init, init_cnn = pre_runs["transformer"]["dir"], pre_runs["cnn"]["dir"]
-            ui.say(f"  {task} / {protocol}")
-            spec = SystemSpec(args.systems, init=init, model=model, overrides=overrides,
-                              init_cnn=init_cnn, cnn_overrides=cnn_overrides,
-                              sarkar_overrides=sarkar_overrides)
-            options = EvaluationOptions(
-                train_cfg=cfg, ssl_cfg=ssl_cfg, seed=args.seed, repeats=args.repeats, k=k,
-                max_folds=args.max_folds, n_boot=args.n_boot,
-                fold_init=fold_init if per_fold else None, ui=ui,
-                config={"command": "reproduce", "quick": quick,
-                        "pretraining_includes_test_subjects": not per_fold})
-            res = evaluate(store, task, protocol, spec, out / "eval" / f"{task}-{protocol}", options)
-            ui.say(console_table(res))
-            evals[f"{task}/{protocol}"] = res
-
-    # 5. the table
     ui.say("5/5 writing table.md")
-    table = paper_table(evals, tasks, protocols, PAPER_FIGURES, quick=quick,
+    table = paper_table(evals, plan.tasks, plan.protocols, PAPER_FIGURES, quick=plan.quick,
                         excluded=args.exclude_test_subjects_from_pretraining,
-                        pretrain_datasets=[s.name for s in pre_sources])
+                        pretrain_datasets=pre_names)
     (out / "table.md").write_text(table)
     summary = {"out": str(out), "amigos_store": str(store.path), "pretrain_store": str(pre_store.path),
                "pretrain_windows": len(pre_store), "amigos_windows": len(store),
-               "pretraining": pre_runs, "quick": quick, "table": str(out / "table.md"),
+               "pretraining": pretraining.runs, "quick": plan.quick, "table": str(out / "table.md"),
                "evaluations": {k2: {"dir": v["files"]["results"],
                                     "accuracy": {n: v["aggregate"][n]["accuracy"]["mean"]
                                                  for n in v["aggregate"]}}
@@ -222,6 +121,140 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     (out / "reproduce.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     ui.say(table)
     return summary
+
+
+class _Plan:
+    """What the flags (and ``--quick``) choose: tasks, protocols, models, the three recipes."""
+
+    def __init__(self, args: argparse.Namespace):
+        from ecgemotion.cli.finetune import train_config
+        from ecgemotion.cli.pairs import parse_overrides
+        from ecgemotion.training import TrainConfig
+
+        self.tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        self.protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
+        self.quick = quick = args.quick
+        self.model = "fast" if quick and args.model == "paper" else args.model
+        self.overrides = {**(QUICK["model_overrides"] if quick else {}), **parse_overrides(args.set)}
+        self.cnn_overrides = QUICK["cnn_overrides"] if quick else {}
+        self.sarkar_overrides = QUICK["sarkar_overrides"] if quick else {}
+        self.k = args.k or (3 if quick else None)
+        self.train_cfg = train_config(args, QUICK_FINETUNE if quick else FINETUNE)
+        # One --batch-size for every stage; the budget flags replace the recipe's.
+        same = {"batch_size": self.train_cfg.batch_size, "device": args.device,
+                "precision": args.precision, "seed": args.seed}
+        self.ssl_cfg = TrainConfig.from_recipe(QUICK_PRETEXT if quick else PRETEXT,
+                                               epochs=args.ssl_epochs, **same)
+        self.pretrain_cfg = TrainConfig.from_recipe(
+            QUICK_PRETRAIN if quick else REPRODUCE_PRETRAIN, epochs=args.pretrain_epochs,
+            minutes=args.pretrain_minutes if args.pretrain_epochs is None else None, **same)
+
+
+def _stores(args: argparse.Namespace, out: Path, ui):
+    """Steps 1-2: the labelled AMIGOS store and the unlabelled pre-training store."""
+    from ecgemotion.cli.pairs import parse_options, split_pairs
+    from ecgemotion.preprocess import PreprocessConfig
+    from ecgemotion.sources import get_source
+    from ecgemotion.store import build_store
+
+    amigos_opts = {"lead": "left", **parse_options(args.amigos_option)}
+    ui.say("1/5 preparing the AMIGOS store (left ECG, threshold:5)")
+    pcfg = PreprocessConfig()
+    store, _ = build_store([get_source("amigos", args.amigos, **amigos_opts)], pcfg,
+                           out_dir=out / "stores", label_rule="threshold:5", workers=args.workers,
+                           progress=ui.progress)
+    pre_sources = [get_source(name, path) for name, path in split_pairs(args.pretrain, "--pretrain")]
+    pre_sources.append(get_source("amigos", args.amigos, **amigos_opts))
+    if not args.no_open_ecg:
+        pre_sources.append(get_source("open-ecg", None))
+    ui.say(f"2/5 preparing the pre-training store ({', '.join(s.name for s in pre_sources)})")
+    pre_store, _ = build_store(pre_sources, pcfg, out_dir=out / "stores", label_rule=None,
+                               workers=args.workers, progress=ui.progress)
+    return store, pre_store, [s.name for s in pre_sources]
+
+
+class _Pretraining:
+    """Step 3: the transformer and the CNN pre-trained the same way, once on the whole
+    pre-training store (:meth:`shared`) or once per subject fold without its test subjects
+    (:meth:`for_fold`, an evaluation ``fold_init``); ``runs`` is what reproduce.json records."""
+
+    def __init__(self, plan: _Plan, store, pre_store, out: Path):
+        from ecgemotion.subjects import subject_keys
+
+        self.plan, self.store, self.pre_store, self.out = plan, store, pre_store, out
+        self.runs: dict[str, Any] = {}
+        self.pre_keys = subject_keys(pre_store.index)
+        self.folds: dict[tuple[str, ...], dict[str, str]] = {}
+
+    def _both(self, store, folder: Path) -> dict[str, Any]:
+        return {"transformer": self._one(store, self.plan.model, self.plan.overrides,
+                                         folder / "transformer"),
+                "cnn": self._one(store, "cnn", self.plan.cnn_overrides, folder / "cnn")}
+
+    def _one(self, store, name: str, overrides: dict, folder: Path) -> dict[str, Any]:
+        from ecgemotion.training import pretrain
+
+        summary = pretrain(store, name, folder, self.plan.pretrain_cfg, **overrides)
+        return {"dir": str(Path(folder) / "best"), "val_mse": summary.get("val_mse"),
+                "val_mse_interp": summary.get("val_mse_interp"), "steps": summary.get("steps"),
+                "elapsed_s": summary.get("elapsed_s")}
+
+    def shared(self) -> tuple[str, str]:
+        """The (transformer, CNN) checkpoints pre-trained on the whole store (made once)."""
+        if "transformer" not in self.runs:
+            self.runs.update(self._both(self.pre_store, self.out / "pretrain"))
+        return self.runs["transformer"]["dir"], self.runs["cnn"]["dir"]
+
+    def for_fold(self, fold) -> dict[str, str]:
+        from ecgemotion.evaluation.systems import SubsetStore
+        from ecgemotion.subjects import subject_keys
+
+        test_subjects = tuple(sorted(set(subject_keys(self.store.index, fold.test))))
+        if test_subjects not in self.folds:
+            keep = np.flatnonzero(~np.isin(self.pre_keys, test_subjects))
+            folder = self.out / "pretrain-folds" / f"fold{len(self.folds):02d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "excluded_subjects.json").write_text(json.dumps(list(test_subjects)) + "\n")
+            runs = {**self._both(SubsetStore(self.pre_store, keep), folder),
+                    "excluded": list(test_subjects)}
+            self.runs.setdefault("per_fold", []).append(runs)
+            self.folds[test_subjects] = {"transformer": runs["transformer"]["dir"],
+                                         "scratch": runs["transformer"]["dir"],
+                                         "cnn": runs["cnn"]["dir"]}
+        return self.folds[test_subjects]
+
+
+def _evaluations(args: argparse.Namespace, plan: _Plan, store, pretraining: _Pretraining,
+                 out: Path, ui) -> dict[str, Any]:
+    """Step 4: every task under every protocol, with every system."""
+    from ecgemotion.evaluation.report import console_table
+    from ecgemotion.evaluation.runner import EvaluationOptions, evaluate
+    from ecgemotion.evaluation.systems import SystemSpec
+
+    ui.say("4/5 evaluating " + ", ".join(f"{t}/{p}" for t in plan.tasks for p in plan.protocols))
+    evals: dict[str, Any] = {}
+    for task in plan.tasks:
+        for protocol in plan.protocols:
+            # window-mixed ("paper"): every subject is in every test fold, so one pre-training
+            per_fold = args.exclude_test_subjects_from_pretraining and protocol != "paper"
+            if per_fold:
+                init, init_cnn = "per-fold pre-training (test subjects excluded)", "per-fold"
+            else:
+                init, init_cnn = pretraining.shared()
+            ui.say(f"  {task} / {protocol}")
+            spec = SystemSpec(args.systems, init=init, model=plan.model, overrides=plan.overrides,
+                              init_cnn=init_cnn, cnn_overrides=plan.cnn_overrides,
+                              sarkar_overrides=plan.sarkar_overrides)
+            options = EvaluationOptions(
+                train_cfg=plan.train_cfg, ssl_cfg=plan.ssl_cfg, seed=args.seed,
+                repeats=args.repeats, k=plan.k, max_folds=args.max_folds, n_boot=args.n_boot,
+                fold_init=pretraining.for_fold if per_fold else None, ui=ui,
+                config={"command": "reproduce", "quick": plan.quick,
+                        "pretraining_includes_test_subjects": not per_fold})
+            res = evaluate(store, task, protocol, spec, out / "eval" / f"{task}-{protocol}", options)
+            ui.say(console_table(res))
+            evals[f"{task}/{protocol}"] = res
+    return evals
 
 
 def _cell(res, system, metric):

@@ -6,6 +6,7 @@ line of stdout stays the JSON summary.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -19,6 +20,13 @@ T = TypeVar("T")
 def plain(doc: str | None) -> str | None:
     """A docstring for ``--help``: reStructuredText's double backticks would print as is."""
     return re.sub(r"``(.+?)``", r"\1", doc) if doc else doc
+
+
+def add_command(sub, common, name: str, help: str, epilog: str, doc: str | None = None):
+    """The subparser of one command: the shared flags (``common``), its one-line ``help``, the
+    module ``doc`` as the description and the examples ``epilog``, both printed as written."""
+    return sub.add_parser(name, parents=[common], help=help, description=plain(doc), epilog=epilog,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 class UI:

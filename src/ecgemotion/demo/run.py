@@ -59,6 +59,7 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
     from ecgemotion.store.recipes import open_ecg_store
     from ecgemotion.training.loop import TrainConfig
     from ecgemotion.training.pretrain import pretrain
+    from ecgemotion.training.recipes import DEMO_FINETUNE, DEMO_PRETRAIN
 
     plan = plan or (QUICK if quick else FULL)
     out = claim_output(Path(out_dir).expanduser(), "report.html", "a demo report", overwrite,
@@ -82,7 +83,7 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
         "(masked-signal reconstruction), continuing from the shipped ecgemotion-base")
     pre_dir = out / "pretrain"
     pre = pretrain(open_store, "fast", pre_dir,
-                   TrainConfig(minutes=plan.pretrain_minutes, batch_size=64, seed=seed, lr=1e-4),
+                   TrainConfig.from_recipe(DEMO_PRETRAIN, minutes=plan.pretrain_minutes, seed=seed),
                    ui=ui, init=BASE_WEIGHTS)
     step("pretrain")
 
@@ -102,7 +103,7 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
         evaluations[task] = evaluate(
             emo_store, task, "subject", SystemSpec(SYSTEMS, init=str(pre_dir), model="fast"),
             out / f"evaluation-{task}",
-            EvaluationOptions(train_cfg=TrainConfig(epochs=plan.epochs, batch_size=32, lr=3e-4),
+            EvaluationOptions(train_cfg=TrainConfig.from_recipe(DEMO_FINETUNE, epochs=plan.epochs),
                               k=plan.folds, n_boot=plan.n_boot, seed=seed, ui=ui))
         step(f"evaluate_{task}")
 

@@ -151,48 +151,72 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
     metric of the paired tests (all of :data:`PAIRED_METRICS` are run). Returns the results
     dict (not yet written).
     """
-    from ecgemotion.baselines.hrv import HRVFeatureCache
-    from ecgemotion.paths import cache_dir
-
     opts = options or EvaluationOptions()
     ctx = opts.context(target)
-    repeats, k, val_fraction, max_folds = opts.repeats, opts.k, opts.val_fraction, opts.max_folds
-    quality, metric, tracer = opts.quality, opts.metric, opts.tracer
     say = opts.ui.say if opts.ui is not None else (lambda *a, **kw: None)
-    if metric not in PAIRED_METRICS:
+    if opts.metric not in PAIRED_METRICS:
         from ecgemotion.errors import ConfigError
 
-        raise ConfigError(f"unknown --metric {metric!r}; choose from {', '.join(PAIRED_METRICS)}")
+        raise ConfigError(f"unknown --metric {opts.metric!r}; choose from {', '.join(PAIRED_METRICS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    proto = get_protocol(protocol)
-    rows = store.select(quality=quality, labelled=target)
+    rows = store.select(quality=opts.quality, labelled=target)
     if len(rows) == 0:
         from ecgemotion.errors import ConfigError
 
-        raise ConfigError(f"{getattr(store, 'path', 'store')}: no {quality} windows labelled '{target}'")
-    index = store.index
-    y_all = index[f"y_{target}"].to_numpy(dtype=float)
-    n_folds = proto.n_folds(index, rows, k)
-    pinfo = protocol_info(protocol, k, repeats, val_fraction, n_folds, max_folds)
+        raise ConfigError(f"{getattr(store, 'path', 'store')}: no {opts.quality} windows labelled '{target}'")
+    n_folds = get_protocol(protocol).n_folds(store.index, rows, opts.k)
+    pinfo = protocol_info(protocol, opts.k, opts.repeats, opts.val_fraction, n_folds, opts.max_folds)
     if pinfo.get("warning"):
         say(f"NOTE: {pinfo['warning']}")
 
     calibration = Calibration.parse(opts.calibrate) if opts.calibrate else None
+    t0 = time.time()
+    tables = _run_folds(store, target, protocol, rows, systems, ctx, opts, calibration, out_dir, say)
+    pred = pd.concat(tables.preds, ignore_index=True)
+    names = [MAJORITY] + [s.name for s in systems]
+    results = _summarise(store, target, protocol, pinfo, names, systems, tables.fold_rows,
+                         tables.trial_rows, pred, store.index, ctx, opts.n_boot, opts.metric)
+    results.update({
+        "ecgemotion_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "elapsed_s": round(time.time() - t0, 2), "seed": ctx.seed,
+        "config": {"train": asdict(ctx.train_cfg),
+                   "ssl": asdict(ctx.ssl_cfg) if ctx.ssl_cfg is not None else None,
+                   "quality": opts.quality, "n_boot": opts.n_boot, **opts.config},
+        "notes": list(notes or []),
+        "calibration": ({"option": calibration.label, "uses": calibration.uses()}
+                        if calibration is not None else None),
+        "leakage_check": {"passed": True, "folds": tables.leak_log,
+                          "rule": "rows served to fit ∩ test rows = ∅; predict reads only test rows"},
+        "training_curves": tables.curves,
+    })
+    pred.to_csv(out_dir / "predictions.csv", index=False)
+    return results
+
+
+def _run_folds(store, target: str, protocol: str, rows: np.ndarray, systems: list[System],
+               ctx: Context, opts: EvaluationOptions, calibration: Calibration | None,
+               out_dir: Path, say) -> "_Tables":
+    """Every fold: the majority baseline and each system fitted, checked for leakage, scored."""
+    from ecgemotion.baselines.hrv import HRVFeatureCache
+    from ecgemotion.paths import cache_dir
+
+    index = store.index
+    y_all = index[f"y_{target}"].to_numpy(dtype=float)
     rec = _Recorder()
     # HRV features are kept on disk per store identity: a rerun (or the calibrated run)
     # reads them instead of detecting every R peak again
     caches = (HRVFeatureCache(store, cache_dir=cache_dir("features")), EmbeddingCache(store))
     fit_store = TracedStore(store, rec, *caches)
     test_store = TracedStore(store, rec, *caches, labels=False)
-    t0 = time.time()
     for system in systems:
         system.prepare(ctx, out_dir / "runs")
 
     tables = _Tables()
-    for i, fold in enumerate(proto.folds(index, rows, target, seed=ctx.seed, repeats=repeats, k=k,
-                                         val_fraction=val_fraction)):
-        if max_folds is not None and i >= max_folds:
+    folds = get_protocol(protocol).folds(index, rows, target, seed=ctx.seed, repeats=opts.repeats,
+                                         k=opts.k, val_fraction=opts.val_fraction)
+    for i, fold in enumerate(folds):
+        if opts.max_folds is not None and i >= opts.max_folds:
             break
         if calibration is not None:
             fold = calibration.fold(fold, index, y_all, derived_seed(ctx.seed, fold.repeat,
@@ -207,31 +231,12 @@ def run_evaluation(store, target: str, protocol: str, systems: list[System], out
         for system in systems:
             outputs[system.name] = _run_system(system, ctx, fold, fit_store, test_store, rec,
                                                out_dir / "runs" / system.name / fold.name, seed,
-                                               tracer, calibration, tables.leak_log)
+                                               opts.tracer, calibration, tables.leak_log)
         accs = "  ".join(f"{name} {tables.add(name, prob, info, fold, index, y_train, y_test):.3f}"
                          for name, (prob, info) in outputs.items())
         say(f"fold {fold.name} ({len(fold.train)}/{len(fold.val)}/{len(fold.test)} windows): {accs}")
         rec.reads.clear()  # rows are checked per fold; keep memory flat
-
-    pred = pd.concat(tables.preds, ignore_index=True)
-    names = [MAJORITY] + [s.name for s in systems]
-    results = _summarise(store, target, protocol, pinfo, names, systems, tables.fold_rows,
-                         tables.trial_rows, pred, index, ctx, opts.n_boot, metric)
-    results.update({
-        "ecgemotion_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "elapsed_s": round(time.time() - t0, 2), "seed": ctx.seed,
-        "config": {"train": asdict(ctx.train_cfg),
-                   "ssl": asdict(ctx.ssl_cfg) if ctx.ssl_cfg is not None else None,
-                   "quality": quality, "n_boot": opts.n_boot, **opts.config},
-        "notes": list(notes or []),
-        "calibration": ({"option": calibration.label, "uses": calibration.uses()}
-                        if calibration is not None else None),
-        "leakage_check": {"passed": True, "folds": tables.leak_log,
-                          "rule": "rows served to fit ∩ test rows = ∅; predict reads only test rows"},
-        "training_curves": tables.curves,
-    })
-    pred.to_csv(out_dir / "predictions.csv", index=False)
-    return results
+    return tables
 
 
 def _run_system(system, ctx, fold, fit_store, test_store, rec, run_dir, seed, tracer,
@@ -326,59 +331,19 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
     agg, agg_fmt, cis, per_subject, trial_agg = {}, {}, {}, {}, {}
     pred0 = pred[pred["repeat"] == pred["repeat"].min()]
     for name in names:
-        f = folds_df[folds_df["system"] == name]
-        table = aggregate(f, list(METRICS) + ["majority_baseline", "test_majority_share"])
+        table = aggregate(folds_df[folds_df["system"] == name],
+                          list(METRICS) + ["majority_baseline", "test_majority_share"])
         agg[name] = {m: {k2: json_number(v) for k2, v in r.items()} for m, r in table.iterrows()}
         agg_fmt[name] = format_mean_std(table)
         p = pred0[pred0["system"] == name]
-        groups = subject_keys(index, p["row"]) if group_by_subject else None
-        cis[name] = {m: bootstrap_ci(p["y"], p["prob"], m, groups=groups, folds=p["fold"],
-                                     n_boot=n_boot if m != "auroc" else min(n_boot, 500),
-                                     seed=ctx.seed)
-                     for m in METRICS if not (m == "auroc" and name == MAJORITY)}
-        trials = pd.concat([pool_trials(index, g["row"], g["y"], g["prob"]).assign(fold=f)
-                            for f, g in p.groupby("fold")], ignore_index=True)
-        trial_groups = subject_keys(trials) if group_by_subject else None
-        for m in TRIAL_CI_METRICS:     # trial level: mean P(high) over each trial's windows
-            if not (m == "auroc" and name == MAJORITY):
-                cis[name][f"trial_{m}"] = bootstrap_ci(
-                    trials["y"], trials["prob"], m, n_boot=n_boot if m != "auroc" else min(n_boot, 500),
-                    seed=ctx.seed, folds=trials["fold"], groups=trial_groups)
-        ps = per_subject_table(index, p["row"], p["y"], p["prob"])
-        per_subject[name] = ps.to_dict("records")
+        cis[name] = _bootstrap_cis(name, p, index, group_by_subject, n_boot, ctx.seed)
+        per_subject[name] = per_subject_table(index, p["row"], p["y"], p["prob"]).to_dict("records")
         t = trials_df[trials_df["system"] == name]
         ttab = aggregate(t, [c for c in (*METRICS, "majority_baseline") if c in t.columns])
         trial_agg[name] = {m: {k2: json_number(v) for k2, v in r.items()}
                            for m, r in ttab.iterrows()}
-    # paired comparisons on the same folds
-    pairs = []
-    present = [s.name for s in systems]
-    wanted = [("transformer", o) for o in present if o != "transformer"]
-    wanted += [("scratch", "cnn"), ("cnn", "sarkar")]
-    wanted += [(h, o) for h in present if h.startswith("hybrid") for o in present
-               if not o.startswith("hybrid")]
-    wanted += [(f, o) for f in present if f.startswith("fusion-") for o in present
-               if o.startswith("mm-") or o.startswith("hrv")]           # fusion vs each modality
-    wanted += [(s, MAJORITY) for s in present]
-    ratio = float((folds_df["n_test"] / folds_df["n_train"]).mean()) if len(folds_df) else None
-    for a, b in wanted:
-        if a not in names or b not in names or a == b:
-            continue
-        if any({p["a"], p["b"]} == {a, b} for p in pairs):
-            continue
-        fa = folds_df[folds_df["system"] == a].sort_values(["repeat", "fold"])
-        fb = folds_df[folds_df["system"] == b].sort_values(["repeat", "fold"])
-        entry = {"a": a, "b": b}
-        for m in PAIRED_METRICS:
-            entry[m] = paired_test(fa[m].to_numpy(), fb[m].to_numpy(),
-                                   test_train_ratio=ratio if protocol != "loso" else None)
-        pa = pred0[pred0["system"] == a].sort_values("row")
-        pb = pred0[pred0["system"] == b].sort_values("row")
-        groups = subject_keys(index, pa["row"]) if group_by_subject else None
-        entry["permutation"] = {m: paired_permutation_test(
-            pa["y"].to_numpy(), pa["prob"].to_numpy(), pb["prob"].to_numpy(), m, groups=groups,
-            n_perm=2000 if m != "auroc" else 1000, seed=ctx.seed) for m in PERMUTATION_METRICS}
-        pairs.append(entry)
+    pairs = _paired_tests(names, [s.name for s in systems], folds_df, pred0, index, protocol,
+                          group_by_subject, ctx.seed)
     fold_records = []
     for r in fold_rows:
         fold_records.append({k2: (json_number(v) if isinstance(v, (float, np.floating)) else v)
@@ -407,6 +372,64 @@ def _summarise(store, target, protocol, pinfo, names, systems, fold_rows, trial_
         "paired_tests": pairs,
         "trial_level": trial_agg,
     }
+
+
+def _bootstrap_cis(name: str, p: pd.DataFrame, index, group_by_subject: bool, n_boot: int,
+                   seed: int) -> dict[str, Any]:
+    """Percentile bootstrap CIs of one system's first-repeat predictions ``p``, at window
+    level and at trial level (mean P(high) over each trial's windows), clusters resampled
+    within each fold."""
+    def boots(m):  # AUROC's resamples are the costly ones
+        return n_boot if m != "auroc" else min(n_boot, 500)
+
+    groups = subject_keys(index, p["row"]) if group_by_subject else None
+    cis = {m: bootstrap_ci(p["y"], p["prob"], m, groups=groups, folds=p["fold"], n_boot=boots(m),
+                           seed=seed)
+           for m in METRICS if not (m == "auroc" and name == MAJORITY)}
+    trials = pd.concat([pool_trials(index, g["row"], g["y"], g["prob"]).assign(fold=f)
+                        for f, g in p.groupby("fold")], ignore_index=True)
+    trial_groups = subject_keys(trials) if group_by_subject else None
+    for m in TRIAL_CI_METRICS:
+        if not (m == "auroc" and name == MAJORITY):
+            cis[f"trial_{m}"] = bootstrap_ci(trials["y"], trials["prob"], m, n_boot=boots(m),
+                                             seed=seed, folds=trials["fold"], groups=trial_groups)
+    return cis
+
+
+def _paired_tests(names: list[str], present: list[str], folds_df: pd.DataFrame,
+                  pred0: pd.DataFrame, index, protocol: str, group_by_subject: bool,
+                  seed: int) -> list[dict[str, Any]]:
+    """Paired comparisons on the same folds (t-tests over folds, permutation tests over
+    windows) for the pairs a reader asks about: our model vs each other system, the
+    pre-training ablations, hybrids and fusions vs their parts, every system vs majority."""
+    wanted = [("transformer", o) for o in present if o != "transformer"]
+    wanted += [("scratch", "cnn"), ("cnn", "sarkar")]
+    wanted += [(h, o) for h in present if h.startswith("hybrid") for o in present
+               if not o.startswith("hybrid")]
+    wanted += [(f, o) for f in present if f.startswith("fusion-") for o in present
+               if o.startswith("mm-") or o.startswith("hrv")]           # fusion vs each modality
+    wanted += [(s, MAJORITY) for s in present]
+    ratio = float((folds_df["n_test"] / folds_df["n_train"]).mean()) if len(folds_df) else None
+    pairs: list[dict[str, Any]] = []
+    for a, b in wanted:
+        if a not in names or b not in names or a == b:
+            continue
+        if any({p["a"], p["b"]} == {a, b} for p in pairs):
+            continue
+        fa = folds_df[folds_df["system"] == a].sort_values(["repeat", "fold"])
+        fb = folds_df[folds_df["system"] == b].sort_values(["repeat", "fold"])
+        entry = {"a": a, "b": b}
+        for m in PAIRED_METRICS:
+            entry[m] = paired_test(fa[m].to_numpy(), fb[m].to_numpy(),
+                                   test_train_ratio=ratio if protocol != "loso" else None)
+        pa = pred0[pred0["system"] == a].sort_values("row")
+        pb = pred0[pred0["system"] == b].sort_values("row")
+        groups = subject_keys(index, pa["row"]) if group_by_subject else None
+        entry["permutation"] = {m: paired_permutation_test(
+            pa["y"].to_numpy(), pa["prob"].to_numpy(), pb["prob"].to_numpy(), m, groups=groups,
+            n_perm=2000 if m != "auroc" else 1000, seed=seed) for m in PERMUTATION_METRICS}
+        pairs.append(entry)
+    return pairs
 
 
 def evaluate(store, target: str, protocol: str, systems: SystemSpec, out_dir: str | Path,

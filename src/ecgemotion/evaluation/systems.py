@@ -22,6 +22,8 @@ Systems (:data:`SYSTEMS`):
 ``hrv-forest``   HRV features + random forest (class-balanced)
 ``hybrid``       the ``transformer`` system with the window's physiological features
                  (``models/hybrid.py``) joined to its embedding before the head
+``hybrid-ctx``   ``hybrid`` with 60-s context HRV features (SD2, HF power, sample entropy,
+                 DFA a1 ...; ``baselines/context.py``) beside the window's (evaluation only)
 ``hybrid-logreg`` frozen ``--init`` embedding + the same features -> standardised
                  logistic regression (class-balanced)
 ``hybrid-gbm``   the same inputs -> gradient boosting (class-balanced)
@@ -50,16 +52,18 @@ from typing import Any, Callable
 import numpy as np
 
 from ecgemotion.errors import ConfigError
-from ecgemotion.subjects import subject_keys
+from ecgemotion.row_cache import RowCache
+from ecgemotion.subjects import recording_keys, subject_keys, trial_keys
 from ecgemotion.training.recipes import MULTIMODAL
 
 DEFAULT_SYSTEMS = ("transformer", "scratch", "cnn", "sarkar", "hrv-logreg", "hrv-forest")
 PEER_SYSTEMS = ("synheart", "synheart-refit")
 """Systems made from another project's package (the optional ``peers`` extra)."""
-SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-logreg", "hybrid-gbm", "context", "fusion-late",
-                             "fusion-early") + PEER_SYSTEMS
+SYSTEMS = DEFAULT_SYSTEMS + ("hybrid", "hybrid-ctx", "hybrid-logreg", "hybrid-gbm", "context",
+                             "fusion-late", "fusion-early") + PEER_SYSTEMS
 
-ENCODER_SYSTEMS = ("transformer", "scratch", "hybrid", "hybrid-logreg", "hybrid-gbm", "context")
+ENCODER_SYSTEMS = ("transformer", "scratch", "hybrid", "hybrid-ctx", "hybrid-logreg", "hybrid-gbm",
+                   "context")
 """The systems that read ``--init`` (the shipped encoder by default)."""
 
 
@@ -134,17 +138,15 @@ class EmbeddingCache:
 
     def __init__(self, store):
         self._store = store
-        self._values: dict[str, dict[int, np.ndarray]] = {}
+        self._caches: dict[str, RowCache] = {}
 
     def __call__(self, rows: np.ndarray, encoder: str) -> np.ndarray:
         from ecgemotion.probe import embed_windows, load_encoder
 
-        values = self._values.setdefault(encoder, {})
-        todo = np.unique([r for r in rows.tolist() if r not in values]).astype(np.int64)
-        if len(todo):
-            values.update(zip(todo.tolist(), embed_windows(load_encoder(encoder),
-                                                           self._store.windows(todo))))
-        return np.stack([values[r] for r in rows.tolist()])
+        if encoder not in self._caches:
+            self._caches[encoder] = RowCache(
+                self._store, lambda w: embed_windows(load_encoder(encoder), w), "embeddings")
+        return self._caches[encoder](rows)
 
 
 class SubsetStore:
@@ -209,6 +211,8 @@ def _quiet_ui(ctx):
 class NeuralSystem(System):
     """A network fine-tuned on the fold (all weights, or the head only with ``freeze``)."""
 
+    train_overrides: dict[str, Any] = {}   # TrainConfig fields this system sets for itself
+
     @property
     def fold_key(self) -> str:
         """Whose per-fold pre-trained folder (``Context.fold_init``) this system starts from."""
@@ -233,7 +237,7 @@ class NeuralSystem(System):
         net = build_model(init, fit_store, self.model, self.overrides, seed=seed,
                           architecture_only=self.architecture_only)
         net, fit_store, test_store = self.adapt(ctx, net, fold, fit_store, test_store)
-        cfg = replace(ctx.train_cfg, seed=seed)
+        cfg = replace(ctx.train_cfg, seed=seed, **self.train_overrides)
         net, summary = fit_classifier(net, fit_store, fold.train, fold.val, ctx.target, run_dir,
                                       cfg, freeze=self.freeze, ui=_quiet_ui(ctx),
                                       keep_checkpoints=ctx.keep_checkpoints,
@@ -254,13 +258,35 @@ class HybridNeuralSystem(NeuralSystem):
     its embedding (``models/hybrid.py``), normalised on the fold's training rows."""
 
     fold_key = "transformer"
+    train_overrides = {"validate_start": True}   # falls back to its fitted feature path
 
     def adapt(self, ctx, net, fold, fit_store, test_store):
         from ecgemotion.models.hybrid import WithFeatures, hybridise
 
         y_train = fit_store.index[f"y_{ctx.target}"].to_numpy(dtype=float)[fold.train]
-        return (hybridise(net, fit_store.hrv, fold.train, y_train), WithFeatures(fit_store),
+        groups = subject_keys(fit_store.index, fold.train)
+        return (hybridise(net, fit_store.hrv, fold.train, y_train, groups), WithFeatures(fit_store),
                 WithFeatures(test_store))
+
+
+class HybridContextSystem(HybridNeuralSystem):
+    """``hybrid`` with the 60-s context HRV features (``baselines/context.py``) beside the
+    window's own: each side of the fold (train+val, test) builds its contexts from its own
+    windows. Evaluation only for now: ``finetune``/``predict`` build the window-only hybrid."""
+
+    def adapt(self, ctx, net, fold, fit_store, test_store):
+        from ecgemotion.baselines.context import CONTEXT_FEATURES
+        from ecgemotion.baselines.hrv import PHYSIO_FEATURES
+        from ecgemotion.models.hybrid import ContextFeatures, WithFeatures, hybridise
+
+        features = PHYSIO_FEATURES + CONTEXT_FEATURES
+        fit_of = ContextFeatures(fit_store, fit_store.hrv, [np.concatenate([fold.train, fold.val])])
+        # a lambda: touching test_store.hrv here would start the runner's predict phase
+        test_of = ContextFeatures(test_store, lambda rows: test_store.hrv(rows), [fold.test])
+        y_train = fit_store.index[f"y_{ctx.target}"].to_numpy(dtype=float)[fold.train]
+        groups = subject_keys(fit_store.index, fold.train)
+        return (hybridise(net, fit_of, fold.train, y_train, groups, features),
+                WithFeatures(fit_store, fit_of, features), WithFeatures(test_store, test_of, features))
 
 
 class SarkarSystem(System):
@@ -455,12 +481,6 @@ class SystemSpec:
                 "modalities": list(self.modalities)}
 
 
-def trial_keys(index, rows) -> np.ndarray:
-    """``dataset/subject/trial`` of each row: the unit a trial-context model pools over."""
-    sub = index.iloc[np.asarray(rows, dtype=np.int64)]
-    return subject_keys(index, rows) + "/" + sub["trial"].astype(str).to_numpy()
-
-
 def trial_means(table, keys: np.ndarray):
     """Column means of ``table`` per trial key (NaN-aware), in sorted key order."""
     import pandas as pd
@@ -508,14 +528,6 @@ class TrialContextSystem(System):
             "encoder": str(encoder), "train_trials": int(len(train)), "test_trials": int(len(test))}
 
 
-def recording_keys(index, rows) -> np.ndarray:
-    """``dataset/subject/trial/lead`` of each row: one continuous recording."""
-    keys = trial_keys(index, rows)
-    if "lead" in index.columns:
-        keys = keys + "/" + index.iloc[np.asarray(rows, dtype=np.int64)]["lead"].astype(str).to_numpy()
-    return keys
-
-
 class SynheartSystem(System):
     """The field's ready-made model as a peer (``baselines/synheart.py``): its shipped
     ExtraTrees zero-shot, or the same features refitted on the fold. A window's RR intervals
@@ -549,7 +561,8 @@ class SynheartSystem(System):
     @staticmethod
     def features(store, rows) -> tuple[np.ndarray, np.ndarray]:
         """The peer's features of ``rows`` (context from ``rows`` only) and full-context flags."""
-        from ecgemotion.baselines.synheart import beat_times, context_rr, peer_features
+        from ecgemotion.baselines.context import beat_times, context_rr
+        from ecgemotion.baselines.synheart import peer_features
 
         starts = store.index["start_s"].to_numpy(dtype=float)[rows]
         times = beat_times(store, np.asarray(rows, dtype=np.int64))
@@ -583,6 +596,20 @@ class SynheartSystem(System):
         model = ExtraTreesClassifier(n_estimators=100, class_weight="balanced", random_state=seed,
                                      n_jobs=1).fit(train_x[keep], y[keep])
         return model, int((~keep).sum())
+
+
+HYBRID_DESCRIPTIONS = {
+    "hybrid": ("encoder from {where} fully fine-tuned with the window's physiological features "
+               "(HRV time domain, RR range, QRS width; standardised on the fold's training rows, "
+               "NaN -> their median) joined to its embedding before the head, plus a linear "
+               "feature path started at a logistic regression (L2 strength chosen across training "
+               "subjects); the start is validated as epoch 0 and kept when no epoch lowers the "
+               "validation loss"),
+    "hybrid-ctx": ("the hybrid (encoder from {where}) with 60-s context HRV features (mean HR, "
+                   "SDNN, RMSSD, pNN50, irregular share, SD2, HF power, sample entropy, DFA a1 "
+                   "over the RR intervals of the 60 s ending at the window, from windows of its "
+                   "own recording on the same side of the split) beside the window's own"),
+}
 
 
 def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[System], list[str]]:
@@ -642,14 +669,11 @@ def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[S
                 raise ConfigError(f"{n} fuses modalities: give two or more with --modalities "
                                   f"(found {','.join(spec.modalities)})")
             out.append(MultimodalSystem(n, list(spec.modalities), n.split("-")[1]))
-        elif n == "hybrid":
+        elif n in HYBRID_DESCRIPTIONS:
             where = "scratch" if scratch_init else (init or "per-fold pre-training")
-            out.append(HybridNeuralSystem(
-                "hybrid", None if scratch_init else init, model, overrides,
-                f"encoder from {where} fully fine-tuned with the window's physiological features "
-                "(HRV time domain, RR range, QRS width; standardised on the fold's training "
-                "rows, NaN -> their median) joined to its embedding before the head",
-                pretrained=not scratch_init))
+            cls = HybridContextSystem if n == "hybrid-ctx" else HybridNeuralSystem
+            out.append(cls(n, None if scratch_init else init, model, overrides,
+                           HYBRID_DESCRIPTIONS[n].format(where=where), pretrained=not scratch_init))
         elif n in PEER_SYSTEMS:
             from ecgemotion.baselines.synheart import require
 

@@ -7,7 +7,7 @@
 Every window is made by :func:`ecgemotion.preprocess.process_recording` with the
 :class:`PreprocessConfig` stored in the model (``extra.preprocess``): the code path
 the training windows went through. Windows that fail a quality check (or touch a
-long gap, ``flag_gap``) keep their row, with ``good=False`` and NaN probabilities:
+long gap, ``flag_gap``: :attr:`Windows.gap`) keep their row, with ``good=False`` and NaN probabilities:
 they are never shown to the model.
 """
 
@@ -20,13 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecgemotion import signal as sig
 from ecgemotion.baselines.hrv import physio_features
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.inference.engines import ModelSpec, expand_sources, load, shared_preprocess
 from ecgemotion.inference.prediction import FLAGS
 from ecgemotion.io.readers import rate_argument, read_signal
-from ecgemotion.preprocess import QUALITY_FLAGS, PreprocessConfig, Windows, process_recording
+from ecgemotion.preprocess import PreprocessConfig, Windows, process_recording
 from ecgemotion.recording import Recording
 
 class EmotionRecognizer:
@@ -91,35 +90,19 @@ class EmotionRecognizer:
         positive class (``classes[1]``, e.g. "high" arousal); NaN on low-quality windows.
         """
         rec = as_recording(signal, rate_argument(fs, sampling_rate), units, mains_hz, where)
-        win = process_recording(rec, self.preprocess)
+        win = process_recording(rec, self.preprocess, keep_gaps=True)
         cfg = self.preprocess
-        # Every window start the recording has, including those dropped for long gaps.
-        duration = len(rec.signal) / float(rec.fs)
-        starts = sig.window_starts(int(np.floor(duration * cfg.fs + 1e-6)), cfg.window_len,
-                                   cfg.step_len)
-        kept = np.round(win.start_s * cfg.fs).astype(np.int64)
-        pos = {int(s): i for i, s in enumerate(kept)}
-        n = len(starts)
-        flags = {f: np.ones(n, dtype=bool) if f == "gap" else np.zeros(n, dtype=bool) for f in FLAGS}
-        hr = np.full(n, np.nan)
-        rows = np.array([pos.get(int(s), -1) for s in starts], dtype=np.int64)
-        have = rows >= 0
-        flags["gap"] = ~have
-        for f in QUALITY_FLAGS:
-            flags[f][have] = win.flags[f][rows[have]]
-        hr[have] = win.heart_rate[rows[have]]
-        good = np.ones(n, dtype=bool)
-        for f in FLAGS:
-            good &= ~flags[f]
-        probs = self.probabilities(win.data[rows[good]])
-        table = pd.DataFrame({"start_s": starts / cfg.fs, "end_s": (starts + cfg.window_len) / cfg.fs,
+        n, good = len(win), win.good
+        flags = {**win.flags, "gap": win.gap}
+        probs = self.probabilities(win.data[good])
+        table = pd.DataFrame({"start_s": win.start_s, "end_s": win.start_s + cfg.window_len / cfg.fs,
                               "good": good, **{f"flag_{f}": flags[f] for f in FLAGS},
-                              "heart_rate_bpm": hr})
+                              "heart_rate_bpm": win.heart_rate})
         for task, p in probs.items():
             col = np.full(n, np.nan)
             col[good] = p
             table[f"p_{task}"] = col
-        table.attrs.update(fs=float(rec.fs), duration_s=duration, tasks=self.tasks,
+        table.attrs.update(fs=float(rec.fs), duration_s=len(rec.signal) / float(rec.fs), tasks=self.tasks,
                            preprocess=cfg.to_dict(), dropped=dict(win.dropped))
         return table
 

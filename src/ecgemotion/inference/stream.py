@@ -163,18 +163,13 @@ class EmotionStream:
         config = replace(cfg, step_s=step_s)
         rec = Recording(signal=data, fs=self.fs, dataset="stream", subject="-",
                         trial=f"{start / self.fs:.3f}", units=self.units, meta=self.meta)
-        flags = {f: False for f in QUALITY_FLAGS}
         try:
-            win = process_recording(rec, config)
+            win = process_recording(rec, config, keep_gaps=True)
         except DataError:  # e.g. a segment with no finite sample
-            return {**flags, "gap": True}, float("nan"), None
-        target = left / self.fs
-        hit = np.flatnonzero(np.abs(win.start_s - target) < 0.5 / cfg.fs)
-        if not len(hit):  # dropped: it touches a long NaN gap
-            return {**flags, "gap": True}, float("nan"), None
-        j = int(hit[0])
-        flags = {f: bool(win.flags[f][j]) for f in QUALITY_FLAGS}
-        return {**flags, "gap": False}, float(win.heart_rate[j]), win.data[j]
+            return {**{f: False for f in QUALITY_FLAGS}, "gap": True}, float("nan"), None
+        j = int(np.argmin(np.abs(win.start_s - left / self.fs)))  # the grid window at ``start``
+        flags = {**{f: bool(v[j]) for f, v in win.flags.items()}, "gap": bool(win.gap[j])}
+        return flags, float(win.heart_rate[j]), None if win.gap[j] else win.data[j]
 
     def _predict(self, segments) -> list[Prediction]:
         results, windows, where = [], [], []

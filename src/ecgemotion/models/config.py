@@ -99,12 +99,13 @@ class ModelConfig:
             raise ConfigError(f"window_len {self.window_len} is not a multiple of the conv "
                               f"encoder's total stride {self.stride}")
         if self.physio_features:
+            from ecgemotion.baselines.context import CONTEXT_FEATURES
             from ecgemotion.baselines.hrv import FEATURES
 
-            unknown = sorted(set(self.physio_features) - set(FEATURES))
+            unknown = sorted(set(self.physio_features) - set(FEATURES) - set(CONTEXT_FEATURES))
             if unknown:
                 raise ConfigError(f"physio_features: unknown feature(s) {unknown}; expected "
-                                  f"names from {list(FEATURES)}")
+                                  f"names from {list(FEATURES) + list(CONTEXT_FEATURES)}")
         if self.kind == "transformer":
             if self.d_model % self.n_heads:
                 raise ConfigError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")

@@ -78,6 +78,25 @@ def fit_predict_hybrid(train: pd.DataFrame, y, test: pd.DataFrame, model: str = 
                                 features=list(train.columns), class_weight="balanced")
 
 
+def probe_weights(z: np.ndarray, y: np.ndarray, groups=None, seed: int = 0) -> tuple[np.ndarray, float]:
+    """``(w, b)`` of the linear feature path: a class-balanced logistic regression on the
+    standardised features ``z``. With ``groups`` its L2 strength is :func:`choose_c`'s (across
+    training subjects; the default C = 1 let ten correlated features overfit: AUROC 0.869 vs
+    0.893 on the synthetic AMIGOS folds of docs/results.md §4e), and the chosen direction's
+    length is then refitted without penalty on the training rows: a strong penalty shrinks
+    the logits toward 0, where the network's head would drown them when the two are added."""
+    from sklearn.linear_model import LogisticRegression
+
+    c = choose_c(pd.DataFrame(z), y, groups, seed) if groups is not None else 1.0
+    probe = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(z, y)
+    w, b = probe.coef_[0], float(probe.intercept_[0])
+    if c < 1.0 and np.any(w):
+        score = (z @ w)[:, None]
+        scale = LogisticRegression(C=np.inf, class_weight="balanced").fit(score, y)
+        w, b = w * float(scale.coef_[0, 0]), float(scale.intercept_[0])
+    return w, b
+
+
 def standardise(raw: torch.Tensor, fill, center, scale) -> torch.Tensor:
     """Raw features -> NaN filled with the training median, standardised, clipped."""
     f = torch.where(torch.isnan(raw), fill.to(raw.dtype), raw)
@@ -85,12 +104,12 @@ def standardise(raw: torch.Tensor, fill, center, scale) -> torch.Tensor:
 
 
 @torch.no_grad()
-def fit_feature_path(owner: nn.Module, features: np.ndarray, y: np.ndarray, linear: nn.Linear) -> None:
+def fit_feature_path(owner: nn.Module, features: np.ndarray, y: np.ndarray, linear: nn.Linear,
+                     groups=None) -> None:
     """Set ``owner``'s ``fill``/``center``/``scale`` buffers from the training rows' raw
     features (NaN -> median, then mean / SD of the filled values) and start ``linear``
-    (features -> 2 logits) at a class-balanced logistic regression on them."""
-    from sklearn.linear_model import LogisticRegression
-
+    (features -> 2 logits) at a class-balanced logistic regression on them
+    (:func:`probe_weights`; its L2 strength chosen over whole ``groups`` when given)."""
     f = np.asarray(features, dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)   # an all-NaN column
@@ -104,8 +123,7 @@ def fit_feature_path(owner: nn.Module, features: np.ndarray, y: np.ndarray, line
     if len(np.unique(y)) == 2:
         z = standardise(torch.as_tensor(f, dtype=torch.float32), owner.fill, owner.center,
                         owner.scale).numpy()
-        probe = LogisticRegression(max_iter=2000, class_weight="balanced").fit(z, y)
-        w, b = probe.coef_[0], probe.intercept_[0]     # logit(high) - logit(low) = w.z + b
+        w, b = probe_weights(z, y, groups)     # logit(high) - logit(low) = w.z + b
         linear.weight.copy_(torch.as_tensor(np.stack([-w / 2, w / 2])))
         linear.bias.copy_(torch.as_tensor([-b / 2, b / 2]))
 
@@ -141,12 +159,15 @@ class HybridClassifier(nn.Module):
         self.classifier = MLPHead(d + n_features, [cfg.classifier_hidden], cfg.n_classes,
                                   cfg.classifier_dropout)
         self.physio = nn.Linear(n_features, cfg.n_classes)
-        nn.init.zeros_(self.physio.weight)
-        nn.init.zeros_(self.physio.bias)
+        # the network's share of the logits starts at exactly 0, so the untrained hybrid is the
+        # feature path alone (what validate_start compares the fine-tuned epochs against)
+        for layer in (self.classifier.net[-1], self.physio):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
-    def fit_training_side(self, features: np.ndarray, y: np.ndarray) -> None:
+    def fit_training_side(self, features: np.ndarray, y: np.ndarray, groups=None) -> None:
         """Normalisation and linear path from the training rows (:func:`fit_feature_path`)."""
-        fit_feature_path(self, features, y, self.physio)
+        fit_feature_path(self, features, y, self.physio, groups)
 
     def _normalise(self, raw: torch.Tensor) -> torch.Tensor:
         return standardise(raw, self.fill, self.center, self.scale)
@@ -163,27 +184,55 @@ class HybridClassifier(nn.Module):
         return {"logits": logits, "features": h}
 
 
-def hybridise(net: nn.Module, hrv_of, train_rows, y_train) -> HybridClassifier:
-    """``net``'s encoder with a hybrid head fitted (normalisation, linear path) on the HRV
-    table ``hrv_of(train_rows)`` and labels of the training rows only."""
-    hybrid = HybridClassifier(net)
-    hybrid.fit_training_side(physio_matrix(hrv_of(train_rows)), y_train)
+def hybridise(net: nn.Module, hrv_of, train_rows, y_train, groups=None,
+              features=PHYSIO_FEATURES) -> HybridClassifier:
+    """``net``'s encoder with a hybrid head on ``features`` fitted (normalisation, linear
+    path) on the feature table ``hrv_of(train_rows)``, labels and (optional) subjects of the
+    training rows only."""
+    hybrid = HybridClassifier(net, features)
+    hybrid.fit_training_side(physio_matrix(hrv_of(train_rows), features), y_train, groups)
     return hybrid
+
+
+class ContextFeatures:
+    """``hrv_of`` for a hybrid that also reads the 60-s context features
+    (``baselines/context.py``): each row's window features beside its context features. The
+    context is computed per ``side`` (e.g. a fold's train+val rows, or its test rows) when a
+    row of that side is first asked for, so a window's context never reaches across a split
+    and the test side is read only when the test rows are."""
+
+    def __init__(self, store, hrv_of, sides):
+        self._store, self._hrv_of = store, hrv_of
+        self._sides = [np.asarray(rows, dtype=np.int64) for rows in sides]
+        self._context: dict[int, pd.DataFrame] = {}
+
+    def _table(self, rows: np.ndarray) -> pd.DataFrame:
+        from ecgemotion.baselines.context import context_table
+
+        for i, side in enumerate(self._sides):
+            if i not in self._context and np.isin(rows, side).any():
+                self._context[i] = context_table(self._store, side).set_index(pd.Index(side))
+        return pd.concat(self._context.values()).loc[rows]
+
+    def __call__(self, rows) -> pd.DataFrame:
+        rows = np.asarray(rows, dtype=np.int64)
+        return pd.concat([self._hrv_of(rows).reset_index(drop=True),
+                          self._table(rows).reset_index(drop=True)], axis=1)
 
 
 class WithFeatures:
     """A store view whose ``windows(rows)`` returns each window followed by its raw
     physiological features, the input :class:`HybridClassifier` takes; everything else
-    passes through. ``hrv_of(rows)`` gives the HRV table (default: ``store.hrv``, which a
-    traced evaluation store reports to the leakage guard)."""
+    passes through. ``hrv_of(rows)`` gives the feature table (default: ``store.hrv``, which a
+    traced evaluation store reports to the leakage guard); ``features`` names its columns."""
 
-    def __init__(self, store, hrv_of=None):
-        self._store, self._hrv_of = store, hrv_of
+    def __init__(self, store, hrv_of=None, features=PHYSIO_FEATURES):
+        self._store, self._hrv_of, self._features = store, hrv_of, features
 
     def windows(self, rows) -> np.ndarray:
         w = np.asarray(self._store.windows(rows), dtype=np.float32)
         table = self._hrv_of(rows) if self._hrv_of is not None else self._store.hrv(rows)
-        return np.concatenate([w, physio_matrix(table)], axis=1)
+        return np.concatenate([w, physio_matrix(table, self._features)], axis=1)
 
     def __getattr__(self, name: str):
         return getattr(self._store, name)

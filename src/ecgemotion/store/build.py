@@ -225,13 +225,45 @@ def build_store(sources: list[Source], config: PreprocessConfig = PreprocessConf
                                         "discarded it and rebuilt from scratch")
     tmp.mkdir(parents=True)
 
+    started = time.time()
+    tasks = [(s, it) for s, its in zip(sources, items) for it in its]
+    report, index, shards, modalities = _write_windows(tmp, tasks, config, workers, progress)
+    index = _apply_label_rule(index, label_rule)
+    index.to_csv(tmp / INDEX_FILE, index=False)
+    summary = {**report.to_dict(), "build_seconds": round(time.time() - started, 2),
+               "good_windows": int(index["good"].sum()) if len(index) else 0}
+    if stale_reason:
+        summary["rebuilt_because"] = stale_reason
+    meta = {
+        "format": FORMAT_VERSION, "complete": True, "identity": identity,
+        "version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "fs": config.fs, "window_len": config.window_len, "dtype": config.dtype,
+        "preprocess": config.to_dict(), "label_rule": label_rule,
+        "sources": [s.describe() for s in sources],
+        "licences": sorted({s.licence for s in sources}),
+        # Every model trained on this store carries this on (SYNTHETIC in predict's output).
+        "synthetic": sorted(report.synthetic),
+        "shards": shards, "n_windows": report.windows,
+        **({"modalities": modalities} if config.extra_modalities else {}),
+        "index_sha256": sha256_file(tmp / INDEX_FILE), "summary": summary,
+    }
+    meta_tmp = tmp / (META_FILE + ".tmp")
+    meta_tmp.write_text(json.dumps(meta, indent=2, default=str))
+    os.replace(meta_tmp, tmp / META_FILE)
+    os.replace(tmp, final)
+    return WindowStore.open(final, verify=False), {**summary, "store": str(final), "reused": False}
+
+
+def _write_windows(tmp: Path, tasks: list, config: PreprocessConfig, workers: int | None,
+                   progress: Callable[..., Any] | None):
+    """Process every (source, item) and write its windows into ``tmp`` as they come, in order;
+    return the build report, the index (before the label rule), the shards and the other
+    modalities' shards."""
     report = BuildReport()
     writer = _ShardWriter(tmp, config.window_len, config.dtype)
     others = _ModalityWriters(tmp, config)
     rows: list[pd.DataFrame] = []
-    tasks = [(s, it) for s, its in zip(sources, items) for it in its]
     bar = progress(total=len(tasks), desc="preparing", unit="file") if progress else None
-    started = time.time()
     for result in _ordered_results(tasks, config, workers or default_workers()):
         report.skipped.extend(result["skipped"])
         report.warnings.extend(result["warnings"])
@@ -255,32 +287,8 @@ def build_store(sources: list[Source], config: PreprocessConfig = PreprocessConf
     if bar is not None:
         bar.close()
     shards = writer.finish()
-
     index = pd.concat(rows, ignore_index=True) if rows else _empty_index()
-    index = _apply_label_rule(index, label_rule)
-    index.to_csv(tmp / INDEX_FILE, index=False)
-    summary = {**report.to_dict(), "build_seconds": round(time.time() - started, 2),
-               "good_windows": int(index["good"].sum()) if len(index) else 0}
-    if stale_reason:
-        summary["rebuilt_because"] = stale_reason
-    meta = {
-        "format": FORMAT_VERSION, "complete": True, "identity": identity,
-        "version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "fs": config.fs, "window_len": config.window_len, "dtype": config.dtype,
-        "preprocess": config.to_dict(), "label_rule": label_rule,
-        "sources": [s.describe() for s in sources],
-        "licences": sorted({s.licence for s in sources}),
-        # Every model trained on this store carries this on (SYNTHETIC in predict's output).
-        "synthetic": sorted(report.synthetic),
-        "shards": shards, "n_windows": report.windows,
-        **({"modalities": others.finish()} if config.extra_modalities else {}),
-        "index_sha256": sha256_file(tmp / INDEX_FILE), "summary": summary,
-    }
-    meta_tmp = tmp / (META_FILE + ".tmp")
-    meta_tmp.write_text(json.dumps(meta, indent=2, default=str))
-    os.replace(meta_tmp, tmp / META_FILE)
-    os.replace(tmp, final)
-    return WindowStore.open(final, verify=False), {**summary, "store": str(final), "reused": False}
+    return report, index, shards, others.finish() if config.extra_modalities else None
 
 
 class _ModalityWriters:

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import shutil
 import types
+from dataclasses import dataclass, field, replace
 from functools import partial
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -210,8 +210,6 @@ def fit_classifier(model: nn.Module, store, train_rows, val_rows, target: str, o
     if freeze:
         freeze_encoder(model)
     if train_cfg.batch_size > len(train_ds):
-        from dataclasses import replace
-
         train_cfg = replace(train_cfg, batch_size=len(train_ds))
     out_dir = Path(out_dir)
     info = {"target": target, "freeze": freeze, "class_weights": list(weights),
@@ -303,7 +301,8 @@ def with_physiology(net: nn.Module, store, train_rows, task: str):
 
     features = HRVFeatureCache(store)
     y = store.index[f"y_{task}"].to_numpy(dtype=float)[np.asarray(train_rows, dtype=np.int64)]
-    return hybridise(net, features, train_rows, y), WithFeatures(store, features)
+    groups = subject_keys(store.index, train_rows)
+    return hybridise(net, features, train_rows, y, groups), WithFeatures(store, features)
 
 
 def multimodal_model(store, modalities: list[str], train_rows, task: str,
@@ -400,6 +399,11 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
         fit_store = store
     if hybrid:
         net, fit_store = with_physiology(net, store, train_rows, task)
+        train_cfg = replace(train_cfg, validate_start=True)
+        if ui is not None:
+            ui.say("hybrid: the feature path starts as a logistic regression (L2 strength chosen "
+                   "across the training subjects); that start is validated as epoch 0 and kept "
+                   "if no fine-tuning epoch lowers the validation loss")
     init_desc = "scratch" if is_scratch(init) else str(init)
     fit_with = fit_multimodal if modalities else partial(fit_classifier, freeze=freeze)
     net, summary = fit_with(net, fit_store, train_rows, val_rows, task, out_dir / "run",

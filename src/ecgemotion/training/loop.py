@@ -66,6 +66,9 @@ class TrainConfig:
     checkpoint_every_s: float = 600.0  # also save ``last`` this often within an epoch
     resume: bool = False
     stop_after_steps: int | None = None  # stop (and checkpoint) early, as if killed: tests
+    # validate the starting weights as "epoch 0", a candidate for best/: a model that starts
+    # as a fitted baseline (the hybrid's feature path) keeps it when no epoch beats it
+    validate_start: bool = False
 
     @classmethod
     def from_recipe(cls, recipe: Recipe, **overrides: Any) -> "TrainConfig":
@@ -402,12 +405,12 @@ def _end_epoch(run: _Run, wps: float) -> None:
     """Validate, log the epoch's row, keep ``best/`` when it improved, save ``last/``."""
     st, cfg, env, model, task = run.st, run.cfg, run.env, run.model, run.task
     val = validation_pass(model, task, run.val_ds, run.val_pos, cfg.batch_size, run.device, run.autocast)
-    train_loss = st.epoch_loss_sum / max(1, st.epoch_loss_n)
+    train_loss = st.epoch_loss_sum / st.epoch_loss_n if st.epoch_loss_n else float("nan")
     train_loss = allreduce_sum([train_loss], run.device)[0] / env.world_size
     st.epoch_loss_sum, st.epoch_loss_n = 0.0, 0
     st.last_val = val
     row = {"epoch": (st.step - 1) // run.spe + 1, "step": st.step, "train_loss": train_loss,
-           "val_loss": val["loss"], "lr": lr_at(st.step - 1, run.total, cfg),
+           "val_loss": val["loss"], "lr": lr_at(st.step - 1, run.total, cfg) if st.step else 0.0,
            "windows_per_s": wps, "elapsed": round(st.elapsed, 2),
            **{f"val_{k}": v for k, v in val.items() if k != "loss"}}
     st.history.append(row)
@@ -457,6 +460,30 @@ def _start_state(cfg: TrainConfig, out_dir: Path, model: nn.Module, optimizer, s
     return st
 
 
+def _train(run: _Run) -> str | None:
+    """Epochs until the planned total or a stop (time budget, signal): an epoch that ends
+    validates and checkpoints, an interrupted one saves ``last/``. Returns why it stopped."""
+    st, stopped = run.st, None
+    run.model.train()
+    try:
+        if run.cfg.validate_start and st.step == 0:
+            _end_epoch(run, 0.0)
+        while st.step < run.total and stopped is None:
+            stopped, wps = _train_epoch(run)
+            if st.step % run.spe == 0 or st.step >= run.total or _time_up_unvalidated(run, stopped):
+                _end_epoch(run, wps)
+            elif stopped:
+                run.save_last()
+    except KeyboardInterrupt:
+        run.save_last()
+        raise
+    finally:
+        if run.bar is not None:
+            run.bar.close()
+        run.log.close()
+    return stopped
+
+
 def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_dir: str | Path,
         ui=None, run_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train ``model`` on ``train_ds`` for ``task``; validate on ``val_ds`` every epoch.
@@ -486,14 +513,11 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
 
-    if not st.total_steps:
-        if cfg.steps is not None:
-            st.total_steps = cfg.steps
-        elif cfg.epochs is not None:
-            st.total_steps = cfg.epochs * spe
-        else:
-            st.total_steps = _calibrate_total(model, task, train_ds, len(val_ds), cfg, env,
-                                              device, autocast, spe)
+    if not st.total_steps:  # a resumed run keeps the total it planned
+        st.total_steps = (cfg.steps if cfg.steps is not None else
+                          cfg.epochs * spe if cfg.epochs is not None else
+                          _calibrate_total(model, task, train_ds, len(val_ds), cfg, env, device,
+                                           autocast, spe))
     total = st.total_steps
     val_pos = _val_positions(len(val_ds), cfg, env)
     info = {"task": task.name, "train_config": asdict(cfg), "model_config": model.config.to_dict(),
@@ -511,22 +535,7 @@ def fit(model: nn.Module, task: Task, train_ds, val_ds, cfg: TrainConfig, out_di
                if ui is not None and main else None)
     run.t_start = run.last_ckpt = time.time()
     run.elapsed0 = st.elapsed
-    stopped: str | None = None
-    model.train()
-    try:
-        while st.step < total and stopped is None:
-            stopped, wps = _train_epoch(run)
-            if st.step % spe == 0 or st.step >= total or _time_up_unvalidated(run, stopped):
-                _end_epoch(run, wps)
-            elif stopped:
-                run.save_last()
-    except KeyboardInterrupt:
-        run.save_last()
-        raise
-    finally:
-        if run.bar is not None:
-            run.bar.close()
-        log.close()
+    stopped = _train(run)
 
     summary = {
         "task": task.name, "out": str(out_dir), "best": str(best_dir), "last": str(last_dir),

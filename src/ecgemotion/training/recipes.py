@@ -48,6 +48,16 @@ MULTIMODAL = Recipe("multimodal-scratch", batch_size=32, lr=1e-3, weight_decay=0
 PRETEXT = Recipe("sarkar-pretext", batch_size=32, lr=1e-3, weight_decay=0.05,
                  warmup_fraction=0.05, epochs=5)
 
+# Few-label fine-tuning on CinC 2017 (experiments/cinc_fewlabel.py, the probe's fine-tune
+# probe): from scratch or pre-trained alike, so one rate between the two recipes above.
+FEWLABEL = Recipe("fewlabel-finetune", batch_size=32, lr=3e-4, weight_decay=0.05,
+                  warmup_fraction=0.1, epochs=10)
+# The demo: pre-training continues from the shipped weights (a gentler rate keeps what they
+# learnt), then a few epochs of fine-tuning per fold.
+DEMO_PRETRAIN = replace(PRETRAIN, name="demo-pretrain", lr=1e-4)
+DEMO_FINETUNE = Recipe("demo-finetune", batch_size=32, lr=3e-4, weight_decay=0.05,
+                       warmup_fraction=0.05, epochs=6)
+
 # ``ecgemotion reproduce``: an hour of pre-training per model; --quick is a smoke run of tiny
 # models, where a larger rate learns something in a few epochs.
 REPRODUCE_PRETRAIN = replace(PRETRAIN, name="reproduce-pretrain", minutes=60.0)
@@ -55,5 +65,6 @@ QUICK_PRETRAIN = replace(PRETRAIN, name="quick-pretrain", lr=1e-3, minutes=None,
 QUICK_FINETUNE = replace(FINETUNE, name="quick-finetune", lr=1e-3, epochs=3)
 QUICK_PRETEXT = replace(PRETEXT, name="quick-sarkar-pretext", epochs=1)
 
-RECIPES = {r.name: r for r in (PRETRAIN, FINETUNE, MULTIMODAL, PRETEXT, REPRODUCE_PRETRAIN, QUICK_PRETRAIN,
-                               QUICK_FINETUNE, QUICK_PRETEXT)}
+RECIPES = {r.name: r for r in (PRETRAIN, FINETUNE, MULTIMODAL, PRETEXT, FEWLABEL, DEMO_PRETRAIN,
+                               DEMO_FINETUNE, REPRODUCE_PRETRAIN, QUICK_PRETRAIN, QUICK_FINETUNE,
+                               QUICK_PRETEXT)}
