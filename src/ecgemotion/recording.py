@@ -33,6 +33,18 @@ class Channel:
     units: str = ""
 
 
+def parse_modalities(text: str) -> list[str]:
+    """``"ecg,eeg,eda"`` -> ``["ecg", "eeg", "eda"]``; an unknown name is a one-line error."""
+    from ecgemotion.errors import ConfigError
+
+    names = list(dict.fromkeys(m.strip().lower() for m in str(text).split(",") if m.strip()))
+    bad = [m for m in names if m not in MODALITIES]
+    if bad or not names:
+        raise ConfigError(f"--modalities: expected a comma-separated list of {', '.join(MODALITIES)}, "
+                          f"got {text!r}")
+    return names
+
+
 def modality_of(name: str) -> str | None:
     """The modality a channel name announces (``"EEG Fp1"`` → eeg, ``"GSR"`` → eda,
     ``"AF3"`` → eeg), or ``None`` when the name says nothing we recognise."""

@@ -65,3 +65,54 @@ def test_modality_dropout_never_hides_every_modality_of_a_window():
     keep = net._keep_mask(present)
     assert ((keep & present).sum(1) >= 1).all()              # each window keeps one it has
     assert (keep & present)[1::2].sum(1).float().mean() < 2  # and whole modalities do go
+
+
+def _featured_layout():
+    return [{"modality": "ecg", "channels": ["ECG"], "window_len": 1280, "fs": 128.0,
+             "features": ["mean_hr", "rmssd", "sdnn"]},
+            {"modality": "eda", "channels": ["GSR"], "window_len": 160, "fs": 16.0}]
+
+
+def test_the_ecg_branch_starts_at_a_logistic_regression_on_its_features():
+    """The fusion's ECG branch is its HRV features: standardised on the training rows (NaN
+    -> median) and scored from the first step as a logistic regression would."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    net = MultimodalNet(MultimodalConfig(layout=_featured_layout()))
+    n = 400
+    feats = np.c_[rng.normal(70, 10, n), rng.normal(40, 15, n), rng.normal(50, 10, n)]
+    y = (feats[:, 0] - 70 + rng.normal(0, 3, n) > 0).astype(int)   # fast heart = high
+    feats[::7, 1] = np.nan                                         # undefined in some windows
+    packed = np.c_[feats, rng.standard_normal((n, 160)), np.ones((n, 2))].astype(np.float32)
+    net.fit_training_side(packed, y)
+    with torch.no_grad():
+        logits = net.eval()(torch.from_numpy(packed)[:, None])["logits"]
+    assert torch.isfinite(logits).all()
+    assert (logits.argmax(1).numpy() == y).mean() > 0.85
+
+
+def test_a_late_fusion_branch_trains_alone():
+    """While one branch trains (``branch(i)``), only it has a say and only its weights learn;
+    the fused model adds every branch's logits."""
+    torch.manual_seed(0)
+    net = MultimodalNet(MultimodalConfig(layout=_layout(EMOTIV[:2]))).train()
+    x = _packed(net.config, 6, [1, 1, 1])
+    eeg = slice(1280, 1280 + 2 * 1280)
+    own = net.branch(1)
+    y = x.clone()
+    y[:, 0, :1280] += 1e3                                     # the ECG and EDA do not count
+    y[:, 0, eeg.stop:-3] += 1e3
+    torch.testing.assert_close(net.eval()(x)["logits"], net(y)["logits"])
+    net.train()(x)["logits"].sum().backward()
+    assert all(p.grad is not None for p in own) and len(own) < len(list(net.parameters()))
+    assert all(p.grad is None for p in net.parameters() if not p.requires_grad)
+    assert not net.encoders["eda"].training                  # its norm statistics stay put
+    net.branch(None)
+    with torch.no_grad():
+        fused = net.eval()(x)["logits"]
+        alone = []
+        for i in range(3):
+            net.solo = i
+            alone.append(net(x)["logits"])
+        net.solo = None
+    torch.testing.assert_close(fused, sum(alone))

@@ -87,12 +87,13 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.training.loop import TrainConfig
     from ecgemotion.training.threads import configure_threads
     from ecgemotion.evaluation.systems import DEFAULT_SYSTEMS, ENCODER_SYSTEMS, modality_systems
+    from ecgemotion.recording import parse_modalities
 
     ui.say(configure_threads(args.threads))
     store = WindowStore.open(args.store)
     ssl_store = WindowStore.open(args.ssl_store) if args.ssl_store else None
     cfg = train_config(args)
-    modalities = [m.strip() for m in (args.modalities or "ecg").split(",") if m.strip()]
+    modalities = parse_modalities(args.modalities or "ecg")
     for m in modalities:
         store.modality_info(m)              # a modality the store lacks fails here, named
     names = args.systems or (",".join(modality_systems(modalities)) if args.modalities

@@ -16,6 +16,9 @@ preprocessing; outputs 'probabilities' (softmax, positive class at index 1) and
 'logits'. Task, classes and preprocessing are embedded as ONNX metadata (key
 'ecgemotion') and written to FILE.onnx.json. The export is checked against PyTorch on
 random and realistic windows; a max |difference| above --tolerance is an error.
+A multimodal model (finetune --modalities) takes one input 'packed' instead: its
+modalities' windows, the ECG's HRV features and a presence flag per modality
+(docs/multimodal.md).
 """
 
 
@@ -34,7 +37,8 @@ def add_parser(sub, common):
 
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.inference.engines import expand_sources, read_folder_spec
-    from ecgemotion.inference.export import export_onnx
+    from ecgemotion.inference.export import export_multimodal, export_onnx
+    from ecgemotion.models.multimodal import is_multimodal
 
     folders = expand_sources(args.model, engine="torch")
     results = []
@@ -47,6 +51,16 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
             target = Path(args.onnx)
             task = read_folder_spec(folder).task
             out = target.with_name(f"{target.stem}-{task}{target.suffix or '.onnx'}")
+        if is_multimodal(folder):
+            result = export_multimodal(folder, out, opset=args.opset, tolerance=args.tolerance)
+            results.append(result)
+            ui.say(f"exported multimodal {folder} ({result['task']}; {', '.join(result['modalities'])}) "
+                   f"-> {out} ({result['bytes'] / 1e6:.1f} MB, opset {result['opset']}); input "
+                   f"'packed' (batch, 1, {result['input_len']}) as models/multimodal.py: pack lays it out")
+            ui.say(f"  max |ONNX Runtime - PyTorch| of the probabilities: {result['max_abs_diff']:.2e} "
+                   f"over {result['inputs_checked']} random inputs with every pattern of missing "
+                   f"modalities (tolerance {result['tolerance']:g})")
+            continue
         result = export_onnx(folder, out, opset=args.opset, tolerance=args.tolerance)
         results.append(result)
         ui.say(f"exported {folder} ({result['task']}) -> {out} ({result['bytes'] / 1e6:.1f} MB, "

@@ -20,6 +20,7 @@ EPILOG = """examples:
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --out models/arousal
   ecgemotion finetune --store STORE --init scratch --model fast --task valence --epochs 20 --out models/valence
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --freeze --out models/probe
+  ecgemotion finetune --store MULTIMODAL_STORE --modalities ecg,eeg,eda --task arousal --out models/mm
 
 The output folder is what `ecgemotion predict --model DIR` loads; P(high) = softmax(logits)[:, 1].
 Validation: whole subjects held out from the store's labelled windows (--val-fraction).
@@ -153,6 +154,10 @@ def add_parser(sub, common):
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of subjects held out for validation (default 0.2)")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
+    p.add_argument("--modalities", default=None,
+                   help="train a multimodal model on these modalities of a multimodal store, e.g. "
+                        "ecg,eeg,eda (docs/multimodal.md; from scratch, late fusion unless "
+                        "--set fusion=early; lr 1e-3 unless --lr)")
     add_train_flags(p, hybrid=True)
     add_config_flag(p)
     return p
@@ -170,6 +175,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     if args.task not in store.label_names:
         raise ConfigError(f"{store.path}: no '{args.task}' labels; the store has "
                           f"{', '.join(store.label_names) or 'none'} (prepare it with --label-rule)")
+    if args.modalities:
+        return _run_multimodal(args, ui, store)
     chosen = args.model or DEFAULT_MODEL
     args.model = None if chosen in (*HYBRIDS, NETWORK) else chosen  # resolve_init sees presets only
     init = resolve_init(args, ui)
@@ -186,10 +193,48 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
                        freeze=args.freeze, train_cfg=cfg, val_fraction=args.val_fraction,
                        overrides=parse_overrides(args.set, "--set"), ui=ui,
                        overwrite=args.overwrite)
+    _say_result(ui, summary)
+    return summary
+
+
+def _say_result(ui, summary: dict[str, Any]) -> None:
     vm = summary["val_metrics"]
     if vm:
         ui.say(f"best epoch {vm.get('epoch')}: validation loss {vm['loss']:.4f}, accuracy "
                f"{vm['accuracy']:.3f}, balanced accuracy {vm['balanced_accuracy']:.3f} "
                f"(subjects {', '.join(summary['val_subjects'])})")
-    ui.say(f"saved {summary['out']} (load with `ecgemotion predict --model {summary['out']}`)")
+    how = " --modalities " + ",".join(summary["modalities"]) if summary.get("modalities") else ""
+    ui.say(f"saved {summary['out']} (load with `ecgemotion predict{how} --model {summary['out']}`)")
+
+
+def _run_multimodal(args, ui, store) -> dict[str, Any]:
+    """``finetune --modalities``: a multimodal model (``models/multimodal.py``) from scratch."""
+    from ecgemotion.cli.pairs import parse_overrides
+    from ecgemotion.models.multimodal import describe_multimodal
+    from ecgemotion.recording import parse_modalities
+    from ecgemotion.training.finetune import finetune
+    from ecgemotion.training.recipes import MULTIMODAL
+
+    modalities = parse_modalities(args.modalities)
+    for m in modalities:
+        store.modality_info(m)              # a modality the store lacks fails here, named
+    if args.init is not None or args.model is not None or args.freeze:
+        raise ConfigError("--modalities trains a multimodal model from scratch: --init, --model "
+                          "and --freeze do not apply (its architecture fields go in --set)")
+    if args.lr == FINETUNE.lr:              # left at the encoder fine-tune's default
+        args.lr = MULTIMODAL.lr
+    cfg = train_config(args, MULTIMODAL)
+    overrides = parse_overrides(args.set, "--set")
+    ui.say(f"training a multimodal model on {', '.join(modalities)} for {args.task} on {store.path}"
+           f" -> {args.out}: from scratch, {overrides.get('fusion', 'late')} fusion (--set "
+           f"fusion=early for one shared Transformer), AdamW lr {cfg.lr:g}, {cfg.epochs} epochs")
+    summary = finetune(store, "scratch", args.task, Path(args.out), train_cfg=cfg,
+                       val_fraction=args.val_fraction, overrides=overrides, ui=ui,
+                       overwrite=args.overwrite, modalities=modalities)
+    from ecgemotion.models.multimodal import load_multimodal
+
+    for key, value in describe_multimodal(load_multimodal(summary["out"])).items():
+        if key.startswith("input "):
+            ui.say(f"  {key[6:]}: {value}")
+    _say_result(ui, summary)
     return summary

@@ -24,6 +24,7 @@ EXAMPLES = """examples:
   ecgemotion predict mitdb/100 --lead MLII --model runs/arousal --engine onnx
   ecgemotion predict live.csv --fs 250 --model runs/ --follow --idle-timeout 10
   ecgemotion predict live.csv --fs 250 --model runs/ --follow --idle-timeout 0 --serve
+  ecgemotion predict rec.csv --lead ECG --modalities ecg,eeg,eda --model models/mm
 
 Inputs: CSV/TSV/TXT, EDF/BDF, WFDB (.hea or the record path), .npy (needs --fs), .mat.
 Writes OUT.csv (one row per window: start_s, end_s, good, flag_*, heart_rate_bpm,
@@ -60,6 +61,11 @@ def add_parser(sub, common):
     p.add_argument("--smooth", type=float, default=None, metavar="SECONDS",
                    help="add p_<task>_smooth: the mean over the good windows within SECONDS "
                         "(centred), a timeline at the pace of per-trial emotion labels")
+    p.add_argument("--modalities", default=None,
+                   help="with a multimodal model (finetune --modalities): the modalities to read "
+                        "from the recording besides its ECG, e.g. ecg,eeg,eda (EDF channels or "
+                        "CSV columns named e.g. 'EEG Fp1', AF3, GSR); one the model has but the "
+                        "file lacks is left out of the fusion, and the output says so")
     f = p.add_argument_group("streaming (--follow)")
     f.add_argument("--follow", action="store_true",
                    help="tail a growing CSV/TXT file and print a prediction every --hop seconds")
@@ -87,6 +93,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
         raise ConfigError("--serve shows a stream as it is predicted: add --follow")
     if args.fs is not None and not (math.isfinite(args.fs) and args.fs > 0):
         raise ConfigError(f"--fs must be a positive number of Hz, got {args.fs:g}")
+    if args.modalities:
+        return _batch_multimodal(args, ui, recording)
     recognizer = EmotionRecognizer.from_pretrained(args.model, engine=args.engine,
                                                    threads=args.threads, step_s=args.step,
                                                    device=args.device)
@@ -139,6 +147,66 @@ def _batch(args, ui, recognizer, recording: Path) -> dict[str, Any]:
                f"{info['fraction_positive']:.0%} of them >= 0.5 (the recording's summary)")
     ui.say(f"  wrote {out}" + (f" and {summary['png']}" if "png" in summary else ""))
     return summary
+
+
+def _batch_multimodal(args, ui, recording: Path) -> dict[str, Any]:
+    """``predict --modalities``: one multimodal model on the recording's ECG and the other
+    channels it has; every modality used or missing is said."""
+    from ecgemotion.inference import check_some_good
+    from ecgemotion.io.model_files import ModelCard
+    from ecgemotion.io.readers import read_signal
+    from ecgemotion.models.hub import resolve_pretrained
+    from ecgemotion.models.multimodal import is_multimodal, load_multimodal, predict_recording
+    from ecgemotion.preprocess import PreprocessConfig
+    from ecgemotion.recording import Recording, parse_modalities
+
+    if args.follow or args.engine != "torch" or len(args.model) != 1:
+        raise ConfigError("--modalities predicts with one multimodal model folder, engine torch, "
+                          "not --follow (docs/multimodal.md: not done yet)")
+    folder = resolve_pretrained(args.model[0])
+    if not is_multimodal(folder):
+        raise ConfigError(f"{folder}: not a multimodal model (train one with finetune "
+                          "--modalities), so --modalities does not apply")
+    net, card = load_multimodal(folder), ModelCard.read(folder)
+    asked = parse_modalities(args.modalities)
+    wanted = [m for m in net.config.modalities if m in asked and m != "ecg"]
+    sf = read_signal(recording, fs=args.fs, lead=args.lead, force=args.force, modalities=wanted)
+    where = str(recording)
+    say_signal(sf, where, ui)
+    rec = Recording(sf.signal, sf.fs, "predict", "-", recording.name, lead=sf.lead,
+                    units=args.units if args.units is not None else sf.units,
+                    provenance={"file": where}, meta={"mains_hz": args.mains} if args.mains else {},
+                    channels=[c for c in sf.channels if c.modality in wanted])
+    config = PreprocessConfig.from_dict({**card.preprocess, "modalities": ["ecg", *wanted]})
+    table, used = predict_recording(net, config, rec)
+    for m in net.config.modalities:
+        names = [c.name for c in rec.channels if c.modality == m]
+        if m == "ecg":
+            ui.say(f"ecg: lead {sf.lead} (its HRV features and window)")
+        elif m not in asked:
+            ui.warn(f"{m}: the model has it but --modalities leaves it out: predicting without it")
+        elif not names:
+            ui.warn(f"{where}: no {m} channel found (names like {_EXAMPLE_NAMES.get(m, m)}): "
+                    f"predicting without {m}")
+        else:
+            ui.say(f"{m}: {len(names)} channel(s) {', '.join(names)}; usable in "
+                   f"{used[m]:.0%} of the predicted windows")
+    table = table.rename(columns={"p": f"p_{card.task}"})
+    check_some_good(table, where)
+    out = Path(args.out) if args.out else _default_out(recording)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False, float_format="%.6g")
+    good = table["good"].to_numpy()
+    mean_p = float(table.loc[good, f"p_{card.task}"].mean())
+    ui.say(f"{where}: {int(good.sum())} of {len(table)} windows predicted; {card.task}: mean "
+           f"P(high) = {mean_p:.3f} from {', '.join(m for m in used if used[m] > 0)}; wrote {out}")
+    return {"recording": where, "lead": sf.lead, "fs": sf.fs, "model": str(folder),
+            "modalities_used": used, "windows": int(len(table)), "windows_predicted": int(good.sum()),
+            card.task: {"mean_p": mean_p}, "csv": str(out)}
+
+
+_EXAMPLE_NAMES = {"eeg": "'EEG Fp1' or AF3", "eda": "GSR or EDA", "bvp": "BVP or PPG",
+                  "resp": "Resp"}
 
 
 def _default_out(recording: Path) -> Path:

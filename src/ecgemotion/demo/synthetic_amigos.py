@@ -16,11 +16,16 @@ expressed in cardiac morphology, modelled here through the T wave):
 - each subject has their own resting heart rate, HRV, QRS width, R amplitude and
   sensitivity to arousal (0.3–1.3 × the population effect), so a model must
   generalise across people, and the heart rate drifts within every trial;
-- the EEG and GSR columns carry arousal too, more strongly than the ECG, each through
-  its own trial-level expression noise (``modality_noise``), so that combining
-  modalities helps: occipital-weighted 10 Hz alpha weakens with arousal (alpha
-  desynchronisation), and skin-conductance responses come more often and larger.
-  They are drawn from a second random stream, so the ECG is the same as without them.
+- the EEG and GSR columns carry arousal too, each through its own trial-level
+  expression noise (``modality_noise``): occipital-weighted 10 Hz alpha weakens with
+  arousal (alpha desynchronisation), and skin-conductance responses come more often and
+  larger. Each modality carries a partial, independently noisy share of the felt state —
+  about as much as the ECG's heart rate — so that combining them genuinely helps: with
+  an expression noise of 1 rating unit the EEG alone came close to what the noisy labels
+  allow and left fusion nothing to add (features + logistic regression, 24 subjects:
+  EEG 0.79, all three 0.79 balanced accuracy; with 2 units and stronger skin responses:
+  EEG 0.70, EDA 0.70, HRV 0.71, all three 0.75). They are drawn from a second random
+  stream, so the ECG is the same as without them.
 
 Everything written carries the word SYNTHETIC: a ``README_SYNTHETIC.txt`` in the
 root and a ``synthetic`` variable in every file.
@@ -52,8 +57,8 @@ class EmotionEffects:
     label_noise: float = 1.5            # SD of report noise, rating units
     drift_bpm: float = 3.0              # slow within-trial heart-rate drift (SD)
     alpha_uv_per_unit: float = -1.2    # EEG alpha amplitude (µV; 6 µV at rest)
-    scr_per_min_per_unit: float = 1.5   # skin-conductance responses per minute (6 at rest)
-    modality_noise: float = 1.0         # SD of each modality's own trial-level deviation
+    scr_per_min_per_unit: float = 3.0   # skin-conductance responses per minute (6 at rest)
+    modality_noise: float = 2.0         # SD of each modality's own trial-level deviation
 
 
 def cell(items: Any, column: bool = False) -> np.ndarray:

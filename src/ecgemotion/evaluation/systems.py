@@ -414,12 +414,19 @@ class MultimodalSystem(System):
     neural systems; a window missing a modality is classified from the others."""
 
     def __init__(self, name: str, modalities: list[str], fusion: str):
+        from ecgemotion.models.multimodal import MultimodalConfig
+
         self.name, self.modalities, self.fusion = name, list(modalities), fusion
         what = (f"{modalities[0]} alone" if len(modalities) == 1
                 else f"{fusion} fusion of {', '.join(modalities)}")
         self.description = (f"{what}: per-modality conv encoder(s) with channel-name embeddings"
-                            + (", one shared Transformer" if fusion == "early" and len(modalities) > 1
-                               else ", pooled embeddings joined")
+                            + (" (the ECG as its HRV features, standardised on the training rows, "
+                               "through a logistic regression fitted on them)"
+                               if "ecg" in modalities else "")
+                            + (f", one shared Transformer, modality dropout "
+                               f"{MultimodalConfig.modality_dropout:g}" if fusion == "early"
+                               else ", each branch trained alone and their log-odds added"
+                               if len(modalities) > 1 else "")
                             + f"; from scratch, AdamW lr {MULTIMODAL.lr:g} (the multimodal-scratch "
                             "recipe) for the run's epochs")
 
@@ -427,17 +434,18 @@ class MultimodalSystem(System):
         return {**super().describe(), "modalities": self.modalities, "fusion": self.fusion}
 
     def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
-        from ecgemotion.models.multimodal import Packed, build_multimodal
-        from ecgemotion.training.finetune import fit_classifier, predict_proba
+        from ecgemotion.models.multimodal import Packed
+        from ecgemotion.training.finetune import fit_multimodal, multimodal_model, predict_proba
 
-        net = build_multimodal(fit_store, self.modalities, self.fusion, seed=seed)
+        net, fit_view = multimodal_model(fit_store, self.modalities, fold.train, ctx.target,
+                                         {"fusion": self.fusion}, seed=seed)
         cfg = replace(ctx.train_cfg, seed=seed, lr=MULTIMODAL.lr, weight_decay=MULTIMODAL.weight_decay,
                       warmup_fraction=MULTIMODAL.warmup_fraction)
-        net, summary = fit_classifier(net, Packed(fit_store, self.modalities), fold.train, fold.val,
+        net, summary = fit_multimodal(net, fit_view, fold.train, fold.val,
                                       ctx.target, run_dir, cfg,
                                       ui=_quiet_ui(ctx), keep_checkpoints=ctx.keep_checkpoints,
                                       run_info={"system": self.name, "fold": fold.name})
-        prob = predict_proba(net, Packed(test_store, self.modalities).windows, fold.test)
+        prob = predict_proba(net, Packed(test_store, net.config.layout).windows, fold.test)
         used = {m: float(np.mean(test_store.present(m, fold.test))) for m in self.modalities}
         return prob, {"val_metrics": summary["val_metrics"], "history": summary["history"],
                       "epochs": summary.get("epochs"), "elapsed_s": summary.get("elapsed_s"),

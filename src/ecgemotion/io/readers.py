@@ -215,7 +215,8 @@ def read_signal(path: str | Path, fs: float | None = None, lead: Any = None, *,
     ``provenance`` says what was chosen and why (``chosen_because``) and how ECG-like the
     chosen signal is (``ecg_likeness``, see :func:`ecgemotion.signal.ecg_likeness`).
     ``modalities`` (``eeg``, ``eda``...) asks for the file's other channels whose names
-    announce one of them (:func:`~ecgemotion.recording.modality_of`); EDF/BDF only so far.
+    announce one of them (:func:`~ecgemotion.recording.modality_of`): EDF/BDF channels and
+    CSV/TSV/TXT columns (``GSR``, ``AF3``, ``BVP``...), at the file's rate.
     Without it nothing but the ECG lead is read.
     """
     path = Path(path).expanduser()
@@ -249,7 +250,7 @@ def _read_any(path: Path, fs: float | None, lead: Any, variable: str | None,
               force: bool, modalities: tuple[str, ...] = ()) -> SignalFile:
     ext = path.suffix.lower()
     if ext in TEXT_EXTENSIONS:
-        return _read_text(_existing(path), fs, lead, force)
+        return _read_text(_existing(path), fs, lead, force, modalities)
     if ext in EDF_EXTENSIONS:
         return _read_edf(_existing(path), fs, lead, force, modalities)
     if ext == ".npy":
@@ -418,7 +419,8 @@ def fs_from_time(path: Path, t: np.ndarray, unit: str, name: str) -> tuple[float
     return float(f"{fs:.9g}"), unit  # 249.99999999999977 -> 250.0
 
 
-def _read_text(path: Path, fs: float | None, lead: Any, force: bool = False) -> SignalFile:
+def _read_text(path: Path, fs: float | None, lead: Any, force: bool = False,
+               modalities: tuple[str, ...] = ()) -> SignalFile:
     names, data, first_line = read_table(path)
     time_cols = [i for i, n in enumerate(names) if _time_unit(n) is not None
                  and not (n.startswith("col") and n[3:].isdigit())]
@@ -440,7 +442,9 @@ def _read_text(path: Path, fs: float | None, lead: Any, force: bool = False) -> 
                              score=lambda i: ecg_likeness(data[:, i], rate))
     prov.update(column=names[idx], column_index=idx, chosen_because=how)
     signal = _as_signal(path, data[:, idx], f"column '{names[idx]}'")
-    return SignalFile(signal, float(rate), str(names[idx]), "", prov)
+    channels = [Channel(modality_of(names[i]), str(names[i]), data[:, i].astype(np.float64), float(rate))
+                for i in candidates if i != idx and modality_of(names[i]) in modalities]
+    return SignalFile(signal, float(rate), str(names[idx]), "", prov, channels)
 
 
 # --------------------------------------------------------------------------- EDF

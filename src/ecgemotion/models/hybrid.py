@@ -97,6 +97,37 @@ def probe_weights(z: np.ndarray, y: np.ndarray, groups=None, seed: int = 0) -> t
     return w, b
 
 
+def standardise(raw: torch.Tensor, fill, center, scale) -> torch.Tensor:
+    """Raw features -> NaN filled with the training median, standardised, clipped."""
+    f = torch.where(torch.isnan(raw), fill.to(raw.dtype), raw)
+    return ((f - center.to(f.dtype)) / scale.to(f.dtype)).clamp(-CLIP, CLIP)
+
+
+@torch.no_grad()
+def fit_feature_path(owner: nn.Module, features: np.ndarray, y: np.ndarray, linear: nn.Linear,
+                     groups=None) -> None:
+    """Set ``owner``'s ``fill``/``center``/``scale`` buffers from the training rows' raw
+    features (NaN -> median, then mean / SD of the filled values) and start ``linear``
+    (features -> 2 logits) at a class-balanced logistic regression on them
+    (:func:`probe_weights`; its L2 strength chosen over whole ``groups`` when given)."""
+    f = np.asarray(features, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # an all-NaN column
+        fill = np.nan_to_num(np.nanmedian(f, axis=0))
+    filled = np.where(np.isnan(f), fill, f)
+    std = filled.std(axis=0)
+    owner.fill.copy_(torch.as_tensor(fill))
+    owner.center.copy_(torch.as_tensor(filled.mean(axis=0)))
+    owner.scale.copy_(torch.as_tensor(np.where(std > 1e-6, std, 1.0)))
+    y = np.asarray(y, dtype=np.int64)
+    if len(np.unique(y)) == 2:
+        z = standardise(torch.as_tensor(f, dtype=torch.float32), owner.fill, owner.center,
+                        owner.scale).numpy()
+        w, b = probe_weights(z, y, groups)     # logit(high) - logit(low) = w.z + b
+        linear.weight.copy_(torch.as_tensor(np.stack([-w / 2, w / 2])))
+        linear.bias.copy_(torch.as_tensor([-b / 2, b / 2]))
+
+
 class HybridClassifier(nn.Module):
     """``encoder`` embedding ⊕ standardised physiological features -> 2-class head, plus a
     linear path from the features alone to the logits.
@@ -134,31 +165,12 @@ class HybridClassifier(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    @torch.no_grad()
     def fit_training_side(self, features: np.ndarray, y: np.ndarray, groups=None) -> None:
-        """Normalisation from the training rows (NaN -> median, then mean / std of the filled
-        values) and the linear path set to a class-balanced logistic regression on them
-        (:func:`probe_weights`; its L2 strength chosen over whole ``groups`` when given)."""
-
-        f = np.asarray(features, dtype=np.float64)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)   # an all-NaN column
-            fill = np.nan_to_num(np.nanmedian(f, axis=0))
-        filled = np.where(np.isnan(f), fill, f)
-        std = filled.std(axis=0)
-        self.fill.copy_(torch.as_tensor(fill))
-        self.center.copy_(torch.as_tensor(filled.mean(axis=0)))
-        self.scale.copy_(torch.as_tensor(np.where(std > 1e-6, std, 1.0)))
-        y = np.asarray(y, dtype=np.int64)
-        if len(np.unique(y)) == 2:
-            z = self._normalise(torch.as_tensor(f, dtype=torch.float32)).numpy()
-            w, b = probe_weights(z, y, groups)     # logit(high) - logit(low) = w.z + b
-            self.physio.weight.copy_(torch.as_tensor(np.stack([-w / 2, w / 2])))
-            self.physio.bias.copy_(torch.as_tensor([-b / 2, b / 2]))
+        """Normalisation and linear path from the training rows (:func:`fit_feature_path`)."""
+        fit_feature_path(self, features, y, self.physio, groups)
 
     def _normalise(self, raw: torch.Tensor) -> torch.Tensor:
-        f = torch.where(torch.isnan(raw), self.fill.to(raw.dtype), raw)
-        return ((f - self.center.to(f.dtype)) / self.scale.to(f.dtype)).clamp(-CLIP, CLIP)
+        return standardise(raw, self.fill, self.center, self.scale)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         enc = self.encoder

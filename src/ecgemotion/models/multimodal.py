@@ -1,11 +1,26 @@
 """Multimodal emotion models: one encoder per modality, fused late or early.
 
-- **late** fusion (the authors' follow-up, arXiv 2212.13885): each modality's encoder pools
-  its window to one embedding; the embeddings of the modalities present are joined and a
-  head classifies them;
+- **late** fusion (decision level, as the authors' follow-up arXiv 2212.13885 fuses
+  separately trained ECG and EEG models): each modality's branch scores the window alone
+  and the log-odds of the modalities present are added — each modality is independent,
+  noisy evidence. The branches are trained one at a time (:attr:`MultimodalNet.solo`,
+  ``training/finetune.py: fit_multimodal``), each selected on its own validation loss:
+  trained jointly, the fused model overfit before each branch was as good as alone
+  (0.74 balanced accuracy vs 0.76 for EEG alone; cf. Wang, Tran & Feiszli 2020, "What
+  makes training multi-modal classification networks hard?");
 - **early** fusion (Wu, Daoudi & Amad, arXiv 2303.17611): every modality's channel tokens,
   tagged with a modality embedding and a channel-name embedding, go through one shared
   Transformer with a CLS token.
+
+The ECG enters as its window's heart-rate-variability features (``ecg_features``, the
+hybrid model's :data:`~ecgemotion.baselines.hrv.PHYSIO_FEATURES`) by default: a conv
+encoder learns nothing from a few hundred ECG windows (0.50 balanced accuracy where HRV
+features give 0.71 on the same windows), so a fusion's ECG branch would throw that away.
+They are standardised with the training rows' statistics (kept in buffers) and feed a
+linear path to the logits fitted as a logistic regression on the training rows (as in
+``models/hybrid.py``); in late fusion that logistic regression is the ECG branch (what ten
+features and a few hundred windows support: an MLP on them scored 0.69 where the logistic
+regression scored 0.70), in early fusion the features are also one token.
 
 EEG montages differ between datasets (14 Emotiv electrodes vs 19+ 10-20 ones), so a
 channel is known by its *name* (a hashed embedding), never by its position, and one small
@@ -20,14 +35,16 @@ unchanged. A modality whose flag is 0 (missing in that window) is left out of th
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ecgemotion.baselines.hrv import PHYSIO_FEATURES, physio_features, physio_matrix
 from ecgemotion.models.blocks import MLPHead
+from ecgemotion.models.hybrid import fit_feature_path, standardise
 from ecgemotion.recording import MODALITIES
 
 FUSIONS = ("late", "early")
@@ -52,7 +69,7 @@ class MultimodalConfig:
     n_classes: int = 2
     classifier_hidden: int = 64
     classifier_dropout: float = 0.1
-    modality_dropout: float = 0.0       # training only: each modality hidden with this chance
+    modality_dropout: float = 0.25      # early fusion, training: each modality hidden with this chance
     kind: str = "multimodal"
 
     @property
@@ -61,7 +78,7 @@ class MultimodalConfig:
 
     @property
     def input_len(self) -> int:
-        return sum(len(m["channels"]) * m["window_len"] for m in self.layout) + len(self.layout)
+        return sum(width(m) for m in self.layout) + len(self.layout)
 
     @property
     def window_len(self) -> int:   # what generic code reads as the input length
@@ -71,24 +88,59 @@ class MultimodalConfig:
         return asdict(self)
 
 
-def layout_of(store, modalities: list[str]) -> list[dict[str, Any]]:
-    """The input layout of ``modalities`` in ``store`` (channel names, window length, rate)."""
-    return [{"modality": m, **store.modality_info(m)} for m in modalities]
+def width(entry: dict[str, Any]) -> int:
+    """How many input values one layout entry takes: its features, or channels × samples."""
+    return len(entry["features"]) if entry.get("features") else len(entry["channels"]) * entry["window_len"]
+
+
+def layout_of(store, modalities: list[str], ecg_features=PHYSIO_FEATURES) -> list[dict[str, Any]]:
+    """The input layout of ``modalities`` in ``store`` (channel names, window length, rate;
+    the ECG as ``ecg_features`` of its window unless that is empty)."""
+    return [{"modality": m, **store.modality_info(m),
+             **({"features": list(ecg_features)} if m == "ecg" and ecg_features else {})}
+            for m in modalities]
+
+
+def pack(layout: list[dict[str, Any]], windows: dict[str, np.ndarray], present: dict[str, np.ndarray],
+         features=None) -> np.ndarray:
+    """The one-tensor input ``(n, input_len)``: each modality's ``(n, C, T)`` windows
+    flattened (or, for a feature entry, ``features(ecg windows)``), then the presence flags.
+    The one place the input is laid out, for a store (:class:`Packed`) and for ``predict``."""
+    parts = []
+    for m in layout:
+        x = windows[m["modality"]]
+        if m.get("features"):
+            x = features(x) if features is not None else physio_features(x, m["fs"], m["features"])
+        parts.append(np.asarray(x, dtype=np.float32).reshape(len(x), -1))
+    flags = np.stack([present[m["modality"]] for m in layout], axis=1)
+    return np.concatenate(parts + [flags.astype(np.float32)], axis=1)
 
 
 class Packed:
     """A store view whose ``windows(rows)`` returns the multimodal model's one-tensor input
-    (each modality's windows flattened, then the presence flags); everything else passes
-    through, so a traced evaluation store still sees every row served."""
+    (:func:`pack`); everything else passes through, so a traced evaluation store still sees
+    every row served. HRV features come from the store's ``hrv`` (an evaluation's shared
+    cache) or from a cache of its own, each row computed once."""
 
-    def __init__(self, store, modalities: list[str]):
-        self._store, self.modalities = store, list(modalities)
+    def __init__(self, store, layout: list[dict[str, Any]]):
+        self._store, self.layout, self._hrv = store, layout, None
+
+    def hrv(self, rows):
+        if self._hrv is None:    # looked up at the first read: a store is touched only when read
+            self._hrv = getattr(self._store, "hrv", None)
+            if self._hrv is None:
+                from ecgemotion.baselines.hrv import HRVFeatureCache
+                self._hrv = HRVFeatureCache(self._store)
+        return self._hrv(rows)
 
     def windows(self, rows) -> np.ndarray:
-        parts = [self._store.modality_windows(m, rows).reshape(len(np.atleast_1d(rows)), -1)
-                 for m in self.modalities]
-        flags = np.stack([self._store.present(m, rows) for m in self.modalities], axis=1)
-        return np.concatenate(parts + [flags.astype(np.float32)], axis=1)
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        names = next((m["features"] for m in self.layout if m.get("features")), None)
+        return pack(self.layout, {m["modality"]: (rows if m.get("features") else
+                                                   self._store.modality_windows(m["modality"], rows))
+                                  for m in self.layout},
+                    {m["modality"]: self._store.present(m["modality"], rows) for m in self.layout},
+                    features=lambda r: physio_matrix(self.hrv(r), names))
 
     def __getattr__(self, name: str):
         return getattr(self._store, name)
@@ -97,6 +149,15 @@ class Packed:
 def name_bucket(name: str) -> int:
     """A stable bucket for a channel name (case and spacing ignored): ``O1`` is ``o1``."""
     return zlib.crc32("".join(str(name).lower().split()).encode()) % NAME_BUCKETS
+
+
+def adaptive_pool_matrix(length: int, k: int) -> torch.Tensor:
+    """``(length, k)``: column i averages ``nn.AdaptiveAvgPool1d(k)``'s i-th window."""
+    pool = torch.zeros(length, k)
+    for i in range(k):
+        start, end = (i * length) // k, -(-(i + 1) * length // k)
+        pool[start:end, i] = 1.0 / (end - start)
+    return pool
 
 
 class ModalityEncoder(nn.Module):
@@ -111,17 +172,43 @@ class ModalityEncoder(nn.Module):
             # batch statistics standardise the input: a centred EDA window keeps its µS
             # amplitude relative to other windows, yet reaches the convolution at unit scale
             nn.BatchNorm1d(1), nn.Conv1d(1, 8, 7, stride, 3), nn.GELU(), nn.Conv1d(8, 16, 5, stride, 2), nn.GELU(),
-            nn.Conv1d(16, d, 3, stride, 1), nn.GELU(), nn.AdaptiveAvgPool1d(TOKENS_PER_CHANNEL))
+            nn.Conv1d(16, d, 3, stride, 1), nn.GELU())
+        length = window_len
+        for k in (7, 5, 3):                  # each conv's output length (padding k // 2)
+            length = (length + 2 * (k // 2) - k) // stride + 1
+        # adaptive average pooling to a fixed token count, as a matrix: the same windows as
+        # nn.AdaptiveAvgPool1d, and a graph that ONNX exports with a dynamic batch
+        self.register_buffer("pool", adaptive_pool_matrix(length, TOKENS_PER_CHANNEL), persistent=False)
         self.register_buffer("buckets", torch.tensor([name_bucket(n) for n in names]),
                              persistent=False)   # from the layout: weights fit any montage
         self.position = nn.Parameter(torch.zeros(TOKENS_PER_CHANNEL, d))
 
     def forward(self, x: torch.Tensor, names: nn.Embedding) -> torch.Tensor:
         b, c, t = x.shape
-        h = self.conv(x.reshape(b * c, 1, t)).transpose(1, 2)            # (B*C, K, d)
+        h = (self.conv(x.reshape(b * c, 1, t)) @ self.pool).transpose(1, 2)   # (B*C, K, d)
         h = h.reshape(b, c, TOKENS_PER_CHANNEL, -1) + self.position
         h = h + names(self.buckets)[None, :, None, :]
         return h.reshape(b, c * TOKENS_PER_CHANNEL, -1)
+
+
+class FeatureEncoder(nn.Module):
+    """A modality given as measured features (the ECG's HRV) -> one token ``(B, 1, d)``.
+    NaN (an undefined feature) becomes the training median, then the training mean and SD
+    standardise it (:meth:`MultimodalNet.fit_training_side`; buffers, so prediction repeats
+    it exactly); beyond ±5 SD (a missed beat) is clipped."""
+
+    def __init__(self, n_features: int, d: int):
+        super().__init__()
+        self.register_buffer("fill", torch.zeros(n_features))
+        self.register_buffer("center", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+        self.proj = nn.Sequential(nn.Linear(n_features, d), nn.GELU())
+
+    def normalise(self, raw: torch.Tensor) -> torch.Tensor:
+        return standardise(raw, self.fill, self.center, self.scale)
+
+    def forward(self, x: torch.Tensor, names: nn.Embedding) -> torch.Tensor:
+        return self.proj(self.normalise(x[:, 0]))[:, None]
 
 
 class MultimodalNet(nn.Module):
@@ -133,8 +220,14 @@ class MultimodalNet(nn.Module):
             raise ValueError(f"fusion must be one of {FUSIONS}, not {config.fusion!r}")
         self.config = config
         d = config.d_model
-        self.encoders = nn.ModuleDict({m["modality"]: ModalityEncoder(m["window_len"], d, m["channels"])
+        self.encoders = nn.ModuleDict({m["modality"]: FeatureEncoder(len(m["features"]), d)
+                                       if m.get("features") else ModalityEncoder(m["window_len"], d, m["channels"])
                                        for m in config.layout})
+        self.featured = next((i for i, m in enumerate(config.layout) if m.get("features")), None)
+        if self.featured is not None:    # the features' linear path to the logits
+            self.physio = nn.Linear(len(config.layout[self.featured]["features"]), config.n_classes)
+            nn.init.zeros_(self.physio.weight)
+            nn.init.zeros_(self.physio.bias)
         self.names = nn.Embedding(NAME_BUCKETS, d)
         self.modality_embedding = nn.Embedding(len(MODALITIES), d)
         self.register_buffer("modality_ids", torch.tensor([MODALITIES.index(m) for m in config.modalities]),
@@ -144,13 +237,13 @@ class MultimodalNet(nn.Module):
             layer = nn.TransformerEncoderLayer(d, config.n_heads, 2 * d, config.dropout,
                                                batch_first=True, norm_first=True)
             self.fusion = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
-            head_in = d
-        else:
-            self.fusion = nn.ModuleDict({m: nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU())
-                                         for m in config.modalities})
-            head_in = d * len(config.layout)
-        self.classifier = MLPHead(head_in, [config.classifier_hidden], config.n_classes,
-                                  config.classifier_dropout)
+            self.classifier = MLPHead(d, [config.classifier_hidden], config.n_classes,
+                                      config.classifier_dropout)
+        else:   # one head per modality scored from its signal; their logits are added
+            self.heads = nn.ModuleDict({m["modality"]: nn.Sequential(nn.LayerNorm(d), MLPHead(
+                d, [config.classifier_hidden], config.n_classes, config.classifier_dropout))
+                for m in config.layout if not m.get("features")})
+        self.solo: int | None = None    # late fusion, while training: only this branch counts
         for table in (self.names, self.modality_embedding):   # small tags: the signal must dominate
             nn.init.normal_(table.weight, std=0.02)
 
@@ -159,25 +252,75 @@ class MultimodalNet(nn.Module):
         x = x.flatten(1)
         parts, at = [], 0
         for m in self.config.layout:
-            n = len(m["channels"]) * m["window_len"]
-            parts.append(x[:, at:at + n].reshape(len(x), len(m["channels"]), m["window_len"]))
+            n = width(m)
+            parts.append(x[:, at:at + n].reshape(-1, 1, n) if m.get("features") else
+                         x[:, at:at + n].reshape(-1, len(m["channels"]), m["window_len"]))
             at += n
         return parts, x[:, at:at + len(self.config.layout)] > 0.5
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        parts, present = self.split(x)
-        if self.training and self.config.modality_dropout and len(parts) > 1:
-            present = present & self._keep_mask(present)
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        parts, has = self.split(x)
+        if self.solo is not None:            # one branch alone: the others are not even run
+            present = has & (torch.arange(len(parts), device=x.device) == self.solo)
+        elif self.training and self.config.modality_dropout and len(parts) > 1:
+            present = has & self._keep_mask(has)
+        else:
+            present = has
         tokens = [enc(p, self.names) + self.modality_embedding(self.modality_ids[i])
-                  for i, (enc, p) in enumerate(zip(self.encoders.values(), parts))]
+                  if self.solo in (None, i) and not (self.config.fusion == "late" and i == self.featured)
+                  else None for i, (enc, p) in enumerate(zip(self.encoders.values(), parts))]
+        physio = None
+        if self.featured is not None:     # the features' linear path, the featured modality's say
+            i = self.featured
+            physio = self.physio(self.encoders[self.config.modalities[i]].normalise(parts[i][:, 0]))
         if self.config.fusion == "early":
             owner = torch.cat([present[:, i:i + 1].expand(-1, t.shape[1]) for i, t in enumerate(tokens)], 1)
-            seq = torch.cat([self.cls.expand(len(x), -1, -1)] + tokens, 1)
+            seq = torch.cat([self.cls.expand(x.shape[0], -1, -1)] + tokens, 1)
             keep = torch.cat([torch.ones_like(owner[:, :1]), owner], 1)
-            return self.fusion(seq, src_key_padding_mask=~keep)[:, 0]
-        pooled = [self.fusion[m](t.mean(1)) * present[:, i:i + 1]          # absent -> zeros
+            h = self.fusion(seq, src_key_padding_mask=~keep)[:, 0]
+            logits = self.classifier(h)
+            if physio is not None:
+                logits = logits + physio * present[:, self.featured:self.featured + 1]
+            return {"logits": logits, "features": h}
+        branch = [physio if i == self.featured else self.heads[m](t.mean(1)) if t is not None
+                  else torch.zeros(x.shape[0], self.config.n_classes, device=x.device)
                   for i, (m, t) in enumerate(zip(self.config.modalities, tokens))]
-        return torch.cat(pooled, 1)
+        logits = (torch.stack(branch, 1) * present[..., None]).sum(1)     # absent -> no say
+        return {"logits": logits, "features": torch.stack(branch, 1).flatten(1)}
+
+    def fit_training_side(self, packed: np.ndarray, y: np.ndarray) -> None:
+        """Fix the feature branch's normalisation on the training rows' packed inputs and
+        start its linear path at a logistic regression (``models/hybrid.py``'s
+        :func:`~ecgemotion.models.hybrid.fit_feature_path`). No feature branch: nothing."""
+        if self.featured is not None:
+            parts, _ = self.split(torch.as_tensor(np.asarray(packed, dtype=np.float32)))
+            fit_feature_path(self.encoders[self.config.modalities[self.featured]],
+                             parts[self.featured][:, 0].numpy(), y, self.physio)
+
+    def branch(self, i: int | None) -> list[nn.Parameter]:
+        """Late fusion: let only branch ``i`` have a say and train (None: all of them again).
+        Its parameters are returned; every other one is frozen, and other branches' norm
+        statistics stay as they are (their modules are kept in eval mode)."""
+        if self.config.fusion != "late":
+            raise ValueError("only late fusion trains its branches one at a time")
+        self.solo = i
+        own = set() if i is None else {id(p) for p in self._branch_modules(i).parameters()}
+        for p in self.parameters():
+            p.requires_grad = i is None or id(p) in own
+        self.train(self.training)
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def _branch_modules(self, i: int) -> nn.Module:
+        m = self.config.modalities[i]
+        return nn.ModuleList([self.physio] if i == self.featured else [self.encoders[m], self.heads[m]])
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.solo is not None:
+            for i in range(len(self.config.layout)):
+                if i != self.solo:
+                    self._branch_modules(i).eval()
+        return self
 
     def _keep_mask(self, present: torch.Tensor) -> torch.Tensor:
         """Modality dropout (Neverova et al. 2016): hide whole modalities at random while
@@ -190,14 +333,106 @@ class MultimodalNet(nn.Module):
             keep[lost] = torch.nn.functional.one_hot(pick, present.shape[1]).bool()
         return keep
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        h = self.embed(x)
-        return {"logits": self.classifier(h), "features": h}
 
 
 def build_multimodal(store, modalities: list[str], fusion: str, seed: int = 0,
-                     **overrides: Any) -> MultimodalNet:
+                     ecg_features=PHYSIO_FEATURES, **overrides: Any) -> MultimodalNet:
     """A fresh 2-class multimodal model for ``modalities`` of ``store``."""
     torch.manual_seed(seed)
-    return MultimodalNet(MultimodalConfig(layout=layout_of(store, modalities), fusion=fusion,
-                                          **overrides))
+    return MultimodalNet(MultimodalConfig(layout=layout_of(store, modalities, ecg_features),
+                                          fusion=fusion, **overrides))
+
+
+# -- saved models ----------------------------------------------------------------------------
+def is_multimodal(folder) -> bool:
+    """Whether a saved model folder holds a multimodal model (its config says so)."""
+    import json
+    from pathlib import Path
+
+    from ecgemotion.io.model_files import CONFIG_NAME
+
+    path = Path(folder) / CONFIG_NAME
+    try:
+        return json.loads(path.read_text()).get("kind") == "multimodal"
+    except (OSError, ValueError):
+        return False
+
+
+def load_multimodal(folder) -> MultimodalNet:
+    """A multimodal model saved by ``finetune --modalities`` (``save_pretrained``: config.json
+    names the modalities and channels; model.safetensors holds every weight and the feature
+    normalisation). Every weight must match: a wrong file is an error naming the key."""
+    import json
+    from dataclasses import fields
+    from pathlib import Path
+
+    from ecgemotion.io.model_files import CONFIG_NAME, WEIGHTS_NAME
+    from ecgemotion.models.hub import load_state_strict, read_weights
+
+    folder = Path(folder)
+    data = json.loads((folder / CONFIG_NAME).read_text())
+    known = {f.name for f in fields(MultimodalConfig)}
+    net = MultimodalNet(MultimodalConfig(**{k: v for k, v in data.items() if k in known}))
+    load_state_strict(net, read_weights(folder / WEIGHTS_NAME), str(folder / WEIGHTS_NAME))
+    return net.eval()
+
+
+def describe_multimodal(net: MultimodalNet) -> dict[str, Any]:
+    """What ``info`` prints for a multimodal model: its fusion, modalities and their inputs."""
+    cfg = net.config
+    return {"model": f"multimodal ({cfg.fusion} fusion)", "kind": cfg.kind,
+            "parameters": int(sum(p.numel() for p in net.parameters())),
+            "modalities": cfg.modalities,
+            **{f"input {m['modality']}": (f"{len(m['features'])} HRV features of the "
+                                          f"{m['window_len'] / m['fs']:g}-s ECG window at {m['fs']:g} Hz"
+                                          if m.get("features") else
+                                          f"{len(m['channels'])} channel(s) {', '.join(m['channels'])} "
+                                          f"at {m['fs']:g} Hz, {m['window_len']} samples")
+               for m in cfg.layout},
+            "config": cfg.to_dict()}
+
+
+def for_channels(net: MultimodalNet, channels: dict[str, list[str]]) -> MultimodalNet:
+    """The same weights for a recording's own channel lists (another EEG montage, or its
+    channels in another order): channels are known by name, so only the layout changes."""
+    layout = [{**m, "channels": list(channels.get(m["modality"]) or m["channels"])}
+              if not m.get("features") else m for m in net.config.layout]
+    if layout == net.config.layout:
+        return net
+    other = MultimodalNet(replace(net.config, layout=layout))
+    other.load_state_dict(net.state_dict())
+    return other.eval()
+
+
+@torch.no_grad()
+def predict_recording(net: MultimodalNet, config, rec) -> tuple[Any, dict[str, float]]:
+    """P(high) for every window of ``rec`` (a :class:`~ecgemotion.recording.Recording` with
+    its channels) cut by the model's preprocessing ``config`` — the one path its training
+    windows took. A modality the recording lacks (or lacks in a window) is left out of the
+    fusion there. Returns the per-window table (``start_s``, ``good``, ``used_<modality>``,
+    ``p``; NaN for low-quality ECG windows, which are not predicted) and the share of
+    predicted windows that had each modality."""
+    import pandas as pd
+
+    from ecgemotion.preprocess import process_recording
+
+    w = process_recording(rec, config)
+    found = {m: mw for m, mw in w.modalities.items() if mw.channels}
+    net = for_channels(net, {m: list(mw.channels) for m, mw in found.items()})
+    windows = {"ecg": w.data, **{m: mw.data for m, mw in found.items()}}
+    present = {"ecg": np.ones(len(w), dtype=bool), **{m: mw.present for m, mw in found.items()}}
+    for m in net.config.layout:          # a modality the file lacks: absent everywhere
+        if m["modality"] not in windows:
+            windows[m["modality"]] = np.zeros((len(w), len(m["channels"]), m["window_len"]), np.float32)
+            present[m["modality"]] = np.zeros(len(w), dtype=bool)
+    good = w.good
+    p = np.full(len(w), np.nan)
+    if good.any():
+        x = pack(net.config.layout, {k: v[good] for k, v in windows.items()},
+                 {k: v[good] for k, v in present.items()})
+        p[good] = torch.softmax(net.eval()(torch.from_numpy(x)[:, None])["logits"].float(), 1)[:, 1].numpy()
+    table = pd.DataFrame({"start_s": w.start_s, "end_s": w.start_s + config.window_s, "good": good,
+                          **{f"flag_{k}": v for k, v in w.flags.items()},
+                          **{f"used_{m}": present[m] & good for m in net.config.modalities}, "p": p})
+    used = {m: float(present[m][good].mean()) if good.any() else 0.0 for m in net.config.modalities}
+    return table, used

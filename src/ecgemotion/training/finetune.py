@@ -28,6 +28,7 @@ from __future__ import annotations
 import shutil
 import types
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -321,15 +322,78 @@ def with_physiology(net: nn.Module, store, train_rows, task: str, val_rows=(),
             WithFeatures(store, hrv_of, features))
 
 
+def multimodal_model(store, modalities: list[str], train_rows, task: str,
+                     overrides: dict[str, Any] | None = None, seed: int = 0):
+    """A fresh multimodal model for ``modalities`` of ``store`` (``overrides``: config fields,
+    e.g. ``fusion``), its feature normalisation and linear path fitted on the training rows,
+    and the store view that feeds it."""
+    from ecgemotion.models.multimodal import Packed, build_multimodal
+
+    overrides = dict(overrides or {})
+    try:
+        net = build_multimodal(store, list(modalities), overrides.pop("fusion", "late"), seed=seed,
+                               **overrides)
+    except TypeError as exc:
+        raise ConfigError(f"--set: not a multimodal model field ({exc})") from None
+    view = Packed(store, net.config.layout)
+    rows = np.asarray(train_rows, dtype=np.int64)
+    net.fit_training_side(view.windows(rows), store.index[f"y_{task}"].to_numpy(dtype=float)[rows])
+    return net, view
+
+
+def fit_multimodal(net, store, train_rows, val_rows, target: str, out_dir: str | Path,
+                   train_cfg=None, ui=None, run_info: dict[str, Any] | None = None,
+                   keep_checkpoints: bool = True) -> tuple[nn.Module, dict[str, Any]]:
+    """Train a multimodal model as :func:`fit_classifier` does. Late fusion trains each
+    signal branch alone, one after the other, each selected on its own validation loss
+    (the ECG features' branch is its logistic regression, fitted before); the model then
+    adds their logits, and the summary's ``val_metrics`` are the fused model's."""
+    if net.config.fusion != "late":
+        return fit_classifier(net, store, train_rows, val_rows, target, out_dir, train_cfg, ui=ui,
+                              run_info=run_info, keep_checkpoints=keep_checkpoints)
+    branches, history, epochs, seconds = {}, [], 0, 0.0
+    for i, m in enumerate(net.config.modalities):
+        if i == net.featured:
+            continue
+        net.branch(i)
+        net, summary = fit_classifier(net, store, train_rows, val_rows, target, Path(out_dir) / m,
+                                      train_cfg, ui=ui, run_info={**(run_info or {}), "branch": m},
+                                      keep_checkpoints=keep_checkpoints)
+        branches[m] = summary["val_metrics"]
+        history += [{**h, "branch": m} for h in summary["history"]]
+        epochs += summary.get("epochs") or 0
+        seconds += summary.get("elapsed_s") or 0.0
+    net.branch(None)
+    y = np.asarray(store.index[f"y_{target}"].to_numpy(dtype=float), dtype=np.int64)
+    weights = balanced_weights(y[np.asarray(train_rows, dtype=np.int64)])
+    val = _fused_val_metrics(predict_proba(net, store.windows, val_rows), y[np.asarray(val_rows, dtype=np.int64)],
+                             weights) if len(val_rows) else {}
+    return net.eval(), {"val_metrics": val, "branches": branches, "history": history,
+                        "epochs": epochs, "elapsed_s": seconds, "class_weights": list(weights)}
+
+
+def _fused_val_metrics(prob: np.ndarray, y: np.ndarray, weights) -> dict[str, float]:
+    """:func:`fit_classifier`'s validation metrics for a model assembled after training."""
+    w = np.asarray(weights)[y]
+    p = np.clip(np.where(y == 1, prob, 1 - prob), 1e-7, 1.0)
+    pred = (prob >= 0.5).astype(int)
+    recalls = [float(np.mean(pred[y == c] == c)) for c in (0, 1) if (y == c).any()]
+    return {"loss": float(-(w * np.log(p)).sum() / w.sum()), "accuracy": float(np.mean(pred == y)),
+            "balanced_accuracy": float(np.mean(recalls)), "predicted_high_share": float(pred.mean()),
+            "epoch": None}
+
+
 # -- the command's API -----------------------------------------------------------------------
 def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, model: str = "fast",
              freeze: bool = False, train_cfg=None, val_fraction: float = 0.2,
              quality: str = "good", subjects: list[str] | None = None,
              overrides: dict[str, Any] | None = None, ui=None,
-             overwrite: bool = False) -> dict[str, Any]:
+             overwrite: bool = False, modalities: list[str] | None = None) -> dict[str, Any]:
     """Train one deployable model on every labelled window of ``store`` (minus a
     subject-held-out validation split) and save it in ``out_dir`` (``save_pretrained``).
-    ``train_cfg`` defaults to the fine-tune recipe: the run ``ecgemotion finetune`` makes."""
+    ``train_cfg`` defaults to the fine-tune recipe: the run ``ecgemotion finetune`` makes.
+    ``modalities`` (e.g. ``["ecg", "eeg", "eda"]``) trains a multimodal model instead
+    (``models/multimodal.py``, from scratch; ``overrides`` are its config fields)."""
     from ecgemotion.models import save_pretrained
     from ecgemotion.training.data import split_rows
     from ecgemotion.training.loop import TrainConfig
@@ -341,10 +405,15 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
     if len(rows) == 0:
         raise ConfigError(f"{store.path}: no good windows labelled '{task}'")
     train_rows, val_rows, split = split_rows(store.index, rows, val_fraction, train_cfg.seed)
-    hybrid = model in HYBRIDS
-    net = build_model(init, store, HYBRID_SCRATCH_PRESET if hybrid else model, overrides,
-                      seed=train_cfg.seed)
-    fit_store = store
+    hybrid = model in HYBRIDS and not modalities
+    if modalities:
+        net, fit_store = multimodal_model(store, modalities, train_rows, task, overrides,
+                                          seed=train_cfg.seed)
+        init = "scratch"
+    else:
+        net = build_model(init, store, HYBRID_SCRATCH_PRESET if hybrid else model, overrides,
+                          seed=train_cfg.seed)
+        fit_store = store
     if hybrid:
         net, fit_store = with_physiology(net, store, train_rows, task, val_rows,
                                          hybrid_inputs(model))
@@ -354,10 +423,10 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
                    "across the training subjects); that start is validated as epoch 0 and kept "
                    "if no fine-tuning epoch lowers the validation loss")
     init_desc = "scratch" if is_scratch(init) else str(init)
-    net, summary = fit_classifier(net, fit_store, train_rows, val_rows, task, out_dir / "run",
-                                  train_cfg, freeze=freeze, ui=ui,
-                                  run_info={"init": init_desc, "val_subjects": split["val"]},
-                                  keep_checkpoints=False)
+    fit_with = fit_multimodal if modalities else partial(fit_classifier, freeze=freeze)
+    net, summary = fit_with(net, fit_store, train_rows, val_rows, task, out_dir / "run",
+                            train_cfg, ui=ui, run_info={"init": init_desc, "val_subjects": split["val"]},
+                            keep_checkpoints=False)
     card = ModelCard(
         task=task, classes=CLASSES, preprocess=store.meta.get("preprocess"),
         label_rule=store.meta.get("label_rule"), training_data=training_data(store, train_rows),
@@ -372,8 +441,9 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
     save_pretrained(net, out_dir, extra=card.to_extra())
     warn_one_class(summary["val_metrics"], f"{out_dir} ({task})", ui)
     return {"out": str(out_dir), "task": task, "init": init_desc,
-            "model": model if hybrid else net.config.name,
-            "physio_features": list(net.config.physio_features),
+            "model": model if hybrid else getattr(net.config, "name", net.config.kind),
+            "physio_features": list(getattr(net.config, "physio_features", [])),
+            **({"modalities": net.config.modalities, "fusion": net.config.fusion} if modalities else {}),
             "freeze": freeze, "train_windows": int(len(train_rows)),
             "val_windows": int(len(val_rows)), "val_subjects": split["val"],
             "val_metrics": summary["val_metrics"], "epochs": summary.get("epochs"),
