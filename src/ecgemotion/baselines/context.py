@@ -11,6 +11,8 @@ when shorter (the rule the synheart peer is fed by, so the two compare on equal 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -39,12 +41,19 @@ def window_beats(windows: np.ndarray, fs: float) -> list[np.ndarray]:
     features' own high-pass; a window with a non-finite or flat sample has none. The one
     detector of the context features, for store rows and raw windows alike."""
     windows = np.asarray(windows, dtype=np.float64)
-    out = []
-    for x in windows:
-        finite = np.isfinite(x).all() and np.ptp(x) > 0
-        out.append(r_peaks(_highpass(x[None, :], fs)[0], fs, method="neurokit") / fs
-                   if finite else np.zeros(0))
-    return out
+    return [_beats(np.ascontiguousarray(x).tobytes(), float(fs)) for x in windows]
+
+
+@functools.lru_cache(maxsize=256)
+def _beats(raw: bytes, fs: float) -> np.ndarray:
+    """One window's beats, remembered for the last 256 windows seen: a live stream gives
+    each window again with every new one while it is in the 60-s context."""
+    x = np.frombuffer(raw, dtype=np.float64)
+    finite = np.isfinite(x).all() and np.ptp(x) > 0
+    beats = (r_peaks(_highpass(x[None, :], fs)[0], fs, method="neurokit") / fs
+             if finite else np.zeros(0))
+    beats.setflags(write=False)
+    return beats
 
 
 def beat_times(store, rows: np.ndarray) -> list[np.ndarray]:
@@ -119,14 +128,17 @@ def rr_features(rr: np.ndarray, span_s: float | None = None) -> np.ndarray:
     return np.where(np.isfinite(out), out, np.nan)
 
 
-def context_values(times: list[np.ndarray], starts, window_s: float, keys) -> np.ndarray:
-    """``(n, len(CONTEXT_FEATURES))`` of windows with R-peak ``times`` (s, recording clock),
-    ``starts`` and recordings ``keys``, each context from the windows given here."""
+def context_values(times: list[np.ndarray], starts, window_s: float, keys,
+                   past: int = 0) -> np.ndarray:
+    """``(n - past, len(CONTEXT_FEATURES))`` of windows with R-peak ``times`` (s, recording
+    clock), ``starts`` and recordings ``keys``, each context from the windows given here; the
+    first ``past`` windows are there as context only."""
     starts = np.asarray(starts, dtype=float)
     rr, full = context_rr(times, starts, starts + window_s, keys)
     with np.errstate(all="ignore"):
-        values = np.array([rr_features(r, CONTEXT_S if f else None) for r, f in zip(rr, full)])
-    return values.reshape(len(starts), len(CONTEXT_FEATURES))
+        values = np.array([rr_features(r, CONTEXT_S if f else None)
+                           for r, f in zip(rr[past:], full[past:])])
+    return values.reshape(len(starts) - past, len(CONTEXT_FEATURES))
 
 
 def context_table(store, rows) -> pd.DataFrame:
@@ -138,17 +150,19 @@ def context_table(store, rows) -> pd.DataFrame:
     return pd.DataFrame(values, columns=list(CONTEXT_FEATURES))
 
 
-def hybrid_features(windows: np.ndarray, fs: float, names, starts=None) -> np.ndarray:
-    """A hybrid model's raw inputs ``names`` (``(n, F)`` float32, NaN where undefined) for
-    preprocessed ``windows`` of ONE recording starting at ``starts`` (s, its clock): window
+def hybrid_features(windows: np.ndarray, fs: float, names, starts=None,
+                    past: int = 0) -> np.ndarray:
+    """A hybrid model's raw inputs ``names`` (``(n - past, F)`` float32, NaN where undefined)
+    for preprocessed ``windows`` of ONE recording starting at ``starts`` (s, its clock): window
     features by :func:`~ecgemotion.baselines.hrv.hrv_features`, ``ctx_`` ones from the
-    contexts these windows make (:func:`context_values`). What ``predict``, ``--follow`` and
-    the ONNX check compute; the training rows went through the same functions."""
+    contexts these windows make (:func:`context_values`); the first ``past`` windows are
+    earlier ones, given as context only. What ``predict``, ``--follow`` and the ONNX check
+    compute; the training rows went through the same functions."""
     names = list(names)
     windows = np.atleast_2d(np.asarray(windows))
-    table = pd.DataFrame(index=range(len(windows)))
+    table = pd.DataFrame(index=range(len(windows) - past))
     if set(names) - set(CONTEXT_FEATURES):
-        table = hrv_features(windows, fs)
+        table = hrv_features(windows[past:], fs)
     if set(names) & set(CONTEXT_FEATURES):
         if starts is None:
             raise ConfigError("a model with context features (ctx_*) needs each window's start "
@@ -158,6 +172,7 @@ def hybrid_features(windows: np.ndarray, fs: float, names, starts=None) -> np.nd
             raise ConfigError(f"expected one start time per window ({len(windows)}), "
                               f"found {starts.shape[0] if starts.ndim else 0}")
         times = [start + beats for start, beats in zip(starts, window_beats(windows, fs))]
-        values = context_values(times, starts, windows.shape[1] / fs, np.zeros(len(windows)))
+        values = context_values(times, starts, windows.shape[1] / fs, np.zeros(len(windows)),
+                                past)
         table = table.join(pd.DataFrame(values, columns=list(CONTEXT_FEATURES)))
     return physio_matrix(table, names)

@@ -118,7 +118,7 @@ class EmotionRecognizer:
         for spec, engine in zip(self.specs, self.engines):
             if len(windows) > past:
                 features = (hybrid_features(windows, self.preprocess.fs, spec.physio_features,
-                                            starts)[past:] if spec.physio_features else None)
+                                            starts, past) if spec.physio_features else None)
                 out[spec.task] = engine(windows[past:], features)[:, 1].astype(np.float64)
             else:
                 out[spec.task] = np.zeros(0)
