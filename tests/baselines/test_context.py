@@ -81,3 +81,24 @@ def test_each_side_builds_its_contexts_from_its_own_windows():
     hr = CONTEXT_FEATURES.index("ctx_mean_hr")
     assert alone[0, hr] == pytest.approx(100, abs=5)          # the test side alone: 100 bpm
     assert together[4, hr] < 90                               # across the cut: slower beats too
+
+
+def test_prediction_computes_the_inputs_training_computed():
+    """``hybrid_features`` on a recording's windows and start times (what predict has) gives
+    exactly the matrix the training-side store view feeds a hybrid-ctx model."""
+    from ecgemotion.baselines.context import hybrid_features
+    from ecgemotion.baselines.hrv import PHYSIO_FEATURES, HRVFeatureCache, physio_matrix
+    from ecgemotion.errors import ConfigError
+    from ecgemotion.models.hybrid import ContextFeatures
+
+    store, rows = _OneRecording(), np.arange(8)
+    names = PHYSIO_FEATURES + CONTEXT_FEATURES
+    trained = physio_matrix(ContextFeatures(store, HRVFeatureCache(store), [rows])(rows), names)
+    starts = store.index["start_s"].to_numpy()
+    predicted = hybrid_features(store.windows(rows), store.fs, names, starts)
+    np.testing.assert_array_equal(predicted, trained)
+    ctx = predicted[:, len(PHYSIO_FEATURES):]
+    assert np.isfinite(ctx[:, CONTEXT_FEATURES.index("ctx_mean_hr")]).all()
+    assert np.isfinite(ctx[5:, CONTEXT_FEATURES.index("ctx_hf")]).all()    # full 60-s contexts
+    with pytest.raises(ConfigError, match="start time"):
+        hybrid_features(store.windows(rows), store.fs, names)

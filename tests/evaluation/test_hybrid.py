@@ -283,3 +283,17 @@ def test_the_feature_path_penalty_is_chosen_across_subjects_and_keeps_its_scale(
     w1, _ = probe_weights(z, y)                                # no groups: plain C = 1
     plain = LogisticRegression(class_weight="balanced", max_iter=2000).fit(z, y).coef_[0]
     assert np.allclose(w1, plain, atol=1e-6)
+
+
+def test_features_that_predict_nothing_across_subjects_start_the_path_at_zero():
+    """Pure-noise features: a fitted path would only add noise that epoch 0 then falls back to;
+    it starts at 0 instead, so the network alone decides (synthetic valence, results §4e)."""
+    from ecgemotion.models.hybrid import probe_weights
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(12), 20)
+    y = rng.integers(0, 2, 240)
+    w, b = probe_weights(rng.normal(size=(240, 10)), y, groups)
+    assert not np.any(w) and b == 0.0
+    z = np.column_stack([y + rng.normal(size=240), rng.normal(size=(240, 9))])
+    assert np.any(probe_weights(z, y, groups)[0])          # a real signal keeps its path

@@ -73,3 +73,14 @@ def synthetic(duration_s: float = 120.0, fs: float = 360.0, seed: int = 3) -> np
     from ecgemotion.synthetic import ecg
 
     return ecg(duration_s, fs, hr_bpm=72, wander_mv=0.2, seed=seed)
+
+
+def finetune_tiny_hybrid(store, out: Path, model: str = "hybrid") -> Path:
+    """``ecgemotion finetune --model MODEL`` of a tiny scratch encoder, one epoch, into ``out``."""
+    from ecgemotion.cli import main
+    from tests.evaluation.test_runner import TINY as TINY_OVERRIDES
+
+    assert main(["finetune", "--store", str(store.path), "--init", "scratch", "--model", model,
+                 "--set", TINY_OVERRIDES, "--task", "arousal", "--epochs", "1", "--threads", "1",
+                 "--out", str(out), "--quiet"]) == 0
+    return out

@@ -18,18 +18,15 @@ from ecgemotion.models.hub import from_pretrained
 from ecgemotion.models.hybrid import HybridClassifier, WithFeatures
 from ecgemotion.synthetic import ecg
 from ecgemotion.training.finetune import build_model, predict_proba
-from tests.evaluation.test_runner import TINY
+from tests.inference.conftest import finetune_tiny_hybrid
 
 FS = 250.0
 
 
 @pytest.fixture(scope="module")
 def hybrid_dir(amigos_store, tmp_path_factory):
-    out = tmp_path_factory.mktemp("hybrid") / "arousal"
-    assert main(["finetune", "--store", str(amigos_store.path), "--init", "scratch", "--model",
-                 "hybrid", "--model-overrides", TINY, "--task", "arousal", "--epochs", "1",
-                 "--threads", "1", "--out", str(out), "--quiet"]) == 0
-    return out
+    return finetune_tiny_hybrid(amigos_store, tmp_path_factory.mktemp("hybrid") / "arousal",
+                                "hybrid")
 
 
 def _recording(path):

@@ -15,13 +15,17 @@ import numpy as np
 import pandas as pd
 
 from ecgemotion.baselines.hrv import (FEATURES, RR_MAX_MS, RR_MIN_MS, RR_REL_DEV, _highpass,
-                                      features_from_peaks)
+                                      features_from_peaks, hrv_features, physio_matrix)
+from ecgemotion.errors import ConfigError
 from ecgemotion.signal import r_peaks
 from ecgemotion.subjects import recording_keys
 
 CONTEXT_S = 60.0
 MIN_BEAT_GAP_S = 0.3  # R peaks closer than this are one beat seen by two overlapping windows
 MIN_NONLINEAR_RR = 20  # fewer clean intervals: sample entropy and DFA α1 stay NaN
+CONTEXT_RULE = ("RR intervals over the 60 s of the recording ending at the window's end, from the "
+                "windows of that recording given together; a window under 60 s into it takes its "
+                "first 60 s (live: only the windows so far)")
 CONTEXT_FEATURES = ("ctx_mean_hr", "ctx_sdnn", "ctx_rmssd", "ctx_pnn50", "ctx_irregular",
                     "ctx_sd2", "ctx_hf", "ctx_sampen", "ctx_dfa_a1")
 
@@ -29,22 +33,32 @@ _BEATS: dict[tuple, np.ndarray] = {}
 """R-peak times per (store identity, row): every system and fold detects a row once."""
 
 
+def window_beats(windows: np.ndarray, fs: float) -> list[np.ndarray]:
+    """R-peak times (s from each window's start) of preprocessed ``(n, T)`` windows, by
+    NeuroKit2's detector (better than the envelope one on irregular rhythms) after the window
+    features' own high-pass; a window with a non-finite or flat sample has none. The one
+    detector of the context features, for store rows and raw windows alike."""
+    windows = np.asarray(windows, dtype=np.float64)
+    out = []
+    for x in windows:
+        finite = np.isfinite(x).all() and np.ptp(x) > 0
+        out.append(r_peaks(_highpass(x[None, :], fs)[0], fs, method="neurokit") / fs
+                   if finite else np.zeros(0))
+    return out
+
+
 def beat_times(store, rows: np.ndarray) -> list[np.ndarray]:
-    """R-peak times (s, on the recording's clock) of each row's window, by NeuroKit2's detector
-    (better than the envelope one on irregular rhythms); the windows are read from ``store``
-    every time, so an evaluation's traced store sees the reads."""
-    windows = np.asarray(store.windows(rows), dtype=np.float64)
+    """:func:`window_beats` of store rows (s, on the recording's clock), detected once per
+    row; the windows are read from ``store`` every time, so an evaluation's traced store sees
+    the reads."""
+    rows = np.asarray(rows, dtype=np.int64)
+    windows = store.windows(rows)
     starts = store.index["start_s"].to_numpy(dtype=float)[rows]
     identity = store.meta.get("identity") or str(store.path)
-    out = []
-    for x, row, start in zip(windows, np.asarray(rows).tolist(), starts):
-        key = (identity, row)
-        if key not in _BEATS:
-            finite = np.isfinite(x).all() and np.ptp(x) > 0
-            _BEATS[key] = (r_peaks(_highpass(x[None, :], store.fs)[0], store.fs, method="neurokit")
-                           / store.fs if finite else np.zeros(0))
-        out.append(start + _BEATS[key])
-    return out
+    todo = [i for i, row in enumerate(rows.tolist()) if (identity, row) not in _BEATS]
+    for i, beats in zip(todo, window_beats(windows[todo], store.fs)):
+        _BEATS[(identity, int(rows[i]))] = beats
+    return [start + _BEATS[(identity, row)] for row, start in zip(rows.tolist(), starts)]
 
 
 def context_spans(starts: np.ndarray, ends: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -105,13 +119,45 @@ def rr_features(rr: np.ndarray, span_s: float | None = None) -> np.ndarray:
     return np.where(np.isfinite(out), out, np.nan)
 
 
+def context_values(times: list[np.ndarray], starts, window_s: float, keys) -> np.ndarray:
+    """``(n, len(CONTEXT_FEATURES))`` of windows with R-peak ``times`` (s, recording clock),
+    ``starts`` and recordings ``keys``, each context from the windows given here."""
+    starts = np.asarray(starts, dtype=float)
+    rr, full = context_rr(times, starts, starts + window_s, keys)
+    with np.errstate(all="ignore"):
+        values = np.array([rr_features(r, CONTEXT_S if f else None) for r, f in zip(rr, full)])
+    return values.reshape(len(starts), len(CONTEXT_FEATURES))
+
+
 def context_table(store, rows) -> pd.DataFrame:
     """:data:`CONTEXT_FEATURES` of each of ``rows``, its context taken from ``rows`` only."""
     rows = np.asarray(rows, dtype=np.int64)
-    starts = store.index["start_s"].to_numpy(dtype=float)[rows]
-    rr, full = context_rr(beat_times(store, rows), starts, starts + store.window_len / store.fs,
-                          recording_keys(store.index, rows))
-    with np.errstate(all="ignore"):
-        values = np.array([rr_features(r, CONTEXT_S if f else None) for r, f in zip(rr, full)])
-    values = values.reshape(len(rows), len(CONTEXT_FEATURES))
+    values = context_values(beat_times(store, rows),
+                            store.index["start_s"].to_numpy(dtype=float)[rows],
+                            store.window_len / store.fs, recording_keys(store.index, rows))
     return pd.DataFrame(values, columns=list(CONTEXT_FEATURES))
+
+
+def hybrid_features(windows: np.ndarray, fs: float, names, starts=None) -> np.ndarray:
+    """A hybrid model's raw inputs ``names`` (``(n, F)`` float32, NaN where undefined) for
+    preprocessed ``windows`` of ONE recording starting at ``starts`` (s, its clock): window
+    features by :func:`~ecgemotion.baselines.hrv.hrv_features`, ``ctx_`` ones from the
+    contexts these windows make (:func:`context_values`). What ``predict``, ``--follow`` and
+    the ONNX check compute; the training rows went through the same functions."""
+    names = list(names)
+    windows = np.atleast_2d(np.asarray(windows))
+    table = pd.DataFrame(index=range(len(windows)))
+    if set(names) - set(CONTEXT_FEATURES):
+        table = hrv_features(windows, fs)
+    if set(names) & set(CONTEXT_FEATURES):
+        if starts is None:
+            raise ConfigError("a model with context features (ctx_*) needs each window's start "
+                              "time; none was given")
+        starts = np.asarray(starts, dtype=float)
+        if starts.shape != (len(windows),):
+            raise ConfigError(f"expected one start time per window ({len(windows)}), "
+                              f"found {starts.shape[0] if starts.ndim else 0}")
+        times = [start + beats for start, beats in zip(starts, window_beats(windows, fs))]
+        values = context_values(times, starts, windows.shape[1] / fs, np.zeros(len(windows)))
+        table = table.join(pd.DataFrame(values, columns=list(CONTEXT_FEATURES)))
+    return physio_matrix(table, names)

@@ -55,7 +55,7 @@ from ecgemotion.signal import r_peaks
 
 __all__ = ["FEATURES", "TIME_FEATURES", "FREQ_FEATURES", "BEAT_FEATURES", "PHYSIO_FEATURES",
            "HF_MIN_S", "LF_MIN_S", "FEATURE_VERSION",
-           "window_hrv", "hrv_features", "physio_matrix", "physio_features", "HRVFeatureCache", "make_model", "fit_predict_features",
+           "window_hrv", "hrv_features", "physio_matrix", "HRVFeatureCache", "make_model", "fit_predict_features",
            "fit_predict_hrv"]
 
 FEATURE_VERSION = 2
@@ -207,12 +207,6 @@ def physio_matrix(table: pd.DataFrame, names=PHYSIO_FEATURES) -> np.ndarray:
     """The hybrid models' physiological inputs ``names`` as ``(n, F)`` float32, NaN where
     undefined, from a feature table (:func:`hrv_features`, :class:`HRVFeatureCache`)."""
     return table[list(names)].to_numpy(dtype=np.float32, copy=True)
-
-
-def physio_features(windows: np.ndarray, fs: float, names=PHYSIO_FEATURES) -> np.ndarray:
-    """:func:`physio_matrix` of preprocessed windows: what ``predict``, ``--follow`` and the
-    ONNX check compute for a hybrid model, the function its training rows went through."""
-    return physio_matrix(hrv_features(windows, fs), names)
 
 
 # -- per-row cache ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ NETWORK = "network"   # finetune --model: the (pre-trained or fast) network alon
 EPILOG = """examples:
   ecgemotion finetune --store STORE --task arousal --out models/arousal     # from ecgemotion-base
   ecgemotion finetune --store STORE --model hybrid --task arousal --out models/arousal
+  ecgemotion finetune --store STORE --model hybrid-ctx --task arousal --out models/arousal  # + 60-s HRV context
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --out models/arousal
   ecgemotion finetune --store STORE --init scratch --model fast --task valence --epochs 20 --out models/valence
   ecgemotion finetune --store STORE --init runs/pretrain-paper --task arousal --freeze --out models/probe
@@ -32,6 +33,8 @@ def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE
     """The training flags, their defaults read from ``recipe`` (None: the command picks the
     recipe after parsing, as ``reproduce --quick`` does); ``hybrid``: ``--model hybrid`` is
     offered (finetune trains one model; evaluate names it as a system instead)."""
+    from ecgemotion.training.finetune import HYBRIDS
+
     def value(field: str):
         return getattr(recipe, field) if recipe else None
 
@@ -61,11 +64,12 @@ def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE
     g.add_argument("--threads", type=int,
                    help="torch CPU threads (default: one per idle core, printed)")
     g.add_argument("--model", default=None,
-                   choices=TRAINABLE_PRESETS + (("hybrid", NETWORK) if hybrid else ()),
+                   choices=TRAINABLE_PRESETS + ((*HYBRIDS, NETWORK) if hybrid else ()),
                    help=("'hybrid' (default; with any --init) joins the window's "
                          "physiological features (HRV time domain, RR range, QRS width) to the "
                          "encoder's embedding: the best measured system (docs/results.md §4, "
-                         "CinC 2017 AF 10 %%/100 %% labels); 'network': the --init network "
+                         "CinC 2017 AF 10 %%/100 %% labels); 'hybrid-ctx' adds HRV over the 60 s "
+                         "ending at each window (docs/models.md); 'network': the --init network "
                          "alone; fast, paper or cnn: a network preset for --init scratch"
                          if hybrid else
                          "preset for --init scratch: fast, paper or cnn (default fast)"))
@@ -121,6 +125,20 @@ def train_config(args, recipe: Recipe = FINETUNE):
                                    precision=args.precision).validate()
 
 
+def say_hybrid(ui, model: str, features, why: str = "") -> None:
+    """Say what a hybrid joins to the embedding, and where its context comes from."""
+    from ecgemotion.baselines.context import CONTEXT_FEATURES
+
+    window = [f for f in features if f not in CONTEXT_FEATURES]
+    context = [f for f in features if f in CONTEXT_FEATURES]
+    ui.say(f"model {model}{why}: the encoder's embedding + {len(window)} physiological features "
+           f"per window ({', '.join(window)})"
+           + (f" + {len(context)} over the 60 s of its recording ending at the window "
+              f"({', '.join(context)}; training and validation windows each their own)"
+              if context else "")
+           + ", normalised on the training rows")
+
+
 def add_parser(sub, common):
     from ecgemotion.cli.config import add_config_flag
     from ecgemotion.cli.ui import add_command
@@ -148,7 +166,7 @@ def add_parser(sub, common):
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.store import WindowStore
     from ecgemotion.cli.pairs import parse_overrides
-    from ecgemotion.training.finetune import DEFAULT_MODEL, HYBRID, finetune
+    from ecgemotion.training.finetune import DEFAULT_MODEL, HYBRIDS, finetune, hybrid_inputs
     from ecgemotion.training.threads import configure_threads
 
     ui.say(configure_threads(args.threads))
@@ -160,21 +178,17 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     if args.modalities:
         return _run_multimodal(args, ui, store)
     chosen = args.model or DEFAULT_MODEL
-    args.model = None if chosen in (HYBRID, NETWORK) else chosen  # resolve_init sees presets only
+    args.model = None if chosen in (*HYBRIDS, NETWORK) else chosen  # resolve_init sees presets only
     init = resolve_init(args, ui)
-    if chosen == HYBRID:
-        args.model = HYBRID
+    if chosen in HYBRIDS:
+        args.model = chosen
     cfg = train_config(args)
     ui.say(f"fine-tuning {'(frozen encoder) ' if args.freeze else ''}from {init} for "
            f"{args.task} on {store.path} -> {args.out}")
-    if args.model == HYBRID:
-        from ecgemotion.baselines.hrv import PHYSIO_FEATURES
-
-        why = ("" if given_model else f" ({DEFAULT_MODEL} is the default: the best measured "
-               "system, docs/results.md §4; --model network for the network alone)")
-        ui.say(f"model hybrid{why}: the encoder's embedding + {len(PHYSIO_FEATURES)} "
-               f"physiological features per window ({', '.join(PHYSIO_FEATURES)}), normalised "
-               "on the training rows")
+    if args.model in HYBRIDS:
+        say_hybrid(ui, args.model, hybrid_inputs(args.model),
+                   "" if given_model else f" ({DEFAULT_MODEL} is the default: the best measured "
+                   "system, docs/results.md §4; --model network for the network alone)")
     summary = finetune(store, init, args.task, Path(args.out), model=args.model,
                        freeze=args.freeze, train_cfg=cfg, val_fraction=args.val_fraction,
                        overrides=parse_overrides(args.set, "--set"), ui=ui,

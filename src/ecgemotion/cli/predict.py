@@ -227,8 +227,13 @@ def _default_out(recording: Path) -> Path:
 
 def say_models(recognizer, ui) -> None:
     """Each model's provenance, and a warning for synthetic labels or a one-class model."""
+    from ecgemotion.baselines.context import CONTEXT_RULE
+
     for spec in recognizer.specs:
         ui.say(spec.origin())
+        if spec.context_features:
+            ui.say(f"model {spec.task} reads {len(spec.context_features)} context features "
+                   f"({', '.join(spec.context_features)}): {CONTEXT_RULE}")
         for caution in spec.cautions():
             ui.warn(caution)
 
@@ -282,6 +287,9 @@ def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
 
     ui.say(f"following {recording} (hop {args.hop:g} s, delay {args.delay:g} s); "
            "stops after idle timeout, --max-seconds, Ctrl-C or SIGTERM")
+    if recognizer.uses_context:
+        ui.say("live context: each window's ctx_ features see only the stream's windows before "
+               "it, so in the first 60 s they differ from a batch prediction of the same file")
     predictions = []
     out = Path(args.out) if args.out else None
     stopped = None

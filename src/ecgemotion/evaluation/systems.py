@@ -272,7 +272,7 @@ class HybridNeuralSystem(NeuralSystem):
 class HybridContextSystem(HybridNeuralSystem):
     """``hybrid`` with the 60-s context HRV features (``baselines/context.py``) beside the
     window's own: each side of the fold (train+val, test) builds its contexts from its own
-    windows. Evaluation only for now: ``finetune``/``predict`` build the window-only hybrid."""
+    windows, as ``finetune --model hybrid-ctx`` trains it and ``predict`` feeds it."""
 
     def adapt(self, ctx, net, fold, fit_store, test_store):
         from ecgemotion.baselines.context import CONTEXT_FEATURES

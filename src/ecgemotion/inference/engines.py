@@ -79,6 +79,24 @@ class ModelSpec:
         """The physiological features a hybrid model takes beside each window (none: [])."""
         return list(self.model_config.get("physio_features") or [])
 
+    @property
+    def context_features(self) -> list[str]:
+        """Those of :attr:`physio_features` read over a 60-s context (``baselines/context.py``)."""
+        from ecgemotion.baselines.context import CONTEXT_FEATURES
+
+        return [f for f in self.physio_features if f in CONTEXT_FEATURES]
+
+    def _features_input(self) -> dict[str, Any]:
+        """A hybrid's second ONNX input, and how to compute it."""
+        out = {"name": "features", "shape": ["batch", len(self.physio_features)],
+               "dtype": "float32", "names": self.physio_features,
+               "computed_by": "ecgemotion.baselines.context.hybrid_features"}
+        if self.context_features:
+            from ecgemotion.baselines.context import CONTEXT_RULE
+
+            out["context"] = {"names": self.context_features, "rule": CONTEXT_RULE}
+        return out
+
     def origin(self) -> str:
         """Where the model comes from, in one line: task, label rule, training data, validation."""
         e = self.card.details
@@ -130,10 +148,7 @@ class ModelSpec:
                 **{k: v for k, v in self.extra.items() if k in PROVENANCE_KEYS},
                 "input": {"name": "window", "shape": ["batch", 1, self.window_len],
                           "dtype": "float32"},
-                **({"features": {"name": "features", "shape": ["batch", len(self.physio_features)],
-                                 "dtype": "float32", "names": self.physio_features,
-                                 "computed_by": "ecgemotion.baselines.hrv.physio_features"}}
-                   if self.physio_features else {}),
+                **({"features": self._features_input()} if self.physio_features else {}),
                 "outputs": {"probabilities": ["batch", len(self.classes)],
                             "logits": ["batch", len(self.classes)]}}
 

@@ -2,7 +2,8 @@
 
 The graph takes ``window`` float32 ``(batch, 1, window_len)`` (dynamic batch axis), the
 z-scored windows :func:`process_recording` makes (a hybrid model also ``features``
-``(batch, F)``, the raw physiological features of each window), and returns ``probabilities``
+``(batch, F)``, the raw physiological features of each window, context ones included:
+:func:`~ecgemotion.baselines.context.hybrid_features`), and returns ``probabilities``
 (softmax of the classifier, ``(batch, n_classes)``; the positive class is index 1) and
 ``logits``. The task, class names, label rule, preprocessing and model config are
 embedded as ONNX ``metadata_props`` (key ``ecgemotion``, a JSON string) and also written
@@ -74,6 +75,7 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
     """
     import torch
 
+    from ecgemotion.baselines.context import CONTEXT_RULE
     from ecgemotion.models.hub import from_pretrained
 
     if opset < 17:
@@ -95,7 +97,8 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = 17,
     description = {**spec.describe(), "ecgemotion_version": __version__,
                    "exported_from": str(model_dir.resolve()), "opset": int(opset)}
     features = (f" and 'features' (batch, {n_features}): {', '.join(spec.physio_features)} of "
-                "each window (ecgemotion.baselines.hrv.physio_features, NaN where undefined)"
+                "each window (ecgemotion.baselines.context.hybrid_features, NaN where undefined"
+                + ("; ctx_*: " + CONTEXT_RULE if spec.context_features else "") + ")"
                 if n_features else "")
     sidecar = _finish(tmp, out, description,
                       f"ecgemotion {spec.task} classifier: input 'window' (batch, 1, {window_len}) "
@@ -215,9 +218,10 @@ def export_multimodal(model_dir: str | Path, out: str | Path, opset: int = 17,
 def verify(wrapped, onnx_path: Path, config: PreprocessConfig, tolerance: float = TOLERANCE,
            seed: int = 0, features: list[str] | None = None) -> dict[str, Any]:
     """Max |ORT − PyTorch| of the probabilities (and logits) on random and realistic windows;
-    a hybrid's ``features`` are computed from those windows as prediction computes them
-    (random windows have no beats: their NaN features test the training-median fill)."""
-    from ecgemotion.baselines.hrv import physio_features
+    a hybrid's ``features`` are computed from those windows as prediction computes them,
+    each batch read as one recording cut at the model's step (random windows have no beats:
+    their NaN features test the training-median fill)."""
+    from ecgemotion.baselines.context import hybrid_features
 
     rng = np.random.default_rng(seed)
     window_len = config.window_len
@@ -229,7 +233,8 @@ def verify(wrapped, onnx_path: Path, config: PreprocessConfig, tolerance: float 
     for name, windows in batches.items():
         feed = {"window": windows[:, None, :]}
         if features:
-            feed["features"] = physio_features(windows, config.fs, features)
+            feed["features"] = hybrid_features(windows, config.fs, features,
+                                               np.arange(len(windows)) * config.step_s)
         p_diff, l_diff = _differences(session, wrapped, feed)
         report[name] = {"windows": int(len(windows)), "max_abs_diff_probabilities": p_diff,
                         "max_abs_diff_logits": l_diff}

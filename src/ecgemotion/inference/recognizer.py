@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecgemotion.baselines.hrv import physio_features
+from ecgemotion.baselines.context import hybrid_features
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.inference.engines import ModelSpec, expand_sources, load, shared_preprocess
 from ecgemotion.inference.prediction import FLAGS
@@ -94,7 +94,7 @@ class EmotionRecognizer:
         cfg = self.preprocess
         n, good = len(win), win.good
         flags = {**win.flags, "gap": win.gap}
-        probs = self.probabilities(win.data[good])
+        probs = self.probabilities(win.data[good], win.start_s[good])
         table = pd.DataFrame({"start_s": win.start_s, "end_s": win.start_s + cfg.window_len / cfg.fs,
                               "good": good, **{f"flag_{f}": flags[f] for f in FLAGS},
                               "heart_rate_bpm": win.heart_rate})
@@ -106,19 +106,28 @@ class EmotionRecognizer:
                            preprocess=cfg.to_dict(), dropped=dict(win.dropped))
         return table
 
-    def probabilities(self, windows: np.ndarray) -> dict[str, np.ndarray]:
-        """P(positive class) per task for preprocessed windows (n, window_len); what batch and
-        streaming prediction both call. A hybrid model also gets each window's physiological
-        features, computed here from the same windows as for its training rows."""
+    def probabilities(self, windows: np.ndarray, starts: np.ndarray | None = None,
+                      past: int = 0) -> dict[str, np.ndarray]:
+        """P(positive class) per task for preprocessed windows (n, window_len) of one
+        recording; what batch and streaming prediction both call. A hybrid model also gets
+        each window's physiological features, computed here by the function its training
+        rows went through (:func:`~ecgemotion.baselines.context.hybrid_features`); one with
+        context features needs the windows' ``starts`` (s). The first ``past`` windows are
+        earlier ones of the recording, there only as context: no probabilities for them."""
         out = {}
         for spec, engine in zip(self.specs, self.engines):
-            if len(windows):
-                features = (physio_features(windows, self.preprocess.fs, spec.physio_features)
-                            if spec.physio_features else None)
-                out[spec.task] = engine(windows, features)[:, 1].astype(np.float64)
+            if len(windows) > past:
+                features = (hybrid_features(windows, self.preprocess.fs, spec.physio_features,
+                                            starts)[past:] if spec.physio_features else None)
+                out[spec.task] = engine(windows[past:], features)[:, 1].astype(np.float64)
             else:
                 out[spec.task] = np.zeros(0)
         return out
+
+    @property
+    def uses_context(self) -> bool:
+        """Whether a model reads the 60-s context features (``ctx_*``)."""
+        return any(spec.context_features for spec in self.specs)
 
     # ------------------------------------------------------------------ streaming
     def stream(self, fs: float | None = None, hop_s: float = 2.0, *, left_s: float | None = None,

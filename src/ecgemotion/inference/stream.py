@@ -23,6 +23,11 @@ relative quality references see more than one window). ``delay_s=0`` gives the l
 latency at the cost of that edge error; ``flush()`` at the end of a recording emits the
 pending windows with whatever right context exists, as batch mode has at the end.
 
+A model with context features (``ctx_*``, HRV over the 60 s ending at a window) gets the
+stream's good windows of the last 60 s beside each new one, so from 60 s into the stream its
+context is batch prediction's; in the first minute it is the windows so far, where batch
+prediction takes the recording's first 60 s (a look-ahead a live stream cannot have).
+
 Memory is constant: a ring buffer of ``left_s + window_s + delay_s`` seconds, whatever
 the size of the pushed chunks (a large chunk is consumed piece by piece).
 
@@ -105,6 +110,7 @@ class EmotionStream:
         self.buffer = RingBuffer(self.left_n + self.win_n + self.right_n)
         self.next_k = 0  # index of the next window to emit (starts at next_k * hop_n)
         self.closed = False
+        self.past: list[tuple[float, np.ndarray]] = []  # (start s, window): a ctx model's context
 
     @property
     def hop_s(self) -> float:
@@ -183,9 +189,26 @@ class EmotionStream:
             if good:
                 windows.append(window)
                 where.append(len(results) - 1)
-        if windows:
+        if windows and self.recognizer.uses_context:
+            self._predict_in_context(windows, [results[i] for i in where])
+        elif windows:
             probs = self.recognizer.probabilities(np.stack(windows))
             for task, p in probs.items():
                 for idx, value in zip(where, p):
                     results[idx].probabilities[task] = float(value)
         return results
+
+    def _predict_in_context(self, windows: list[np.ndarray], results: list[Prediction]) -> None:
+        """One window at a time, after the good windows of the last 60 s: its context
+        features see the past only (batch prediction's rule from 60 s on; before, the
+        windows so far, where batch looks ahead to the recording's first 60 s)."""
+        from ecgemotion.baselines.context import CONTEXT_S
+
+        for window, result in zip(windows, results):
+            self.past = [(t, w) for t, w in self.past if t >= result.end_s - CONTEXT_S - 1e-6]
+            probs = self.recognizer.probabilities(
+                np.stack([w for _, w in self.past] + [window]),
+                np.array([t for t, _ in self.past] + [result.start_s]), past=len(self.past))
+            for task, p in probs.items():
+                result.probabilities[task] = float(p[0])
+            self.past.append((result.start_s, window))

@@ -42,7 +42,8 @@ def flops_per_window(model: nn.Module, task: str = "classify", backward: bool = 
     or of ``model.reconstruct`` (``task="reconstruct"``), plus the backward if asked."""
     cfg = model.config
     device = next(model.parameters()).device
-    x = torch.randn(1, 1, cfg.window_len, device=device)
+    # a hybrid takes the window followed by its raw features
+    x = torch.randn(1, 1, cfg.window_len + len(cfg.physio_features), device=device)
     was_training = model.training
     model.train(backward)
     counter = flop_counter()
@@ -81,8 +82,10 @@ def describe_model(name: str | ModelConfig | nn.Module, **overrides: Any) -> dic
         "window_s": cfg.window_len / cfg.fs,
         "flops_per_window_classify": flops_per_window(model, "classify"),
     }
-    if cfg.kind != "sarkar":
+    if cfg.kind != "sarkar" and hasattr(model, "reconstruct"):   # a hybrid only classifies
         info["tokens_per_window"] = cfg.n_tokens + (1 if cfg.kind == "transformer" else 0)
         info["flops_per_window_reconstruct"] = flops_per_window(model, "reconstruct")
+    if cfg.physio_features:     # a hybrid: what its second input must hold, in order
+        info["physio_features"] = ", ".join(cfg.physio_features)
     info["config"] = cfg.to_dict()
     return info

@@ -41,6 +41,7 @@ def hybrid_table(embeddings: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
 
 
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+MIN_FEATURE_AUROC = 0.55   # below: the features predict nothing across training subjects
 
 
 def choose_c(train: pd.DataFrame, y, groups, seed: int = 0) -> float:
@@ -48,6 +49,11 @@ def choose_c(train: pd.DataFrame, y, groups, seed: int = 0) -> float:
     ``groups`` (subjects) of the training rows: ~140 inputs against a few hundred windows
     overfit at the default C, and the training side is the only place to choose.
     1.0 when there are too few groups of each class to cross-validate."""
+    return scored_c(train, y, groups, seed)[0]
+
+
+def scored_c(train: pd.DataFrame, y, groups, seed: int = 0) -> tuple[float, float]:
+    """:func:`choose_c`'s choice and its cross-validated AUROC (NaN when not cross-validated)."""
     from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
 
     from ecgemotion.baselines.hrv import make_model
@@ -56,14 +62,17 @@ def choose_c(train: pd.DataFrame, y, groups, seed: int = 0) -> float:
     groups = np.asarray(groups)
     k = min(5, *(len(np.unique(groups[y == c])) for c in (0, 1)))
     if k < 2:
-        return 1.0
+        return 1.0, float("nan")
     cols = [c for c in train.columns if train[c].notna().any()]
     x = train[cols].to_numpy(dtype=float)
     cv = list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(x, y, groups))
     scores = [np.nanmean(cross_val_score(make_model("logreg", seed=seed, class_weight="balanced",
                                                     C=c), x, y, cv=cv, scoring="roc_auc"))
               for c in C_GRID]
-    return float(C_GRID[int(np.nanargmax(scores))]) if np.isfinite(scores).any() else 1.0
+    if not np.isfinite(scores).any():
+        return 1.0, float("nan")
+    best = int(np.nanargmax(scores))
+    return float(C_GRID[best]), float(scores[best])
 
 
 def fit_predict_hybrid(train: pd.DataFrame, y, test: pd.DataFrame, model: str = "logreg",
@@ -84,10 +93,15 @@ def probe_weights(z: np.ndarray, y: np.ndarray, groups=None, seed: int = 0) -> t
     training subjects; the default C = 1 let ten correlated features overfit: AUROC 0.869 vs
     0.893 on the synthetic AMIGOS folds of docs/results.md §4e), and the chosen direction's
     length is then refitted without penalty on the training rows: a strong penalty shrinks
-    the logits toward 0, where the network's head would drown them when the two are added."""
+    the logits toward 0, where the network's head would drown them when the two are added.
+    When even the best penalty's AUROC across training subjects is under
+    :data:`MIN_FEATURE_AUROC`, the features carry nothing that transfers to new people, and
+    the path starts at 0 rather than at a fit of noise (synthetic valence, §4e)."""
     from sklearn.linear_model import LogisticRegression
 
-    c = choose_c(pd.DataFrame(z), y, groups, seed) if groups is not None else 1.0
+    c, auroc = scored_c(pd.DataFrame(z), y, groups, seed) if groups is not None else (1.0, np.nan)
+    if auroc < MIN_FEATURE_AUROC:
+        return np.zeros(z.shape[1]), 0.0
     probe = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(z, y)
     w, b = probe.coef_[0], float(probe.intercept_[0])
     if c < 1.0 and np.any(w):

@@ -42,7 +42,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecgemotion.baselines.hrv import PHYSIO_FEATURES, physio_features, physio_matrix
+from ecgemotion.baselines.context import hybrid_features
+from ecgemotion.baselines.hrv import PHYSIO_FEATURES, physio_matrix
 from ecgemotion.models.blocks import MLPHead
 from ecgemotion.models.hybrid import fit_feature_path, standardise
 from ecgemotion.recording import MODALITIES
@@ -110,7 +111,7 @@ def pack(layout: list[dict[str, Any]], windows: dict[str, np.ndarray], present: 
     for m in layout:
         x = windows[m["modality"]]
         if m.get("features"):
-            x = features(x) if features is not None else physio_features(x, m["fs"], m["features"])
+            x = features(x) if features is not None else hybrid_features(x, m["fs"], m["features"])
         parts.append(np.asarray(x, dtype=np.float32).reshape(len(x), -1))
     flags = np.stack([present[m["modality"]] for m in layout], axis=1)
     return np.concatenate(parts + [flags.astype(np.float32)], axis=1)

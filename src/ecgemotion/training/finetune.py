@@ -289,20 +289,37 @@ def warn_one_class(val_metrics: dict[str, Any], what: str, ui=None) -> bool:
 
 # -- the hybrid -------------------------------------------------------------------------------
 HYBRID = "hybrid"               # --model: the encoder's embedding + the window's physiology
+HYBRID_CTX = "hybrid-ctx"       # ... + HRV over the 60 s ending at the window (baselines/context.py)
+HYBRIDS = (HYBRID, HYBRID_CTX)
 HYBRID_SCRATCH_PRESET = "fast"  # the encoder a hybrid gets with --init scratch
 
 
-def with_physiology(net: nn.Module, store, train_rows, task: str):
-    """``net`` turned into a hybrid (``models/hybrid.py``) whose feature normalisation and
-    linear feature path are fitted on the training rows, and the store view that feeds it
-    (each window followed by its features, computed once per row)."""
-    from ecgemotion.baselines.hrv import HRVFeatureCache
-    from ecgemotion.models.hybrid import WithFeatures, hybridise
+def hybrid_inputs(model: str) -> tuple[str, ...]:
+    """The raw features a hybrid ``--model`` joins to the embedding, in input order."""
+    from ecgemotion.baselines.context import CONTEXT_FEATURES
+    from ecgemotion.baselines.hrv import PHYSIO_FEATURES
 
-    features = HRVFeatureCache(store)
+    return PHYSIO_FEATURES + (CONTEXT_FEATURES if model == HYBRID_CTX else ())
+
+
+def with_physiology(net: nn.Module, store, train_rows, task: str, val_rows=(),
+                    features: tuple[str, ...] | None = None):
+    """``net`` turned into a hybrid (``models/hybrid.py``) on ``features`` (default: the
+    window's), whose normalisation and linear feature path are fitted on the training rows,
+    and the store view that feeds it (each window followed by its features, computed once
+    per row). Context features come from each side's own windows (training, validation)."""
+    from ecgemotion.baselines.context import CONTEXT_FEATURES
+    from ecgemotion.baselines.hrv import HRVFeatureCache
+    from ecgemotion.models.hybrid import ContextFeatures, WithFeatures, hybridise
+
+    features = hybrid_inputs(HYBRID) if features is None else tuple(features)
+    hrv_of = HRVFeatureCache(store)
+    if set(features) & set(CONTEXT_FEATURES):
+        hrv_of = ContextFeatures(store, hrv_of, [train_rows, val_rows])
     y = store.index[f"y_{task}"].to_numpy(dtype=float)[np.asarray(train_rows, dtype=np.int64)]
     groups = subject_keys(store.index, train_rows)
-    return hybridise(net, features, train_rows, y, groups), WithFeatures(store, features)
+    return (hybridise(net, hrv_of, train_rows, y, groups, features),
+            WithFeatures(store, hrv_of, features))
 
 
 def multimodal_model(store, modalities: list[str], train_rows, task: str,
@@ -388,7 +405,7 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
     if len(rows) == 0:
         raise ConfigError(f"{store.path}: no good windows labelled '{task}'")
     train_rows, val_rows, split = split_rows(store.index, rows, val_fraction, train_cfg.seed)
-    hybrid = model == HYBRID and not modalities
+    hybrid = model in HYBRIDS and not modalities
     if modalities:
         net, fit_store = multimodal_model(store, modalities, train_rows, task, overrides,
                                           seed=train_cfg.seed)
@@ -398,7 +415,8 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
                           seed=train_cfg.seed)
         fit_store = store
     if hybrid:
-        net, fit_store = with_physiology(net, store, train_rows, task)
+        net, fit_store = with_physiology(net, store, train_rows, task, val_rows,
+                                         hybrid_inputs(model))
         train_cfg = replace(train_cfg, validate_start=True)
         if ui is not None:
             ui.say("hybrid: the feature path starts as a logistic regression (L2 strength chosen "
@@ -423,7 +441,7 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
     save_pretrained(net, out_dir, extra=card.to_extra())
     warn_one_class(summary["val_metrics"], f"{out_dir} ({task})", ui)
     return {"out": str(out_dir), "task": task, "init": init_desc,
-            "model": HYBRID if hybrid else getattr(net.config, "name", net.config.kind),
+            "model": model if hybrid else getattr(net.config, "name", net.config.kind),
             "physio_features": list(getattr(net.config, "physio_features", [])),
             **({"modalities": net.config.modalities, "fusion": net.config.fusion} if modalities else {}),
             "freeze": freeze, "train_windows": int(len(train_rows)),
