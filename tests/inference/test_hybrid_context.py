@@ -31,8 +31,8 @@ def ctx_dir(amigos_store, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
-    """100 s whose rhythm changes every 20 s, so a window's 60-s context differs from it."""
-    x = np.concatenate([ecg(20, FS, hr_bpm=hr, seed=i) for i, hr in enumerate((58, 95, 70, 120, 64))])
+    """80 s whose rhythm changes every 20 s, so a window's 60-s context differs from it."""
+    x = np.concatenate([ecg(20, FS, hr_bpm=hr, seed=i) for i, hr in enumerate((58, 95, 70, 120))])
     path = tmp_path_factory.mktemp("ctx-rec") / "rec.csv"
     path.write_text("ecg\n" + "".join(f"{v:.5f}\n" for v in x))
     return path, x
@@ -63,7 +63,7 @@ def test_predict_feeds_the_context_training_computes(ctx_dir, recording):
     rec = EmotionRecognizer.from_pretrained(ctx_dir)
     table = rec.predict(path, FS)
     win = rec.windows(path, FS)
-    assert win.good.all() and len(win) == len(table) == 10
+    assert win.good.all() and len(win) == len(table) == 8
     store = _Recording(win.data, win.start_s, rec.preprocess.fs)
     rows = np.arange(len(win))
     names = PHYSIO_FEATURES + CONTEXT_FEATURES
@@ -87,7 +87,7 @@ def test_stream_gives_batch_answers_once_a_minute_has_passed(ctx_dir, recording)
     print("DIFF", np.abs(np.array([live[t] for t in batch.index]) - batch.to_numpy()))
     stream.past = []
     print("NOPAST", [abs(rec.probabilities(w[None], [t])["arousal"][0] - batch[t]) for t, w in []])
-    assert len(later) >= 4
+    assert len(later) >= 3
     np.testing.assert_allclose([live[t] for t in later], batch[later], atol=1e-4)
 
 

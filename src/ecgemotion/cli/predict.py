@@ -288,7 +288,7 @@ def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
     ui.say(f"following {recording} (hop {args.hop:g} s, delay {args.delay:g} s); "
            "stops after idle timeout, --max-seconds, Ctrl-C or SIGTERM")
     if recognizer.uses_context:
-        ui.say("live context: each window's ctx_ features see only the stream's windows before "
+        ui.say("live context: each window's ctx_ features see only the stream's windows up to "
                "it, so in the first 60 s they differ from a batch prediction of the same file")
     predictions = []
     out = Path(args.out) if args.out else None
