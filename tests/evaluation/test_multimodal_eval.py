@@ -116,9 +116,10 @@ def test_finetune_info_predict_with_modalities(mm_store, tmp_path, capsys):
     rows = _trial_csv(mm_store, tmp_path / "rec.csv")
     net = load_multimodal(out)
     expected = predict_proba(net, Packed(mm_store, net.config.layout).windows, rows)
-    assert main(["predict", str(tmp_path / "rec.csv"), "--fs", "128", "--lead", "ECG",
-                 "--modalities", "ecg,eeg,eda", "--model", str(out), "--out", str(tmp_path / "p.csv"),
-                 "--no-plot"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "rec.csv"), "--fs", "128", "--lead", "ECG",   # its own
+                 "--model", str(out), "--out", str(tmp_path / "p.csv"), "--no-plot"]) == 0  # modalities
+    assert "reading its modalities ecg,eeg,eda" in capsys.readouterr().out
     table = pd.read_csv(tmp_path / "p.csv")
     assert table["used_eeg"].all() and table["used_eda"].all()
     np.testing.assert_allclose(table["p_arousal"], expected, atol=1e-4)

@@ -226,8 +226,11 @@ def _run_multimodal(args, ui, store) -> dict[str, Any]:
     cfg = train_config(args, MULTIMODAL)
     overrides = parse_overrides(args.set, "--set")
     ui.say(f"training a multimodal model on {', '.join(modalities)} for {args.task} on {store.path}"
-           f" -> {args.out}: from scratch, {overrides.get('fusion', 'late')} fusion (--set "
-           f"fusion=early for one shared Transformer), AdamW lr {cfg.lr:g}, {cfg.epochs} epochs")
+           f" -> {args.out}: from scratch, "
+           + ("early fusion (one shared Transformer)" if overrides.get("fusion") == "early" else
+              "late fusion (each branch trained alone, log-odds added; --set fusion=early for one "
+              "shared Transformer)")
+           + f", AdamW lr {cfg.lr:g}, {cfg.epochs} epoch(s) per branch")
     summary = finetune(store, "scratch", args.task, Path(args.out), train_cfg=cfg,
                        val_fraction=args.val_fraction, overrides=overrides, ui=ui,
                        overwrite=args.overwrite, modalities=modalities)

@@ -93,6 +93,13 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
         raise ConfigError("--serve shows a stream as it is predicted: add --follow")
     if args.fs is not None and not (math.isfinite(args.fs) and args.fs > 0):
         raise ConfigError(f"--fs must be a positive number of Hz, got {args.fs:g}")
+    if not args.modalities and len(args.model) == 1:
+        from ecgemotion.models.multimodal import is_multimodal, modalities_of
+
+        if is_multimodal(Path(args.model[0]).expanduser()):
+            args.modalities = ",".join(modalities_of(Path(args.model[0]).expanduser()))
+            ui.say(f"{args.model[0]} is a multimodal model: reading its modalities "
+                   f"{args.modalities} from the recording (--modalities to choose)")
     if args.modalities:
         return _batch_multimodal(args, ui, recording)
     recognizer = EmotionRecognizer.from_pretrained(args.model, engine=args.engine,

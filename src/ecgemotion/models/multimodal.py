@@ -345,33 +345,42 @@ def build_multimodal(store, modalities: list[str], fusion: str, seed: int = 0,
 
 
 # -- saved models ----------------------------------------------------------------------------
-def is_multimodal(folder) -> bool:
-    """Whether a saved model folder holds a multimodal model (its config says so)."""
+def _saved_config(folder) -> dict[str, Any]:
+    """A saved model folder's config.json ({} when there is none to read)."""
     import json
     from pathlib import Path
 
     from ecgemotion.io.model_files import CONFIG_NAME
 
-    path = Path(folder) / CONFIG_NAME
     try:
-        return json.loads(path.read_text()).get("kind") == "multimodal"
+        data = json.loads((Path(folder) / CONFIG_NAME).read_text())
     except (OSError, ValueError):
-        return False
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def is_multimodal(folder) -> bool:
+    """Whether a saved model folder holds a multimodal model (its config says so)."""
+    return _saved_config(folder).get("kind") == "multimodal"
+
+
+def modalities_of(folder) -> list[str]:
+    """The modalities a saved multimodal model takes, in input order."""
+    return [m["modality"] for m in _saved_config(folder).get("layout", [])]
 
 
 def load_multimodal(folder) -> MultimodalNet:
     """A multimodal model saved by ``finetune --modalities`` (``save_pretrained``: config.json
     names the modalities and channels; model.safetensors holds every weight and the feature
     normalisation). Every weight must match: a wrong file is an error naming the key."""
-    import json
     from dataclasses import fields
     from pathlib import Path
 
-    from ecgemotion.io.model_files import CONFIG_NAME, WEIGHTS_NAME
+    from ecgemotion.io.model_files import WEIGHTS_NAME
     from ecgemotion.models.hub import load_state_strict, read_weights
 
     folder = Path(folder)
-    data = json.loads((folder / CONFIG_NAME).read_text())
+    data = _saved_config(folder)
     known = {f.name for f in fields(MultimodalConfig)}
     net = MultimodalNet(MultimodalConfig(**{k: v for k, v in data.items() if k in known}))
     load_state_strict(net, read_weights(folder / WEIGHTS_NAME), str(folder / WEIGHTS_NAME))
