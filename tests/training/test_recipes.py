@@ -28,8 +28,7 @@ def parse(command: str, *extra: str) -> argparse.Namespace:
     return build_parser().parse_args([command, *REQUIRED[command], *extra])
 
 
-@pytest.mark.parametrize("command, recipe", [("pretrain", PRETRAIN), ("finetune", FINETUNE),
-                                             ("evaluate", FINETUNE)])
+@pytest.mark.parametrize("command, recipe", [("pretrain", PRETRAIN), ("evaluate", FINETUNE)])
 def test_parsed_defaults_are_the_recipe(command, recipe):
     args = parse(command)
     assert {f: getattr(args, FLAG[f]) for f in OPTIMISER} == \
@@ -101,3 +100,15 @@ def test_no_training_default_outside_the_recipes():
     hits = {str(p.relative_to(root)): h for p in sorted(root.rglob("*.py"))
             if (h := literal_settings(p.read_text(encoding="utf-8")))}
     assert not hits, f"name these settings in training/recipes.py: {hits}"
+
+
+def test_finetune_flags_left_unset_take_the_recipe_of_what_is_trained():
+    """finetune trains an encoder (FINETUNE) or, with --modalities, a multimodal model from
+    scratch (MULTIMODAL): an unset flag takes that recipe's value and a given one is kept,
+    even when it equals the other recipe's default (a guess by value replaced --lr 1e-4)."""
+    from ecgemotion.training.recipes import MULTIMODAL
+
+    args = parse("finetune")
+    assert all(getattr(args, FLAG[f]) is None for f in OPTIMISER)
+    assert train_config(args, MULTIMODAL).lr == MULTIMODAL.lr
+    assert train_config(parse("finetune", "--lr", str(FINETUNE.lr)), MULTIMODAL).lr == FINETUNE.lr

@@ -158,7 +158,7 @@ def add_parser(sub, common):
                    help="train a multimodal model on these modalities of a multimodal store, e.g. "
                         "ecg,eeg,eda (docs/multimodal.md; from scratch, late fusion unless "
                         "--set fusion=early; lr 1e-3 unless --lr)")
-    add_train_flags(p, hybrid=True)
+    add_train_flags(p, recipe=None, hybrid=True)  # FINETUNE, or MULTIMODAL with --modalities
     add_config_flag(p)
     return p
 
@@ -221,9 +221,7 @@ def _run_multimodal(args, ui, store) -> dict[str, Any]:
     if args.init is not None or args.model is not None or args.freeze:
         raise ConfigError("--modalities trains a multimodal model from scratch: --init, --model "
                           "and --freeze do not apply (its architecture fields go in --set)")
-    if args.lr == FINETUNE.lr:              # left at the encoder fine-tune's default
-        args.lr = MULTIMODAL.lr
-    cfg = train_config(args, MULTIMODAL)
+    cfg = train_config(args, MULTIMODAL)    # flags left unset take the multimodal recipe's
     overrides = parse_overrides(args.set, "--set")
     ui.say(f"training a multimodal model on {', '.join(modalities)} for {args.task} on {store.path}"
            f" -> {args.out}: from scratch, "
