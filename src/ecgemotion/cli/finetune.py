@@ -65,12 +65,13 @@ def add_train_flags(p: argparse.ArgumentParser, recipe: Recipe | None = FINETUNE
                    help="torch CPU threads (default: one per idle core, printed)")
     g.add_argument("--model", default=None,
                    choices=TRAINABLE_PRESETS + ((*HYBRIDS, NETWORK) if hybrid else ()),
-                   help=("'hybrid' (default; with any --init) joins the window's "
-                         "physiological features (HRV time domain, RR range, QRS width) to the "
-                         "encoder's embedding: the best measured system (docs/results.md §4, "
-                         "CinC 2017 AF 10 %%/100 %% labels); 'hybrid-ctx' adds HRV over the 60 s "
-                         "ending at each window (docs/models.md); 'network': the --init network "
-                         "alone; fast, paper or cnn: a network preset for --init scratch"
+                   help=("'hybrid-ctx' (default; with any --init): the encoder's embedding "
+                         "joined to the window's physiological features (HRV time domain, RR "
+                         "range, QRS width) and to HRV over the 60 s ending at the window, the "
+                         "best measured system (docs/results.md §4e: CinC 2017 AF at 10 %%/100 %% "
+                         "labels, synthetic AMIGOS); 'hybrid': window features only; 'network': "
+                         "the --init network alone; fast, paper or cnn: a network preset for "
+                         "--init scratch"
                          if hybrid else
                          "preset for --init scratch: fast, paper or cnn (default fast)"))
     add_set_flag(g, "(architecture fields need --init scratch)")
@@ -188,7 +189,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     if args.model in HYBRIDS:
         say_hybrid(ui, args.model, hybrid_inputs(args.model),
                    "" if given_model else f" ({DEFAULT_MODEL} is the default: the best measured "
-                   "system, docs/results.md §4; --model network for the network alone)")
+                   "system, docs/results.md §4e; --model hybrid for window features only, "
+                   "--model network for the network alone)")
     summary = finetune(store, init, args.task, Path(args.out), model=args.model,
                        freeze=args.freeze, train_cfg=cfg, val_fraction=args.val_fraction,
                        overrides=parse_overrides(args.set, "--set"), ui=ui,

@@ -100,9 +100,9 @@ def balanced_weights(y: np.ndarray) -> tuple[float, float]:
 # The shipped encoder every user-facing fine-tune starts from unless told otherwise.
 DEFAULT_INIT = "ecgemotion-base"
 # What `ecgemotion finetune` trains unless told otherwise: the best measured system
-# (docs/results.md §4: hybrid has the best balanced accuracy on CinC 2017 few-label AF at
-# 10 % and 100 % of the labels, and is level with hrv-logreg on synthetic AMIGOS arousal).
-DEFAULT_MODEL = "hybrid"
+# (docs/results.md §4e: hybrid-ctx has the best balanced accuracy and AUROC on CinC 2017
+# few-label AF at 10 % and 100 % of the labels, and on synthetic AMIGOS arousal and valence).
+DEFAULT_MODEL = "hybrid-ctx"
 # Model fields a pre-trained encoder may take new values for (the rest is its architecture).
 HEAD_FIELDS = ("dropout", "classifier_hidden", "classifier_dropout")
 
