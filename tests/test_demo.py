@@ -15,7 +15,7 @@ from ecgemotion.sources.wheel_cache import fetch_wheel
 from ecgemotion.sources.wheel_catalogue import select_wheels
 from tests.browser import CI, headless_chromium
 
-TINY = DemoPlan(pretrain_minutes=0.05, subjects=6, trials=4, seconds=20.0, folds=2, epochs=1,
+TINY = DemoPlan(pretrain_minutes=0.02, subjects=6, trials=4, seconds=20.0, folds=2, epochs=1,
                 tasks=("arousal",), n_boot=50, open_ecg_packages=("peakdet", "pyhrv"))
 
 
@@ -45,8 +45,38 @@ def test_demo_writes_a_self_contained_report(demo):
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / link).is_file(), link
     rows = summary["results"]["arousal"]
-    assert {"majority", "transformer", "scratch", "hrv-logreg"} <= set(rows)
+    assert {"majority", "hybrid-ctx", "transformer", "scratch", "hrv-logreg"} <= set(rows)
     assert json.loads((out / "summary.json").read_text())["report_html"].endswith("report.html")
+
+
+def test_report_has_trial_level_and_calibrated_beside_strict(demo):
+    out, summary = demo
+    page = (out / "report.html").read_text()
+    assert "Trial level at a glance" in page and "Calibrated to each test person" in page
+    md = (out / "report.md").read_text()
+    trial = _section(md, "Trial level at a glance")
+    assert "mean P(high) over the trial's test windows" in trial and "subject bootstrap" in trial
+    assert "trial-level bal. acc. [95 % CI]" in trial and "trial-level AUROC [95 % CI]" in trial
+    strict = summary["results"]["arousal"]["hybrid-ctx"]
+    assert f"| hybrid-ctx | {strict['trial_balanced_accuracy']:.3f} [" in trial
+    calibrated = _section(md, "Calibrated to each test person (`k-shot:2`)")
+    assert "2 labelled window(s) per test subject" in calibrated
+    # each calibrated figure sits right after the strict one of the same system and metric
+    cal = summary["calibrated"]["arousal"]
+    assert cal["option"] == "k-shot:2" and set(cal["systems"]) == {"majority", "hybrid-ctx",
+                                                                   "hrv-logreg"}
+    for name in ("hybrid-ctx", "hrv-logreg"):
+        s, c = summary["results"]["arousal"][name], cal["systems"][name]
+        assert re.search(rf"\| {name} \| {s['balanced_accuracy']:.3f} \[[^|]*\] \| "
+                         rf"{c['balanced_accuracy']:.3f} \[", calibrated), name
+    assert "| transformer |" not in calibrated
+
+
+def _section(md: str, heading: str) -> str:
+    """The markdown from ``## heading`` to the next ``## ``."""
+    start = md.index("## " + heading)
+    end = md.find("\n## ", start + 1)
+    return md[start:end if end >= 0 else None]
 
 
 def test_report_renders_in_headless_chromium(demo, tmp_path):

@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from ecgemotion.evaluation.document import Document
-from ecgemotion.evaluation.report import (INSTALL, MAJORITY, add_evaluation, fmt_number,
-                                          one_class_mark, summary_rows, with_ci)
+from ecgemotion.evaluation.report import (INSTALL, MAJORITY, TABLE_METRICS, add_evaluation,
+                                          fmt_number, one_class_mark, summary_rows, with_ci)
 
 
 def build_report(facts: dict[str, Any], evaluations: dict[str, dict[str, Any]], out: Path
@@ -23,6 +23,8 @@ def build_report(facts: dict[str, Any], evaluations: dict[str, dict[str, Any]], 
     _data_section(doc, facts)
     _pretrain_section(doc, facts, out)
     _tasks_side_by_side(doc, evaluations)
+    _trial_level(doc, facts, evaluations)
+    _calibrated_beside_strict(doc, evaluations)
     for task, results in evaluations.items():
         _results_section(doc, task, results)
     _conclusion(doc, facts, evaluations)
@@ -119,20 +121,68 @@ def _plot_pretrain_curve(pre_dir: Path, plots: Path) -> Path | None:
 
 def _tasks_side_by_side(doc: Document, evaluations: dict[str, dict[str, Any]]) -> None:
     """Arousal beside valence: the primary metric and AUROC of every system, with CIs."""
+    doc.heading("Results at a glance (SYNTHETIC emotion data, subject-independent)")
+    doc.table(*_glance_table(evaluations, ("balanced_accuracy", "auroc")))
+    doc.paragraph("Window level: means over the test folds with subject-bootstrap CIs; each "
+                  "task's section below has every metric, the paired tests and the plots.")
+
+
+def _trial_level(doc: Document, facts: dict[str, Any],
+                 evaluations: dict[str, dict[str, Any]]) -> None:
+    """The same systems judged per trial (one video of one person), the unit the labels have."""
+    s = facts["synthetic"]
+    doc.heading("Trial level at a glance (SYNTHETIC emotion data, subject-independent)")
+    doc.table(*_glance_table(evaluations, ("trial_balanced_accuracy", "trial_auroc")))
+    doc.paragraph(
+        f"A trial is one video watched by one person ({s['trials_per_subject']} per person, "
+        f"{s['seconds_per_trial']:g} s each; {s['subjects'] * s['trials_per_subject']} test "
+        "trials per task, every person tested once). A trial-level figure scores the **mean "
+        "P(high) over the trial's test windows** against the trial's label, within each test "
+        "fold, then the mean over the folds; 95 % CI: subject bootstrap (whole test people "
+        "resampled within each fold). Same models and predictions as the window-level table; "
+        "not comparable with its figures.")
+
+
+def _glance_table(evaluations: dict[str, dict[str, Any]], metrics: tuple[str, str]
+                  ) -> tuple[list[str], list[list[str]]]:
+    """Every system's two ``metrics`` with CIs, the tasks side by side."""
+    heads = dict(TABLE_METRICS)
     tasks = list(evaluations)
     rows = {task: {r["system"]: r for r in summary_rows(res)} for task, res in evaluations.items()}
-    systems = list(rows[tasks[0]])
-    doc.heading("Results at a glance (SYNTHETIC emotion data, subject-independent)")
-    doc.table(["system", *(f"{task}: {head} [95 % CI]" for task in tasks
-                           for head in ("balanced acc.", "AUROC"))],
-              [[name + (" (baseline)" if name == MAJORITY else ""),
-                *(with_ci(rows[task][name], metric)
-                  + (one_class_mark(rows[task][name]) if metric == "balanced_accuracy" else "")
-                  if name in rows[task] else "—"
-                  for task in tasks for metric in ("balanced_accuracy", "auroc"))]
-               for name in systems])
-    doc.paragraph("Means over the test folds with subject-bootstrap CIs; each task's "
-                  "section below has every metric, the paired tests and the plots.")
+    return (["system", *(f"{task}: {heads[m]} [95 % CI]" for task in tasks for m in metrics)],
+            [[name + (" (baseline)" if name == MAJORITY else ""),
+              *(with_ci(rows[task][name], metric)
+                + (one_class_mark(rows[task][name]) if metric == "balanced_accuracy" else "")
+                if name in rows[task] else "—"
+                for task in tasks for metric in metrics)]
+             for name in rows[tasks[0]]])
+
+
+# Strict beside calibrated, in this order, for each metric.
+CALIBRATED_METRICS = ("balanced_accuracy", "auroc", "trial_balanced_accuracy")
+
+
+def _calibrated_beside_strict(doc: Document, evaluations: dict[str, dict[str, Any]]) -> None:
+    """The calibrated figures next to the strict ones of the same systems, never instead."""
+    heads = dict(TABLE_METRICS)
+    option = next(iter(evaluations.values()))["calibrated"]["calibration"]["option"]
+    doc.heading(f"Calibrated to each test person (`{option}`), beside the strict figures")
+    for task, results in evaluations.items():
+        cal = results["calibrated"]
+        strict = {r["system"]: r for r in summary_rows(results)}
+        doc.heading(f"{task}", 3)
+        doc.table(["system", *(f"{kind} {heads[m]} [95 % CI]" for m in CALIBRATED_METRICS
+                               for kind in ("strict", "calibrated"))],
+                  [[r["system"] + (" (baseline)" if r["system"] == MAJORITY else ""),
+                    *(with_ci(row, m) for m in CALIBRATED_METRICS
+                      for row in (strict[r["system"]], r))]
+                   for r in summary_rows(cal)])
+        doc.paragraph(
+            f"**Strict**: no data of the test person, {results['n_windows']} test windows. "
+            f"**Calibrated** (`{cal['calibration']['option']}`), data used from each test "
+            f"person: {cal['calibration']['uses']}; {cal['n_windows']} test windows remain. "
+            "Same folds and seeds, freshly trained models; the calibrated figures are on fewer "
+            "test windows, so the two columns are not a paired comparison.")
 
 
 def _results_section(doc: Document, task: str, results: dict[str, Any]) -> None:
