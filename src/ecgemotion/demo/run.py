@@ -9,7 +9,8 @@
    calibrated to each test person (``CALIBRATE``), reported beside the strict figures;
 5. write ``report.html`` (self-contained) and ``report.md``.
 
-The plan's sizes were measured to fit 10 minutes on 2 CPU cores (``--quick``: 2).
+On 2 shared CPU cores the full plan takes about 20 minutes, ``--quick`` under 2
+(docs/performance.md).
 """
 
 from __future__ import annotations
