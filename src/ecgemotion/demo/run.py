@@ -57,8 +57,6 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
              seed: int = 0, plan: DemoPlan | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Run the demo into ``out_dir``; return the summary (with the report's path)."""
     from ecgemotion.demo.synthetic_amigos import write_synthetic_amigos
-    from ecgemotion.evaluation.runner import EvaluationOptions, calibrated_run, evaluate
-    from ecgemotion.evaluation.systems import SystemSpec
     from ecgemotion.paths import claim_output
     from ecgemotion.preprocess import PreprocessConfig
     from ecgemotion.sources import get_source
@@ -66,7 +64,7 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
     from ecgemotion.store.recipes import open_ecg_store
     from ecgemotion.training.loop import TrainConfig
     from ecgemotion.training.pretrain import pretrain
-    from ecgemotion.training.recipes import DEMO_FINETUNE, DEMO_PRETRAIN
+    from ecgemotion.training.recipes import DEMO_PRETRAIN
 
     plan = plan or (QUICK if quick else FULL)
     out = claim_output(Path(out_dir).expanduser(), "report.html", "a demo report", overwrite,
@@ -103,23 +101,7 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
         out_dir=out / "stores", label_rule="threshold:5", progress=progress)
     step("synthetic_data")
 
-    evaluations = {}
-    for i, task in enumerate(plan.tasks, 1):
-        say(f"[4/5] evaluating {task} ({i}/{len(plan.tasks)}): {SYSTEMS.replace(',', ', ')}, "
-            f"{plan.folds}-fold by subject")
-        options = EvaluationOptions(
-            train_cfg=TrainConfig.from_recipe(DEMO_FINETUNE, epochs=plan.epochs),
-            k=plan.folds, n_boot=plan.n_boot, seed=seed, ui=ui)
-        evaluations[task] = evaluate(
-            emo_store, task, "subject", SystemSpec(SYSTEMS, init=str(pre_dir), model="fast"),
-            out / f"evaluation-{task}", options)
-        step(f"evaluate_{task}")
-        say(f"[4/5] {task}: {CALIBRATED_SYSTEMS.replace(',', ', ')} calibrated to each test "
-            f"person ({CALIBRATE}), beside the strict figures")
-        evaluations[task]["calibrated"] = calibrated_run(
-            emo_store, task, "subject", SystemSpec(CALIBRATED_SYSTEMS, init=str(pre_dir), model="fast"),
-            out / f"evaluation-{task}", replace(options, calibrate=CALIBRATE))
-        step(f"calibrated_{task}")
+    evaluations = _evaluate_tasks(plan, emo_store, pre_dir, out, seed, ui, step)
 
     say("[5/5] writing the report")
     from ecgemotion.demo.report import build_report
@@ -139,6 +121,36 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
                               for task, res in evaluations.items()}}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
+
+
+def _evaluate_tasks(plan: DemoPlan, emo_store, pre_dir: Path, out: Path, seed: int, ui,
+                    step) -> dict[str, Any]:
+    """Per task: the strict subject-independent evaluation of :data:`SYSTEMS`, then
+    :data:`CALIBRATED_SYSTEMS` calibrated to each test person, kept beside it."""
+    from ecgemotion.evaluation.runner import EvaluationOptions, calibrated_run, evaluate
+    from ecgemotion.evaluation.systems import SystemSpec
+    from ecgemotion.training.loop import TrainConfig
+    from ecgemotion.training.recipes import DEMO_FINETUNE
+
+    say = ui.say if ui else (lambda *_: None)
+    evaluations = {}
+    for i, task in enumerate(plan.tasks, 1):
+        say(f"[4/5] evaluating {task} ({i}/{len(plan.tasks)}): {SYSTEMS.replace(',', ', ')}, "
+            f"{plan.folds}-fold by subject")
+        options = EvaluationOptions(
+            train_cfg=TrainConfig.from_recipe(DEMO_FINETUNE, epochs=plan.epochs),
+            k=plan.folds, n_boot=plan.n_boot, seed=seed, ui=ui)
+        evaluations[task] = evaluate(
+            emo_store, task, "subject", SystemSpec(SYSTEMS, init=str(pre_dir), model="fast"),
+            out / f"evaluation-{task}", options)
+        step(f"evaluate_{task}")
+        say(f"[4/5] {task}: {CALIBRATED_SYSTEMS.replace(',', ', ')} calibrated to each test "
+            f"person ({CALIBRATE}), beside the strict figures")
+        evaluations[task]["calibrated"] = calibrated_run(
+            emo_store, task, "subject", SystemSpec(CALIBRATED_SYSTEMS, init=str(pre_dir), model="fast"),
+            out / f"evaluation-{task}", replace(options, calibrate=CALIBRATE))
+        step(f"calibrated_{task}")
+    return evaluations
 
 
 def _headline(results: dict[str, Any]) -> dict[str, Any]:
