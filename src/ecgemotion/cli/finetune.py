@@ -202,7 +202,9 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
 def _say_result(ui, summary: dict[str, Any]) -> None:
     vm = summary["val_metrics"]
     if vm:
-        ui.say(f"best epoch {vm.get('epoch')}: validation loss {vm['loss']:.4f}, accuracy "
+        start = (" (the starting feature model: no fine-tuning epoch lowered the validation "
+                 "loss, so the network adds nothing)" if vm.get("epoch") == 0 else "")
+        ui.say(f"best epoch {vm.get('epoch')}{start}: validation loss {vm['loss']:.4f}, accuracy "
                f"{vm['accuracy']:.3f}, balanced accuracy {vm['balanced_accuracy']:.3f} "
                f"(subjects {', '.join(summary['val_subjects'])})")
     how = " --modalities " + ",".join(summary["modalities"]) if summary.get("modalities") else ""

@@ -428,9 +428,11 @@ def _end_epoch(run: _Run, wps: float) -> None:
                 task.on_epoch_end(model, x.to(run.device), run.val_ds.rows[run.val_pos[:4]],
                                   run.out_dir, row["epoch"])
             model.train()
-        run.say(f"epoch {row['epoch']}: train {train_loss:.4f}  val {val['loss']:.4f}  "
+        trained = (f"train {train_loss:.4f}  " if st.step else "the starting weights, before "
+                   "any step: ")
+        run.say(f"epoch {row['epoch']}: {trained}val {val['loss']:.4f}  "
                 + "  ".join(f"{k} {v:.4f}" for k, v in val.items() if k != "loss")
-                + f"  {wps:.1f} windows/s")
+                + (f"  {wps:.1f} windows/s" if st.step else ""))
     run.save_last()
     run.last_ckpt = time.time()
 
