@@ -289,15 +289,14 @@ class MultimodalNet(nn.Module):
         logits = (torch.stack(branch, 1) * present[..., None]).sum(1)     # absent -> no say
         return {"logits": logits, "features": torch.stack(branch, 1).flatten(1)}
 
-    def fit_training_side(self, packed: np.ndarray, y: np.ndarray, groups=None) -> None:
+    def fit_training_side(self, packed: np.ndarray, y: np.ndarray) -> None:
         """Fix the feature branch's normalisation on the training rows' packed inputs and
         start its linear path at a logistic regression (``models/hybrid.py``'s
-        :func:`~ecgemotion.models.hybrid.fit_feature_path`; its L2 strength chosen across the
-        training subjects ``groups`` when given, as the hybrid's). No feature branch: nothing."""
+        :func:`~ecgemotion.models.hybrid.fit_feature_path`). No feature branch: nothing."""
         if self.featured is not None:
             parts, _ = self.split(torch.as_tensor(np.asarray(packed, dtype=np.float32)))
             fit_feature_path(self.encoders[self.config.modalities[self.featured]],
-                             parts[self.featured][:, 0].numpy(), y, self.physio, groups)
+                             parts[self.featured][:, 0].numpy(), y, self.physio)
 
     def branch(self, i: int | None) -> list[nn.Parameter]:
         """Late fusion: let only branch ``i`` have a say and train (None: all of them again).

@@ -337,8 +337,7 @@ def multimodal_model(store, modalities: list[str], train_rows, task: str,
         raise ConfigError(f"--set: not a multimodal model field ({exc})") from None
     view = Packed(store, net.config.layout)
     rows = np.asarray(train_rows, dtype=np.int64)
-    net.fit_training_side(view.windows(rows), store.index[f"y_{task}"].to_numpy(dtype=float)[rows],
-                          subject_keys(store.index, rows))
+    net.fit_training_side(view.windows(rows), store.index[f"y_{task}"].to_numpy(dtype=float)[rows])
     return net, view
 
 
