@@ -221,15 +221,19 @@ class ContextFeatures:
     def __init__(self, store, hrv_of, sides):
         self._store, self._hrv_of = store, hrv_of
         self._sides = [np.asarray(rows, dtype=np.int64) for rows in sides]
-        self._context: dict[int, pd.DataFrame] = {}
+        self._done: set[int] = set()
+        self._context = pd.DataFrame()   # the computed sides' rows, joined once per side
 
     def _table(self, rows: np.ndarray) -> pd.DataFrame:
         from ecgemotion.baselines.context import context_table
 
         for i, side in enumerate(self._sides):
-            if i not in self._context and np.isin(rows, side).any():
-                self._context[i] = context_table(self._store, side).set_index(pd.Index(side))
-        return pd.concat(self._context.values()).loc[rows]
+            if i not in self._done and np.isin(rows, side).any():
+                self._done.add(i)
+                side_table = context_table(self._store, side).set_index(pd.Index(side))
+                self._context = pd.concat([self._context, side_table]) if len(self._context) \
+                    else side_table
+        return self._context.loc[rows]
 
     def __call__(self, rows) -> pd.DataFrame:
         rows = np.asarray(rows, dtype=np.int64)
