@@ -78,24 +78,12 @@ def evaluate(index: pd.DataFrame, rows: np.ndarray, y: np.ndarray, prob: np.ndar
 
 def synheart_probability(refit: bool, peer, lab: np.ndarray, y_lab: np.ndarray,
                          test_rows: np.ndarray, seed: int) -> np.ndarray:
-    """P(AF) of a synheart system (``peer(rows)``: its features); 0.5 for a window whose
-    record gives under 10 RR intervals."""
-    from sklearn.ensemble import ExtraTreesClassifier
+    """P(AF) of a synheart system (``peer(rows)``: its features): the evaluate systems' own
+    functions; 0.5 for a window whose record gives under 10 RR intervals."""
+    from ecgemotion.baselines.synheart import peer_probability, refit_model
 
-    from ecgemotion.baselines.synheart import shipped_stress_probability
-
-    test_x = peer(test_rows)
-    usable = np.isfinite(test_x).all(axis=1)
-    prob = np.full(len(test_rows), 0.5)
-    if refit:
-        x = peer(lab)
-        keep = np.isfinite(x).all(axis=1)
-        model = ExtraTreesClassifier(n_estimators=100, class_weight="balanced", random_state=seed,
-                                     n_jobs=1).fit(x[keep], y_lab[keep])
-        prob[usable] = model.predict_proba(test_x[usable])[:, list(model.classes_).index(1)]
-    else:
-        prob[usable] = shipped_stress_probability(test_x[usable])
-    return prob
+    model = refit_model(peer(lab), y_lab.astype(float), seed)[0] if refit else None
+    return peer_probability(peer(test_rows), "af", model)[0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,3 +58,27 @@ def high_probability(p_stress: np.ndarray, target: str) -> np.ndarray:
     """The peer's P(Stress) read as our P(high): stress is high arousal and low valence, so
     valence takes 1 - P(Stress); every other target takes P(Stress) as it is."""
     return 1.0 - p_stress if target == "valence" else p_stress
+
+
+def refit_model(x: np.ndarray, y: np.ndarray, seed: int):
+    """``synheart-refit``: ExtraTrees (class-balanced) on the training rows' peer features
+    ``x``; also how many rows it left out (features or label not finite)."""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    keep = np.isfinite(x).all(axis=1) & np.isfinite(y)
+    model = ExtraTreesClassifier(n_estimators=100, class_weight="balanced", random_state=seed,
+                                 n_jobs=1).fit(x[keep], y[keep])
+    return model, int((~keep).sum())
+
+
+def peer_probability(x: np.ndarray, target: str, model=None) -> tuple[np.ndarray, np.ndarray]:
+    """P(high) of rows with peer features ``x``: the refitted ``model``'s, or the shipped
+    model's zero-shot (:func:`high_probability`); 0.5 where a row has too few RR intervals.
+    Also which rows were usable."""
+    usable = np.isfinite(x).all(axis=1)
+    prob = np.full(len(x), 0.5)
+    if usable.any():
+        prob[usable] = (model.predict_proba(x[usable])[:, list(model.classes_).index(1)]
+                        if model is not None else
+                        high_probability(shipped_stress_probability(x[usable]), target))
+    return prob, usable

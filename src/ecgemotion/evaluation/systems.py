@@ -255,34 +255,25 @@ class NeuralSystem(System):
 
 class HybridNeuralSystem(NeuralSystem):
     """End-to-end hybrid: the encoder fine-tuned with the physiological features joined to
-    its embedding (``models/hybrid.py``), normalised on the fold's training rows."""
+    its embedding (``models/hybrid.py``), normalised on the fold's training rows. Its name
+    is its ``finetune --model`` (``hybrid``, ``hybrid-ctx``), which says the features
+    (``training/finetune.py: hybrid_inputs``); 60-s context features come from each side of
+    the fold's own windows (train+val, test), as ``finetune`` trains it and ``predict`` feeds it."""
 
     fold_key = "transformer"
     train_overrides = {"validate_start": True}   # falls back to its fitted feature path
 
     def adapt(self, ctx, net, fold, fit_store, test_store):
-        from ecgemotion.models.hybrid import WithFeatures, hybridise
-
-        y_train = fit_store.index[f"y_{ctx.target}"].to_numpy(dtype=float)[fold.train]
-        groups = subject_keys(fit_store.index, fold.train)
-        return (hybridise(net, fit_store.hrv, fold.train, y_train, groups), WithFeatures(fit_store),
-                WithFeatures(test_store))
-
-
-class HybridContextSystem(HybridNeuralSystem):
-    """``hybrid`` with the 60-s context HRV features (``baselines/context.py``) beside the
-    window's own: each side of the fold (train+val, test) builds its contexts from its own
-    windows, as ``finetune --model hybrid-ctx`` trains it and ``predict`` feeds it."""
-
-    def adapt(self, ctx, net, fold, fit_store, test_store):
         from ecgemotion.baselines.context import CONTEXT_FEATURES
-        from ecgemotion.baselines.hrv import PHYSIO_FEATURES
         from ecgemotion.models.hybrid import ContextFeatures, WithFeatures, hybridise
+        from ecgemotion.training.finetune import hybrid_inputs
 
-        features = PHYSIO_FEATURES + CONTEXT_FEATURES
-        fit_of = ContextFeatures(fit_store, fit_store.hrv, [np.concatenate([fold.train, fold.val])])
+        features = hybrid_inputs(self.name)
         # a lambda: touching test_store.hrv here would start the runner's predict phase
-        test_of = ContextFeatures(test_store, lambda rows: test_store.hrv(rows), [fold.test])
+        fit_of, test_of = fit_store.hrv, (lambda rows: test_store.hrv(rows))
+        if set(features) & set(CONTEXT_FEATURES):
+            fit_of = ContextFeatures(fit_store, fit_of, [np.concatenate([fold.train, fold.val])])
+            test_of = ContextFeatures(test_store, test_of, [fold.test])
         y_train = fit_store.index[f"y_{ctx.target}"].to_numpy(dtype=float)[fold.train]
         groups = subject_keys(fit_store.index, fold.train)
         return (hybridise(net, fit_of, fold.train, y_train, groups, features),
@@ -571,31 +562,18 @@ class SynheartSystem(System):
         return peer_features(rr), full
 
     def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
-        from ecgemotion.baselines.synheart import high_probability, shipped_stress_probability
+        from ecgemotion.baselines.synheart import peer_probability, refit_model
 
         counts: dict[str, int] = {}
+        model = None
         if self.refit:   # training rows first: the runner's predict phase starts at the test store
-            model, counts["train_rows_without_rr"] = self._fit(ctx, fold, fit_store, seed)
+            rows, y = _training_side(ctx, fold, fit_store)
+            model, counts["train_rows_without_rr"] = refit_model(self.features(fit_store, rows)[0],
+                                                                 y, seed)
         test_x, full = self.features(test_store, fold.test)
-        usable = np.isfinite(test_x).all(axis=1)
-        prob = np.full(len(fold.test), 0.5)
-        if usable.any():
-            prob[usable] = (model.predict_proba(test_x[usable])[:, list(model.classes_).index(1)]
-                            if self.refit else
-                            high_probability(shipped_stress_probability(test_x[usable]), ctx.target))
+        prob, usable = peer_probability(test_x, ctx.target, model)
         counts.update(short_context=int((~full).sum()), no_rr=int((~usable).sum()))
         return prob, {"counts": counts}
-
-    def _fit(self, ctx, fold, fit_store, seed):
-        """ExtraTrees on the training side's peer features; also the rows it had to leave out."""
-        from sklearn.ensemble import ExtraTreesClassifier
-
-        rows, y = _training_side(ctx, fold, fit_store)
-        train_x, _ = self.features(fit_store, rows)
-        keep = np.isfinite(train_x).all(axis=1) & np.isfinite(y)
-        model = ExtraTreesClassifier(n_estimators=100, class_weight="balanced", random_state=seed,
-                                     n_jobs=1).fit(train_x[keep], y[keep])
-        return model, int((~keep).sum())
 
 
 HYBRID_DESCRIPTIONS = {
@@ -671,9 +649,9 @@ def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[S
             out.append(MultimodalSystem(n, list(spec.modalities), n.split("-")[1]))
         elif n in HYBRID_DESCRIPTIONS:
             where = "scratch" if scratch_init else (init or "per-fold pre-training")
-            cls = HybridContextSystem if n == "hybrid-ctx" else HybridNeuralSystem
-            out.append(cls(n, None if scratch_init else init, model, overrides,
-                           HYBRID_DESCRIPTIONS[n].format(where=where), pretrained=not scratch_init))
+            out.append(HybridNeuralSystem(n, None if scratch_init else init, model, overrides,
+                                          HYBRID_DESCRIPTIONS[n].format(where=where),
+                                          pretrained=not scratch_init))
         elif n in PEER_SYSTEMS:
             from ecgemotion.baselines.synheart import require
 
