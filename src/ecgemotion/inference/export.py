@@ -186,7 +186,7 @@ def export_multimodal(model_dir: str | Path, out: str | Path, opset: int = 17,
     tmp = out.with_name(out.name + ".tmp")
     _torch_export(wrapped, {"packed": torch.zeros(2, 1, cfg.input_len)}, tmp, opset)
     description = {"task": card.task, "classes": card.classes, "label_rule": card.label_rule,
-                   "preprocess": card.preprocess, "model": cfg.to_dict(),
+                   "preprocess": card.preprocess, "model_config": cfg.to_dict(),
                    "ecgemotion_version": __version__, "exported_from": str(model_dir.resolve()),
                    "opset": int(opset)}
     parts = ", ".join(f"{m['modality']} ({width(m)} values)" for m in cfg.layout)
