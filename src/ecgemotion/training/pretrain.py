@@ -84,6 +84,110 @@ class MaskedReconstruction:
                                   "masked spans shaded")
 
 
+@dataclass
+class MultimodalMaskedReconstruction:
+    """Multimodal pre-training (``models/multimodal.py: MultimodalReconstructor``): in each
+    modality ``ratio`` of the window hidden in spans of ``span_s`` seconds (its own mask, the
+    same for its channels), the loss the mean over modalities of each one's masked MSE
+    relative to predicting 0 (the masked samples' mean square), so that a centred EDA in
+    µS and a z-scored EEG count alike. A window lacking a modality adds nothing to that
+    modality's loss (its stored zeros are never a target), and a batch without any of it
+    leaves the modality out of the mean."""
+
+    layout: list[dict[str, Any]]
+    ratio: float = 0.15
+    span_s: float = 0.5
+    seed: int = 0
+    name: str = "pretrain-multimodal"
+
+    def masks(self, batch: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        return {m["modality"]: span_mask(batch, m["window_len"], self.ratio,
+                                         max(1, round(self.span_s * m["fs"])), generator)
+                for m in self.layout}
+
+    def errors(self, model: nn.Module, x: torch.Tensor, masks: dict[str, torch.Tensor]
+               ) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per modality the windows have: (squared error summed over the hidden samples, the
+        same for predicting 0, how many samples that is)."""
+        out = {}
+        for m, (pred, target, mask) in model.reconstruct(x, {k: v.to(x.device) for k, v in masks.items()}).items():
+            hidden = mask[:, None, :].expand_as(target)
+            out[m] = (((pred.float() - target.float()) ** 2)[hidden].sum(),
+                      (target.float() ** 2)[hidden].sum(), hidden.sum())
+        return out
+
+    @staticmethod
+    def mean_loss(errors) -> torch.Tensor:
+        losses = [sq / zeros for sq, zeros, _ in errors.values() if zeros > 0]
+        if not losses:      # no modality present (or not flat) in the batch: nothing to learn
+            return torch.zeros((), requires_grad=True)
+        return torch.stack(losses).mean()
+
+    def train_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   generator: torch.Generator) -> torch.Tensor:
+        return self.mean_loss(self.errors(model, x, self.masks(x.shape[0], generator)))
+
+    def val_metrics(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    rows: np.ndarray) -> dict[str, tuple[float, float]]:
+        """The loss and, per modality, the masked MSE beside predicting 0; each validation
+        window's masks are seeded by (seed, row), the same every epoch."""
+        per_row = [self.masks(1, torch.Generator().manual_seed(derived_seed(self.seed, int(r), 3)))
+                   for r in rows]
+        errors = self.errors(model, x, {m: torch.cat([d[m] for d in per_row]) for m in per_row[0]})
+        out = {"loss": (float(self.mean_loss(errors)) * len(rows), float(len(rows)))}
+        for m, (sq, zeros, n) in errors.items():
+            out[f"mse_{m}"], out[f"zeros_{m}"] = (float(sq), float(n)), (float(zeros), float(n))
+        return out
+
+
+def pretrain_multimodal(store, modalities: list[str], out_dir: str | Path,
+                        train: TrainConfig | None = None, mask_ratio: float | None = None,
+                        mask_span_s: float = 0.5, val_fraction: float = 0.2,
+                        datasets: list[str] | None = None, quality: str = "usable", ui=None,
+                        **overrides: Any) -> dict[str, Any]:
+    """Pre-train the fusion model's signal encoders on ``modalities`` of a multimodal
+    ``store`` without labels (:class:`MultimodalMaskedReconstruction`); validation on
+    held-out subjects. ``overrides`` are :class:`MultimodalConfig` fields (``d_model``).
+    ``finetune --modalities --init OUT`` starts from the result. Returns the run summary
+    with each modality's validation MSE beside predicting 0."""
+    from ecgemotion.models.multimodal import MultimodalConfig, MultimodalReconstructor, Packed, signal_layout
+    from ecgemotion.store import WindowDataset
+
+    train = train or TrainConfig(epochs=1)
+    layout = signal_layout(store, modalities)
+    if not layout:
+        raise ConfigError("nothing to pre-train: the multimodal model takes the ECG as HRV "
+                          "features; add a signal modality (e.g. --modalities ecg,eeg,eda), or "
+                          "pre-train an ECG encoder with `pretrain` without --modalities")
+    rows = store.select(datasets=datasets, quality=quality)
+    if len(rows) == 0:
+        raise ConfigError(f"{store.path}: no windows selected (datasets={datasets}, quality={quality})")
+    train_rows, val_rows, subjects = split_rows(store.index, rows, val_fraction, train.seed)
+    torch.manual_seed(train.seed)
+    try:
+        net = MultimodalReconstructor(MultimodalConfig(layout=layout, **overrides))
+    except TypeError as exc:
+        raise ConfigError(f"--set: not a multimodal model field ({exc})") from None
+    task = MultimodalMaskedReconstruction(layout, 0.15 if mask_ratio is None else mask_ratio,
+                                          mask_span_s, train.seed)
+    view = Packed(store, layout)
+    info = {"store": str(store.path), "store_identity": store.meta.get("identity"),
+            "objective": task.name, "modalities": net.config.modalities,
+            "mask": {"ratio": task.ratio, "span_s": mask_span_s},
+            "subjects": {"train": len(subjects["train"]), "val": len(subjects["val"])},
+            "val_subjects": subjects["val"], "datasets": datasets, "quality": quality}
+    summary = fit(net, task, WindowDataset(view, train_rows), WindowDataset(view, val_rows), train,
+                  out_dir, ui=ui, run_info=info)
+    val = summary.get("final_val") or {}
+    summary.update({"model": net.config.kind, "modalities": net.config.modalities,
+                    "parameters": sum(p.numel() for p in net.parameters()),
+                    "train_windows": len(train_rows), "val_windows": len(val_rows),
+                    "train_subjects": len(subjects["train"]), "val_subjects": len(subjects["val"]),
+                    "val_loss": val.get("loss"), "val_metrics": val, "mask": info["mask"],
+                    "objective": task.name})
+    return summary
+
+
 def plot_reconstruction(x: np.ndarray, pred: np.ndarray, mask: np.ndarray, fs: float,
                         path: Path, title: str = "") -> Path:
     """One panel per window: signal, reconstruction on the masked spans, spans shaded."""
