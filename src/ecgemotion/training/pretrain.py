@@ -138,6 +138,19 @@ def physio_targets(store, train_rows: np.ndarray, val_rows: np.ndarray, ui=None
     return scaler(train), scaler(val)
 
 
+def self_supervised_data(task: SelfSupervised, store, train_rows: np.ndarray,
+                         val_rows: np.ndarray, ui=None) -> tuple[Any, Any]:
+    """Training and validation data an objective reads: paired crops (with physiology targets
+    when it predicts them) or single windows; validation views are fixed."""
+    from ecgemotion.store import WindowDataset
+
+    if not task.paired:
+        return WindowDataset(store, train_rows), WindowDataset(store, val_rows)
+    targets = physio_targets(store, train_rows, val_rows, ui) if task.target_weight else (None, None)
+    return (PairedWindows(store, train_rows, targets=targets[0]),
+            PairedWindows(store, val_rows, random=False, targets=targets[1]))
+
+
 def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretrain",
              train: TrainConfig | None = None, mask_ratio: float | None = None,
              mask_span_s: float = 0.5, val_fraction: float = 0.2,
@@ -191,15 +204,7 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
         settings = {**task_settings, **({} if mask_ratio is None else {"mask_ratio": mask_ratio})}
         task = SelfSupervised(**settings, seed=train.seed, name=objective)
         mask = {"ratio": task.mask_ratio, "unit": "token", "token_s": net.config.stride / store.fs}
-        if task.target_weight:
-            targets = physio_targets(store, train_rows, val_rows, ui)
-            train_ds = PairedWindows(store, train_rows, targets=targets[0])
-            val_ds = PairedWindows(store, val_rows, random=False, targets=targets[1])
-        elif task.paired:
-            train_ds = PairedWindows(store, train_rows)
-            val_ds = PairedWindows(store, val_rows, random=False)
-        else:
-            train_ds, val_ds = WindowDataset(store, train_rows), WindowDataset(store, val_rows)
+        train_ds, val_ds = self_supervised_data(task, store, train_rows, val_rows, ui)
     info = {"store": str(store.path), "store_identity": store.meta.get("identity"),
             "init": str(init) if init is not None else None, "fresh_heads": heads,
             "objective": objective,
