@@ -22,6 +22,8 @@ from ecgemotion.models import create_model, span_mask
 from ecgemotion.training.data import derived_seed, split_rows
 from ecgemotion.training.loop import TrainConfig, fit
 from ecgemotion.training.objectives import OBJECTIVES, PairedWindows, SelfSupervised, masked_mse
+from ecgemotion.training.targets import (RHYTHM_TARGETS, TARGET_VERSION, TargetScaler, n_targets,
+                                         window_targets)
 
 
 def interpolate_masked(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -218,6 +220,41 @@ def plot_reconstruction(x: np.ndarray, pred: np.ndarray, mask: np.ndarray, fs: f
     return path
 
 
+def physio_targets(store, train_rows: np.ndarray, val_rows: np.ndarray, ui=None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised physiology targets of the training and validation windows (computed once
+    per store and kept in the feature cache; the scale is fitted on the training windows)."""
+    from ecgemotion.paths import cache_dir
+    from ecgemotion.row_cache import RowCache
+
+    cache = RowCache(store, lambda w: window_targets(w, store.fs), "physio-targets",
+                     [TARGET_VERSION, store.fs], cache_dir("features"))
+    if ui is not None and len(todo := cache.missing(np.concatenate([train_rows, val_rows]))):
+        ui.say(f"physiology targets: computing {len(todo)} windows (NeuroKit2 R peaks; cached "
+               f"in {cache.file.parent})")
+    train, val = cache(train_rows), cache(val_rows)
+    scaler = TargetScaler.fit(train)
+    if ui is not None:
+        defined = np.isfinite(train[:, 0]).mean()
+        ui.say(f"physiology targets: {len(RHYTHM_TARGETS)} rhythm values "
+               f"({', '.join(RHYTHM_TARGETS)}) + the median beat ({train.shape[1] - len(RHYTHM_TARGETS)} "
+               f"values); heart rate defined in {defined:.0%} of training windows")
+    return scaler(train), scaler(val)
+
+
+def self_supervised_data(task: SelfSupervised, store, train_rows: np.ndarray,
+                         val_rows: np.ndarray, ui=None) -> tuple[Any, Any]:
+    """Training and validation data an objective reads: paired crops (with physiology targets
+    when it predicts them) or single windows; validation views are fixed."""
+    from ecgemotion.store import WindowDataset
+
+    if not task.paired:
+        return WindowDataset(store, train_rows), WindowDataset(store, val_rows)
+    targets = physio_targets(store, train_rows, val_rows, ui) if task.target_weight else (None, None)
+    return (PairedWindows(store, train_rows, targets=targets[0]),
+            PairedWindows(store, val_rows, random=False, targets=targets[1]))
+
+
 def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretrain",
              train: TrainConfig | None = None, mask_ratio: float | None = None,
              mask_span_s: float = 0.5, val_fraction: float = 0.2,
@@ -243,6 +280,8 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
         raise ConfigError(f"{store.path}: no windows selected (datasets={datasets}, quality={quality})")
     train_rows, val_rows, subjects = split_rows(store.index, rows, val_fraction, train.seed)
     overrides = {"window_len": store.window_len, "fs": store.fs, **model_fields, **model_overrides}
+    if task_settings.get("target_weight"):
+        overrides["target_dim"] = n_targets(store.fs)
     torch.manual_seed(train.seed)
     heads: list[str] = []
     if init is not None:
@@ -269,9 +308,7 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
         settings = {**task_settings, **({} if mask_ratio is None else {"mask_ratio": mask_ratio})}
         task = SelfSupervised(**settings, seed=train.seed, name=objective)
         mask = {"ratio": task.mask_ratio, "unit": "token", "token_s": net.config.stride / store.fs}
-        wrap = PairedWindows if task.paired else WindowDataset
-        train_ds = wrap(store, train_rows)
-        val_ds = PairedWindows(store, val_rows, random=False) if task.paired else wrap(store, val_rows)
+        train_ds, val_ds = self_supervised_data(task, store, train_rows, val_rows, ui)
     info = {"store": str(store.path), "store_identity": store.meta.get("identity"),
             "init": str(init) if init is not None else None, "fresh_heads": heads,
             "objective": objective,
