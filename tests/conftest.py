@@ -48,3 +48,21 @@ def amigos_store(tmp_path_factory):
                            PreprocessConfig(), out_dir=root / "stores", label_rule="threshold:5",
                            workers=1)
     return store
+
+
+@pytest.fixture(scope="session")
+def mm_store(tmp_path_factory):
+    """A labelled multimodal store (ECG, 14 EEG channels, GSR) of 4 subjects x 3 trials x 20 s
+    in the AMIGOS layout, read by the multimodal evaluation and pre-training tests."""
+    from ecgemotion.preprocess import PreprocessConfig
+    from ecgemotion.sources import get_source
+    from ecgemotion.store import build_store
+    from tests.fixtures.emotion_layouts import write_amigos
+
+    root = tmp_path_factory.mktemp("mm-eval")
+    write_amigos(root / "raw", subjects=range(1, 5), n_trials=3, seconds=20, couple_ratings=True,
+                 empty_long=())
+    store, _ = build_store([get_source("amigos", root / "raw")],
+                           PreprocessConfig(modalities=("ecg", "eeg", "eda")), out_dir=root / "s",
+                           label_rule="threshold:5", workers=1)
+    return store

@@ -7,11 +7,10 @@ Imports under ``if TYPE_CHECKING:`` do not: they name a type for the checker and
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
-import ecgemotion
-
-PACKAGE = Path(ecgemotion.__file__).parent
+from tests.source_trees import PACKAGE, package_trees
 
 
 def _module_name(path: Path) -> str:
@@ -42,17 +41,18 @@ def _runtime_nodes(tree: ast.AST):
         yield from _runtime_nodes(node)
 
 
+@functools.lru_cache(maxsize=None)
 def import_graph() -> dict[str, set[str]]:
     """Module -> the ecgemotion modules it imports, at any depth of its body.
 
     ``from ecgemotion.pkg import name`` points at ``pkg.name`` when that is a module, else at
     ``pkg`` (the package's ``__init__``).
     """
-    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    paths = {_module_name(p): p for p, _ in package_trees()}
     graph: dict[str, set[str]] = {}
-    for module, path in paths.items():
+    for path, tree in package_trees():
+        module = _module_name(path)
         edges = graph.setdefault(module, set())
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in _runtime_nodes(tree):
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]

@@ -18,6 +18,8 @@ _TYPE_WORDS = {
     "bvp": ("bvp", "ppg", "pleth", "pulse"), "resp": ("resp", "rsp", "respiration", "breathing"),
     "emg": ("emg",), "temp": ("temp", "temperature", "skt"), "acc": ("acc", "accelerometer"),
 }
+# The Emotiv EPOC's 14 electrodes in the order AMIGOS and DREAMER store them (both readmes).
+EMOTIV_EEG = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
 _TEN_TWENTY = re.compile(r"^(fp|af|f|ft|fc|t|tp|c|cp|p|po|o|a|i)(z|\d{1,2})$")
 
 

@@ -15,22 +15,7 @@ from ecgemotion.cli import main
 from ecgemotion.evaluation.runner import EvaluationOptions, run_evaluation
 from ecgemotion.evaluation.splits import LeakageError
 from ecgemotion.evaluation.systems import System, modality_systems
-from ecgemotion.preprocess import PreprocessConfig
-from ecgemotion.sources import get_source
-from ecgemotion.store import build_store
 from ecgemotion.training.loop import TrainConfig
-from tests.fixtures.emotion_layouts import write_amigos
-
-
-@pytest.fixture(scope="module")
-def mm_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mm-eval")
-    write_amigos(root / "raw", subjects=range(1, 5), n_trials=3, seconds=20, couple_ratings=True,
-                 empty_long=())
-    store, _ = build_store([get_source("amigos", root / "raw")],
-                           PreprocessConfig(modalities=("ecg", "eeg", "eda")), out_dir=root / "s",
-                           label_rule="threshold:5", workers=1)
-    return store
 
 
 def test_evaluate_compares_modalities_and_fusions_on_the_same_folds(mm_store, tmp_path, capsys):

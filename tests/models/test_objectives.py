@@ -166,3 +166,39 @@ def test_pretraining_heads_are_dropped_when_loading_an_encoder(tmp_path):
     for name in ("mae_decoder", "contrastive_head"):
         assert hasattr(enc, name)                             # built, freshly initialised
     torch.testing.assert_close(enc.encoder.net[0].weight, model.encoder.net[0].weight)
+
+
+def test_physiology_targets_read_the_rhythm_and_a_few_steps_teach_the_head():
+    """The targets are what the window shows (mean heart rate within 3 bpm; NaN for a flat
+    window, never a number), and the physio objective lowers its target loss."""
+    from ecgemotion.training.targets import RHYTHM_TARGETS, TargetScaler, n_targets, window_targets
+
+    fs, n = 128.0, 12
+    hr = 55 + 5 * np.arange(n)
+    w = np.stack([synthetic.ecg(10, fs, hr_bpm=float(h), seed=i)[:1280] for i, h in enumerate(hr)])
+    raw = window_targets(np.concatenate([w, np.zeros((1, 1280))]), fs)
+    assert raw.shape == (n + 1, n_targets(fs))
+    assert np.abs(raw[:n, RHYTHM_TARGETS.index("mean_hr")] - hr).max() < 3
+    assert np.isnan(raw[n]).all()
+    scaled = TargetScaler.fit(raw[:n])(raw[:n])
+    # two crops of each window, every crop z-scored; a pair is one person
+    x = torch.from_numpy(np.stack([w[:, :1024], w[:, 256:]], 1).astype(np.float32)).view(n, 2, 1024)
+    x = (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True)
+    y = torch.cat([torch.arange(n, dtype=torch.float32)[:, None], torch.from_numpy(scaled)], 1)
+    model = create_model("fast", **{**TINY, "window_len": 1024, **OBJECTIVES["paper+contrastive+physio"][1],
+                                    "target_dim": n_targets(fs)})
+    task = SelfSupervised(**OBJECTIVES["paper+contrastive+physio"][0])
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+
+    def physio():
+        with torch.no_grad():
+            return float(task._losses(model.eval(), x, y, torch.Generator().manual_seed(0),
+                                      False)["physio"])
+    before = physio()
+    model.train()
+    for step in range(30):
+        loss = task.train_loss(model, x, y, torch.Generator().manual_seed(step))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert physio() < 0.75 * before

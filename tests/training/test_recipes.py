@@ -78,27 +78,26 @@ def test_model_presets_are_argparse_choices(command, capsys):
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
-def literal_settings(source: str) -> list[str]:
+def literal_settings(source) -> list[str]:
     """``TrainConfig(...)`` calls that spell an optimiser setting as a number (a second home
-    for a training default); ``TrainConfig.from_recipe(RECIPE, ...)`` is the way."""
+    for a training default); ``TrainConfig.from_recipe(RECIPE, ...)`` is the way. ``source``
+    is code or its parsed tree."""
     import ast
 
+    tree = ast.parse(source) if isinstance(source, str) else source
     return [f"line {node.lineno}: {kw.arg}={ast.unparse(kw.value)}"
-            for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+            for node in ast.walk(tree) if isinstance(node, ast.Call)
             and (getattr(node.func, "id", None) or getattr(node.func, "attr", None)) == "TrainConfig"
             for kw in node.keywords if kw.arg in OPTIMISER and isinstance(kw.value, ast.Constant)]
 
 
 def test_no_training_default_outside_the_recipes():
-    from pathlib import Path
-
-    import ecgemotion
+    from tests.source_trees import PACKAGE, package_trees
 
     assert literal_settings("cfg = TrainConfig(epochs=3, lr=3e-4, seed=seed)") == ["line 1: lr=0.0003"]
     assert not literal_settings("cfg = TrainConfig.from_recipe(FINETUNE, epochs=3, lr=args.lr)")
-    root = Path(ecgemotion.__file__).parent
-    hits = {str(p.relative_to(root)): h for p in sorted(root.rglob("*.py"))
-            if (h := literal_settings(p.read_text(encoding="utf-8")))}
+    hits = {str(p.relative_to(PACKAGE)): h for p, tree in package_trees()
+            if (h := literal_settings(tree))}
     assert not hits, f"name these settings in training/recipes.py: {hits}"
 
 

@@ -152,15 +152,17 @@ def test_pretrain_continues_from_saved_weights(tiny_store_path, tmp_path):
     assert json.loads((tmp_path / "again" / "run.json").read_text())["init"] == str(tmp_path / "first")
 
 
-def test_pretrain_init_adds_the_head_a_new_objective_needs(tiny_store_path, tmp_path):
-    """Continuing a masked-reconstruction checkpoint with ``paper+contrastive`` loads the
-    encoder it has and starts the projection head it lacks fresh, saying so in run.json."""
+def test_pretrain_init_adds_the_heads_a_new_objective_needs(tiny_store_path, tmp_path):
+    """Continuing a masked-reconstruction checkpoint with ``paper+contrastive+physio`` loads the
+    encoder it has and starts the heads it lacks fresh, saying so in run.json."""
     store = WindowStore.open(tiny_store_path)
     _run(store, tmp_path / "paper", epochs=1)
-    pretrain(store, "fast", tmp_path / "both", TrainConfig(epochs=1, batch_size=16, lr=1e-9),
-             val_fraction=0.34, init=tmp_path / "paper", objective="paper+contrastive")
+    summary = pretrain(store, "fast", tmp_path / "both", TrainConfig(epochs=1, batch_size=16, lr=1e-9),
+                       val_fraction=0.34, init=tmp_path / "paper",
+                       objective="paper+contrastive+physio")
     info = json.loads((tmp_path / "both" / "run.json").read_text())
-    assert info["fresh_heads"] == ["contrastive_head"]
+    assert info["fresh_heads"] == ["contrastive_head", "target_head"]
+    assert np.isfinite(summary["val_metrics"]["physio"]) and summary["val_metrics"]["physio"] > 0
     before = load_file(str(tmp_path / "paper" / "best" / "model.safetensors"))
     after = load_file(str(tmp_path / "both" / "last" / "model.safetensors"))
     assert all(torch.allclose(before[k], after[k], atol=1e-6) for k in before if k.startswith("encoder."))

@@ -157,8 +157,9 @@ def add_parser(sub, common):
     p.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     p.add_argument("--modalities", default=None,
                    help="train a multimodal model on these modalities of a multimodal store, e.g. "
-                        "ecg,eeg,eda (docs/multimodal.md; from scratch, late fusion unless "
-                        "--set fusion=early; lr 1e-3 unless --lr)")
+                        "ecg,eeg,eda (docs/multimodal.md; from scratch or --init a `pretrain "
+                        "--modalities` run; late fusion unless --set fusion=early; lr 1e-3 "
+                        "unless --lr)")
     add_train_flags(p, recipe=None, hybrid=True)  # FINETUNE, or MULTIMODAL with --modalities
     add_config_flag(p)
     return p
@@ -212,28 +213,33 @@ def _say_result(ui, summary: dict[str, Any]) -> None:
 
 
 def _run_multimodal(args, ui, store) -> dict[str, Any]:
-    """``finetune --modalities``: a multimodal model (``models/multimodal.py``) from scratch."""
+    """``finetune --modalities``: a multimodal model (``models/multimodal.py``), from scratch or
+    from the encoders of a ``pretrain --modalities`` run."""
     from ecgemotion.cli.pairs import parse_overrides
     from ecgemotion.models.multimodal import describe_multimodal
     from ecgemotion.recording import parse_modalities
-    from ecgemotion.training.finetune import finetune
+    from ecgemotion.training.finetune import finetune, is_scratch
     from ecgemotion.training.recipes import MULTIMODAL
 
     modalities = parse_modalities(args.modalities)
     for m in modalities:
         store.modality_info(m)              # a modality the store lacks fails here, named
-    if args.init is not None or args.model is not None or args.freeze:
-        raise ConfigError("--modalities trains a multimodal model from scratch: --init, --model "
-                          "and --freeze do not apply (its architecture fields go in --set)")
+    if args.model is not None or args.freeze:
+        raise ConfigError("--modalities trains a multimodal model: --model and --freeze do not "
+                          "apply (its architecture fields go in --set; --init takes a "
+                          "`pretrain --modalities` run)")
+    init = args.init or "scratch"
     cfg = train_config(args, MULTIMODAL)    # flags left unset take the multimodal recipe's
     overrides = parse_overrides(args.set, "--set")
     ui.say(f"training a multimodal model on {', '.join(modalities)} for {args.task} on {store.path}"
-           f" -> {args.out}: from scratch, "
+           f" -> {args.out}: " + ("from scratch (--init RUN of `pretrain --modalities` to start "
+                                  "from pre-trained encoders), " if is_scratch(init) else
+                                  f"signal encoders from {init}, ")
            + ("early fusion (one shared Transformer)" if overrides.get("fusion") == "early" else
               "late fusion (each branch trained alone, log-odds added; --set fusion=early for one "
               "shared Transformer)")
            + f", AdamW lr {cfg.lr:g}, {cfg.epochs} epoch(s) per branch")
-    summary = finetune(store, "scratch", args.task, Path(args.out), train_cfg=cfg,
+    summary = finetune(store, init, args.task, Path(args.out), train_cfg=cfg,
                        val_fraction=args.val_fraction, overrides=overrides, ui=ui,
                        overwrite=args.overwrite, modalities=modalities)
     from ecgemotion.models.multimodal import load_multimodal

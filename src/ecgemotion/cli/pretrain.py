@@ -20,6 +20,8 @@ EPILOG = """examples:
   ecgemotion pretrain --store STORE --model paper --epochs 20 --out runs/paper
   ecgemotion pretrain --store STORE --out runs/paper --epochs 20 --resume
   torchrun --nproc_per_node=4 -m ecgemotion pretrain --store STORE --model paper --epochs 20
+  ecgemotion pretrain --store MULTIMODAL_STORE --modalities ecg,eeg,eda --epochs 20 --out runs/mm
+      (the fusion model's signal encoders; then finetune/evaluate --modalities ... --init runs/mm)
 """
 
 
@@ -71,6 +73,9 @@ def add_parser(sub, common):
                    help="auto: bf16 autocast on CUDA and on CPUs with AMX (faster there), else fp32")
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
                    help="deterministic kernels (default: on for CPU, off for CUDA)")
+    p.add_argument("--modalities", default=None,
+                   help="multimodal masked pre-training of the fusion model's encoders for these "
+                        "modalities of a multimodal store, e.g. ecg,eeg,eda (docs/multimodal.md)")
     add_set_flag(p)
     p.add_argument("--stop-after-steps", type=int, help=argparse.SUPPRESS)
     add_config_flag(p)
@@ -105,12 +110,15 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
         deterministic=args.deterministic, val_max_windows=args.val_max_windows,
         resume=args.resume, stop_after_steps=args.stop_after_steps,
         checkpoint_every_s=args.checkpoint_every)
-    out = Path(args.out or f"runs/pretrain-{args.model}")
+    out = Path(args.out or (f"runs/pretrain-{'-'.join(args.modalities.split(','))}" if args.modalities
+                            else f"runs/pretrain-{args.model}"))
     env = dist_env()
     if not env.is_main:
         ui.quiet = True
         args.json = False  # one summary line on stdout, from rank 0
     store = _open_store(args, ui)
+    if args.modalities:
+        return _run_multimodal(args, ui, store, cfg, out, overrides)
     ui.say(f"pre-training {args.model} on {store.path} ({len(store)} windows) -> {out}"
            + (f" on {env.world_size} processes" if env.distributed else ""))
     from ecgemotion.training.threads import configure_threads
@@ -136,4 +144,44 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
             ui.say(f"stopped early ({summary['stopped']}) at step {summary['steps']}: "
                    "continue with --resume")
         ui.say(f"best model: {summary['best']}  (load with from_pretrained)")
+    return {"out": str(out), **summary}
+
+
+def _run_multimodal(args, ui, store, cfg, out: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``pretrain --modalities``: the fusion model's signal encoders, by masked reconstruction
+    of every modality (``training/pretrain.py: pretrain_multimodal``)."""
+    from ecgemotion.models.multimodal import signal_layout
+    from ecgemotion.recording import parse_modalities
+    from ecgemotion.training.pretrain import pretrain_multimodal
+    from ecgemotion.training.threads import configure_threads
+
+    modalities = parse_modalities(args.modalities)
+    for m in modalities:
+        store.modality_info(m)              # a modality the store lacks fails here, named
+    if args.init or args.objective != "paper" or overrides.get("mask_mode"):
+        raise ConfigError("--modalities pre-trains the multimodal model from scratch by masked "
+                          "reconstruction: --init, --objective and --mask-mode do not apply")
+    ratio = 0.15 if args.mask_ratio is None else args.mask_ratio
+    ui.say(f"pre-training the multimodal model's encoders on {store.path} ({len(store)} windows) "
+           f"-> {out}: in each modality {ratio:.0%} of the window hidden in {args.mask_span_s:g}-s "
+           "spans and reconstructed; loss the mean over modalities of each one's masked MSE "
+           "relative to predicting 0")
+    for m in signal_layout(store, modalities):
+        ui.say(f"  {m['modality']}: {len(m['channels'])} channel(s) at {m['fs']:g} Hz, "
+               f"spans of {max(1, round(args.mask_span_s * m['fs']))} samples")
+    if "ecg" in modalities:
+        ui.say("  ecg: not pre-trained (the fusion model reads the ECG as its window's HRV "
+               "features, through a logistic regression fitted at fine-tuning)")
+    ui.say(configure_threads(args.threads, args.device))
+    summary = pretrain_multimodal(store, modalities, out, cfg, mask_ratio=args.mask_ratio,
+                                  mask_span_s=args.mask_span_s, val_fraction=args.val_fraction,
+                                  datasets=args.datasets.split(",") if args.datasets else None,
+                                  quality=args.quality, ui=ui, **overrides)
+    val = summary["val_metrics"]
+    for m in summary["modalities"]:
+        if f"mse_{m}" in val:
+            ui.say(f"validation {m}: masked MSE {val[f'mse_{m}']:.4g} (predicting 0: "
+                   f"{val[f'zeros_{m}']:.4g})")
+    ui.say(f"best model: {summary['best']}  (start a fusion model from it with "
+           f"`finetune --modalities {args.modalities} --init {out}`)")
     return {"out": str(out), **summary}

@@ -53,6 +53,7 @@ class ModelConfig:
     decoder_layers: int = 0              # MAE decoder blocks (0: no decoder, the paper's head)
     decoder_dim: int = 64
     proj_dim: int = 0                    # contrastive projection head width (0: none)
+    target_dim: int = 0                  # physiology-target head width (0: none; training/targets.py)
     # heads
     n_classes: int = 2
     classifier_hidden: int = 128

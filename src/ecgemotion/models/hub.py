@@ -23,7 +23,7 @@ from ecgemotion.models.registry import create_model
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 # Heads that are task-specific: dropped when loading an encoder for a new task.
 HEAD_PREFIXES = ("recon_head.", "classifier.", "transform_heads.", "mae_decoder.",
-                 "contrastive_head.")
+                 "contrastive_head.", "target_head.")
 
 
 def _atomic_write(path: Path, write) -> None:

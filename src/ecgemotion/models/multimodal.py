@@ -147,6 +147,19 @@ class Packed:
         return getattr(self._store, name)
 
 
+def split_packed(layout: list[dict[str, Any]], x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The packed input (:func:`pack`) -> each modality's ``(B, C, T)`` windows (a feature
+    entry: ``(B, 1, F)``) and the ``(B, M)`` presence flags."""
+    x = x.flatten(1)
+    parts, at = [], 0
+    for m in layout:
+        n = width(m)
+        parts.append(x[:, at:at + n].reshape(-1, 1, n) if m.get("features") else
+                     x[:, at:at + n].reshape(-1, len(m["channels"]), m["window_len"]))
+        at += n
+    return parts, x[:, at:at + len(layout)] > 0.5
+
+
 def name_bucket(name: str) -> int:
     """A stable bucket for a channel name (case and spacing ignored): ``O1`` is ``o1``."""
     return zlib.crc32("".join(str(name).lower().split()).encode()) % NAME_BUCKETS
@@ -249,15 +262,7 @@ class MultimodalNet(nn.Module):
             nn.init.normal_(table.weight, std=0.02)
 
     def split(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """The packed input -> each modality's ``(B, C, T)`` windows and the ``(B, M)`` flags."""
-        x = x.flatten(1)
-        parts, at = [], 0
-        for m in self.config.layout:
-            n = width(m)
-            parts.append(x[:, at:at + n].reshape(-1, 1, n) if m.get("features") else
-                         x[:, at:at + n].reshape(-1, len(m["channels"]), m["window_len"]))
-            at += n
-        return parts, x[:, at:at + len(self.config.layout)] > 0.5
+        return split_packed(self.config.layout, x)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         parts, has = self.split(x)
@@ -342,6 +347,103 @@ def build_multimodal(store, modalities: list[str], fusion: str, seed: int = 0,
     torch.manual_seed(seed)
     return MultimodalNet(MultimodalConfig(layout=layout_of(store, modalities, ecg_features),
                                           fusion=fusion, **overrides))
+
+
+# -- multimodal masked pre-training ------------------------------------------------------------
+PRETRAIN_KIND = "multimodal-pretrain"
+PRETRAINED_PARTS = ("names.", "modality_embedding.")   # + each signal modality's encoders.<m>.
+
+
+def signal_layout(store, modalities: list[str]) -> list[dict[str, Any]]:
+    """The entries of ``modalities`` that a fusion model reads as signals (the ECG enters as
+    its HRV features, which a logistic regression fits at fine-tuning: nothing to pre-train)."""
+    return [m for m in layout_of(store, modalities) if not m.get("features")]
+
+
+class MultimodalReconstructor(nn.Module):
+    """Multimodal masked pre-training (``pretrain --modalities``): each signal modality's
+    window, with spans hidden, goes through the fusion model's own encoder
+    (:class:`ModalityEncoder`, with the channel-name and modality embeddings), and a linear
+    decoder per modality turns each of a channel's tokens back into its stretch of samples.
+    Its state keys are :class:`MultimodalNet`'s for the parts a fine-tune starts from
+    (:func:`load_pretrained_encoders`); the decoders are left behind."""
+
+    def __init__(self, config: MultimodalConfig):
+        super().__init__()
+        if any(m.get("features") for m in config.layout):
+            raise ValueError("pre-training reconstructs signals: a feature entry has none")
+        self.config = replace(config, kind=PRETRAIN_KIND)
+        net = MultimodalNet(replace(config, fusion="late"))      # its encoders and embeddings
+        self.encoders, self.names, self.modality_embedding = net.encoders, net.names, net.modality_embedding
+        self.register_buffer("modality_ids", net.modality_ids.clone(), persistent=False)
+        self.decoders = nn.ModuleDict({m["modality"]: nn.Linear(
+            config.d_model, -(-m["window_len"] // TOKENS_PER_CHANNEL)) for m in config.layout})
+        for decoder in self.decoders.values():   # start at predicting the window's centre, 0
+            nn.init.zeros_(decoder.weight)
+            nn.init.zeros_(decoder.bias)
+
+    def reconstruct(self, x: torch.Tensor, masks: dict[str, torch.Tensor]
+                    ) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Packed input ``(B, 1, D)`` and ``{modality: (B, T) bool}`` (True = hidden) -> per
+        modality (reconstruction ``(n, C, T)``, the windows themselves, their masks) for the n
+        windows that have it: a window lacking a modality never reaches its encoder (nor its
+        batch statistics). A hidden sample reaches the encoder as 0 (the window's centre)."""
+        parts, present = split_packed(self.config.layout, x)
+        out = {}
+        for i, (m, part) in enumerate(zip(self.config.modalities, parts)):
+            has = present[:, i]
+            if not has.any():
+                continue
+            part, mask = part[has], masks[m][has]
+            seen = part.masked_fill(mask[:, None, :], 0.0)
+            tokens = self.encoders[m](seen, self.names) + self.modality_embedding(self.modality_ids[i])
+            n, c, t = part.shape
+            pred = self.decoders[m](tokens.reshape(n, c, TOKENS_PER_CHANNEL, -1)).reshape(n, c, -1)
+            out[m] = (pred[..., :t], part, mask)
+        return out
+
+
+def pretrained_width(folder) -> int:
+    """The embedding width of a multimodal pre-training run (what a fine-tune must build)."""
+    from ecgemotion.models.hub import resolve_pretrained
+
+    return int(_saved_config(resolve_pretrained(folder)).get("d_model", MultimodalConfig.d_model))
+
+
+def load_pretrained_encoders(net: MultimodalNet, folder) -> list[str]:
+    """Start ``net``'s signal encoders (and its channel-name and modality embeddings) from a
+    multimodal pre-training run (``pretrain --modalities``: a run folder, its ``best/`` is
+    read); heads, fusion layers and the ECG's feature path stay fresh. Returns the modalities
+    loaded. A run for other windows or another width is an error naming the file."""
+    from ecgemotion.errors import ConfigError
+    from ecgemotion.io.model_files import WEIGHTS_NAME
+    from ecgemotion.models.hub import read_weights, resolve_pretrained
+
+    folder = resolve_pretrained(folder)
+    saved = _saved_config(folder)
+    if saved.get("kind") != PRETRAIN_KIND:
+        raise ConfigError(f"{folder}: expected a multimodal pre-training run (`ecgemotion pretrain "
+                          f"--modalities`, config kind {PRETRAIN_KIND!r}), found kind {saved.get('kind')!r}")
+    theirs = {m["modality"]: m for m in saved.get("layout", [])}
+    shared = [m for m in net.config.layout if not m.get("features") and m["modality"] in theirs]
+    if not shared:
+        raise ConfigError(f"{folder}: pre-trained {', '.join(theirs) or 'nothing'}; the model "
+                          f"reads {', '.join(net.config.modalities)} (no signal modality in common)")
+    for m in shared:
+        t = theirs[m["modality"]]
+        if (t["window_len"], float(t["fs"]), saved.get("d_model")) != (m["window_len"], float(m["fs"]),
+                                                                      net.config.d_model):
+            raise ConfigError(f"{folder}: its {m['modality']} encoder takes {t['window_len']} samples at "
+                              f"{t['fs']:g} Hz, width {saved.get('d_model')}; the model needs "
+                              f"{m['window_len']} at {m['fs']:g} Hz, width {net.config.d_model}")
+    weights = read_weights(folder / WEIGHTS_NAME)
+    parts = PRETRAINED_PARTS + tuple(f"encoders.{m['modality']}." for m in shared)
+    wanted = [k for k in net.state_dict() if k.startswith(parts)]
+    missing = [k for k in wanted if k not in weights]
+    if missing:
+        raise ConfigError(f"{folder / WEIGHTS_NAME}: has no {missing[0]} (not a complete pre-training run)")
+    net.load_state_dict({k: weights[k] for k in wanted}, strict=False)
+    return [m["modality"] for m in shared]
 
 
 # -- saved models ----------------------------------------------------------------------------

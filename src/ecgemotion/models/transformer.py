@@ -8,7 +8,8 @@ reconstruction head then predicts the ``stride`` samples of each token.
 With ``decoder_layers > 0`` the model also carries an MAE decoder (He et al. 2022; ST-MEM for
 ECG): :meth:`encode_visible` runs the Transformer on the unmasked tokens only, so a 75 % mask
 makes a pre-training step about four times cheaper, and a small decoder fills in the rest.
-``proj_dim > 0`` adds the projection head of the contrastive objective. Both are
+``proj_dim > 0`` adds the projection head of the contrastive objective, ``target_dim > 0`` the
+linear head that predicts physiology targets from the pooled embedding. All are
 pre-training heads: fine-tuning and inference read only :meth:`embed`.
 """
 
@@ -51,6 +52,8 @@ class EcgTransformer(nn.Module):
             self.mae_decoder = MaeDecoder(d, cfg.decoder_dim, cfg.decoder_layers, n_pos, cfg.stride)
         if cfg.proj_dim:
             self.contrastive_head = ProjectionHead(d, cfg.proj_dim)
+        if cfg.target_dim:
+            self.target_head = nn.Linear(d, cfg.target_dim)
         self.classifier = MLPHead(d, [cfg.classifier_hidden], cfg.n_classes, cfg.classifier_dropout)
         self.apply(init_weights)
         for p in [self.cls_token, getattr(self, "mask_token", None)]:

@@ -323,18 +323,29 @@ def with_physiology(net: nn.Module, store, train_rows, task: str, val_rows=(),
 
 
 def multimodal_model(store, modalities: list[str], train_rows, task: str,
-                     overrides: dict[str, Any] | None = None, seed: int = 0):
-    """A fresh multimodal model for ``modalities`` of ``store`` (``overrides``: config fields,
-    e.g. ``fusion``), its feature normalisation and linear path fitted on the training rows,
-    and the store view that feeds it."""
-    from ecgemotion.models.multimodal import Packed, build_multimodal
+                     overrides: dict[str, Any] | None = None, seed: int = 0,
+                     init: str | Path | None = None, ui=None):
+    """A multimodal model for ``modalities`` of ``store`` (``overrides``: config fields, e.g.
+    ``fusion``), its feature normalisation and linear path fitted on the training rows, and
+    the store view that feeds it. ``init``: a ``pretrain --modalities`` run its signal
+    encoders start from (heads fresh; the width is the run's); None or scratch: all fresh."""
+    from ecgemotion.models.multimodal import (Packed, build_multimodal, load_pretrained_encoders,
+                                              pretrained_width)
 
     overrides = dict(overrides or {})
+    if not is_scratch(init):
+        overrides = {"d_model": pretrained_width(init), **overrides}
     try:
         net = build_multimodal(store, list(modalities), overrides.pop("fusion", "late"), seed=seed,
                                **overrides)
     except TypeError as exc:
         raise ConfigError(f"--set: not a multimodal model field ({exc})") from None
+    if not is_scratch(init):
+        loaded = load_pretrained_encoders(net, init)
+        if ui is not None:
+            ui.say(f"{', '.join(loaded)} encoder(s) and the channel-name embedding start from {init}; "
+                   "the heads" + (" and the ECG's logistic regression" if net.featured is not None else "")
+                   + " start fresh")
     view = Packed(store, net.config.layout)
     rows = np.asarray(train_rows, dtype=np.int64)
     net.fit_training_side(view.windows(rows), store.index[f"y_{task}"].to_numpy(dtype=float)[rows])
@@ -393,7 +404,8 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
     subject-held-out validation split) and save it in ``out_dir`` (``save_pretrained``).
     ``train_cfg`` defaults to the fine-tune recipe: the run ``ecgemotion finetune`` makes.
     ``modalities`` (e.g. ``["ecg", "eeg", "eda"]``) trains a multimodal model instead
-    (``models/multimodal.py``, from scratch; ``overrides`` are its config fields)."""
+    (``models/multimodal.py``; ``init`` a ``pretrain --modalities`` run or scratch;
+    ``overrides`` are its config fields)."""
     from ecgemotion.models import save_pretrained
     from ecgemotion.training.data import split_rows
     from ecgemotion.training.loop import TrainConfig
@@ -408,8 +420,7 @@ def finetune(store, init: str | Path | None, task: str, out_dir: str | Path, mod
     hybrid = model in HYBRIDS and not modalities
     if modalities:
         net, fit_store = multimodal_model(store, modalities, train_rows, task, overrides,
-                                          seed=train_cfg.seed)
-        init = "scratch"
+                                          seed=train_cfg.seed, init=init, ui=ui)
     else:
         net = build_model(init, store, HYBRID_SCRATCH_PRESET if hybrid else model, overrides,
                           seed=train_cfg.seed)

@@ -9,6 +9,9 @@
   costs no extra encoder pass.
 - ``paper+contrastive``: the paper's masked reconstruction (15 % in 0.5-s spans, full
   encoder) and InfoNCE on the same two masked views.
+- ``paper+contrastive+physio``: that, plus a linear head on the pooled embedding predicting
+  each window's rhythm statistics and median beat (:mod:`.targets`), computed from the
+  unlabelled signal.
 
 Every objective trains the pooled (token-mean) embedding that frozen probes and
 fine-tuning read. ``paper`` (15 % spans, full encoder, lives in :mod:`.pretrain`) stays
@@ -17,6 +20,7 @@ available for the paper's recipe.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,12 +34,16 @@ from ecgemotion.models.blocks import patches_to_signal
 from ecgemotion.models.masking import span_mask
 from ecgemotion.subjects import subject_keys
 from ecgemotion.training.data import derived_seed
+from ecgemotion.training.targets import target_weights
 
 # name -> (objective settings, model-config fields the objective needs)
 OBJECTIVES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "paper": ({}, {}),
     "paper+contrastive": (dict(mask_ratio=0.15, mask_style="spans", recon_weight=1.0,
                                contrastive_weight=0.2), dict(proj_dim=64, pooling="mean")),
+    "paper+contrastive+physio": (dict(mask_ratio=0.15, mask_style="spans", recon_weight=1.0,
+                                      contrastive_weight=0.2, target_weight=1.0),
+                                 dict(proj_dim=64, pooling="mean")),
     "mae": (dict(mask_ratio=0.75, recon_weight=1.0, contrastive_weight=0.0),
             dict(decoder_layers=2, pooling="mean")),
     "contrastive": (dict(mask_ratio=0.0, recon_weight=0.0, contrastive_weight=1.0),
@@ -49,6 +57,16 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
     """Mean squared error over masked samples; pred/target (B, 1, T), mask (B, T) bool."""
     m = mask[:, None, :]
     return F.mse_loss(pred.float()[m], target.float()[m])
+
+
+def weighted_nan_mse(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
+                     ) -> torch.Tensor:
+    """Squared error per column averaged over the rows where the target is defined, then
+    summed with ``weights``; columns with no defined target contribute nothing."""
+    known = torch.isfinite(target)
+    err = torch.where(known, pred.float() - torch.nan_to_num(target), torch.zeros_like(target)) ** 2
+    per_column = err.sum(0) / known.sum(0).clamp(min=1)
+    return (per_column * weights).sum()
 
 
 def random_keep(batch: int, n_tokens: int, n_keep: int, generator: torch.Generator) -> torch.Tensor:
@@ -85,6 +103,8 @@ class PairedWindows:
     twice (the augmentations still differ). Offsets come from torch's global RNG, which
     :func:`~ecgemotion.training.loop.fit` re-seeds before every step (exact resume); with
     ``random=False`` the views are fixed: the window and the crop half a window later.
+    With ``targets`` (per row, standardised; :mod:`.targets`) ``y`` is ``(B, 1 + K)``: the
+    person, then the mean of the two joined windows' targets (what both crops show).
 
     Why crops and not two whole windows: measured on the pre-training store, InfoNCE between
     windows 10-30 s apart stayed at chance for 200 steps from a random start, while
@@ -92,9 +112,11 @@ class PairedWindows:
     where the beats fall.
     """
 
-    def __init__(self, store, rows: np.ndarray, max_shift_s: float = 5.0, random: bool = True):
+    def __init__(self, store, rows: np.ndarray, max_shift_s: float = 5.0, random: bool = True,
+                 targets: np.ndarray | None = None):
         self.store = store
         self.rows = np.asarray(rows, dtype=np.int64)
+        self.targets = targets
         self.random = random
         self.max_shift = int(round(max_shift_s * store.fs))
         index = store.index.iloc[self.rows]
@@ -136,7 +158,13 @@ class PairedWindows:
         views = np.stack([joined[np.arange(b)[:, None], a[:, None] + idx],
                           joined[np.arange(b)[:, None], c[:, None] + idx]], axis=1)
         views = (views - views.mean(-1, keepdims=True)) / (views.std(-1, keepdims=True) + 1e-6)
-        return torch.from_numpy(views.astype(np.float32)), torch.from_numpy(self.labels[positions])
+        y = torch.from_numpy(self.labels[positions])
+        if self.targets is not None:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN column: stays NaN
+                shown = np.nanmean(np.stack([self.targets[first], self.targets[second]]), axis=0)
+            y = torch.cat([y[:, None].float(), torch.from_numpy(shown.astype(np.float32))], dim=1)
+        return torch.from_numpy(views.astype(np.float32)), y
 
 
 @dataclass
@@ -148,6 +176,7 @@ class SelfSupervised:
     span: int = 64                             # span length (samples) for mask_style="spans"
     recon_weight: float = 1.0
     contrastive_weight: float = 0.0
+    target_weight: float = 0.0                 # physiology targets (y carries them; .targets)
     temperature: float = 0.1
     noise: tuple[float, float] = (0.05, 0.2)   # Gaussian noise sigma range (z-scored signal)
     scale: tuple[float, float] = (0.8, 1.2)
@@ -169,9 +198,10 @@ class SelfSupervised:
             out.append(v * scale.to(v) + (sigma * noise).to(v))
         return out
 
-    def _losses(self, model: nn.Module, x: torch.Tensor, groups: torch.Tensor,
+    def _losses(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                 generator: torch.Generator, augment: bool) -> dict[str, torch.Tensor]:
         cfg = model.config
+        groups, targets = (y[:, 0].long(), y[:, 1:]) if y.ndim == 2 else (y, None)
         n = x.shape[-1] // cfg.stride
         n_keep = max(1, round((1 - self.mask_ratio) * n))
         recon, pooled = [], []
@@ -204,6 +234,11 @@ class SelfSupervised:
             out["contrastive"], top1 = info_nce(z[0], z[1], groups, self.temperature)
             out["pair_top1"] = top1.mean()
             total = total + self.contrastive_weight * out["contrastive"]
+        if self.target_weight > 0:
+            weights = torch.from_numpy(target_weights(targets.shape[1])).to(x.device)
+            out["physio"] = torch.stack([weighted_nan_mse(model.target_head(p), targets, weights)
+                                         for p in pooled]).mean()
+            total = total + self.target_weight * out["physio"]
         out["loss"] = total
         return out
 

@@ -22,6 +22,8 @@ from ecgemotion.models import create_model, span_mask
 from ecgemotion.training.data import derived_seed, split_rows
 from ecgemotion.training.loop import TrainConfig, fit
 from ecgemotion.training.objectives import OBJECTIVES, PairedWindows, SelfSupervised, masked_mse
+from ecgemotion.training.targets import (RHYTHM_TARGETS, TARGET_VERSION, TargetScaler, n_targets,
+                                         window_targets)
 
 
 def interpolate_masked(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -84,6 +86,110 @@ class MaskedReconstruction:
                                   "masked spans shaded")
 
 
+@dataclass
+class MultimodalMaskedReconstruction:
+    """Multimodal pre-training (``models/multimodal.py: MultimodalReconstructor``): in each
+    modality ``ratio`` of the window hidden in spans of ``span_s`` seconds (its own mask, the
+    same for its channels), the loss the mean over modalities of each one's masked MSE
+    relative to predicting 0 (the masked samples' mean square), so that a centred EDA in
+    µS and a z-scored EEG count alike. A window lacking a modality adds nothing to that
+    modality's loss (its stored zeros are never a target), and a batch without any of it
+    leaves the modality out of the mean."""
+
+    layout: list[dict[str, Any]]
+    ratio: float = 0.15
+    span_s: float = 0.5
+    seed: int = 0
+    name: str = "pretrain-multimodal"
+
+    def masks(self, batch: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        return {m["modality"]: span_mask(batch, m["window_len"], self.ratio,
+                                         max(1, round(self.span_s * m["fs"])), generator)
+                for m in self.layout}
+
+    def errors(self, model: nn.Module, x: torch.Tensor, masks: dict[str, torch.Tensor]
+               ) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per modality the windows have: (squared error summed over the hidden samples, the
+        same for predicting 0, how many samples that is)."""
+        out = {}
+        for m, (pred, target, mask) in model.reconstruct(x, {k: v.to(x.device) for k, v in masks.items()}).items():
+            hidden = mask[:, None, :].expand_as(target)
+            out[m] = (((pred.float() - target.float()) ** 2)[hidden].sum(),
+                      (target.float() ** 2)[hidden].sum(), hidden.sum())
+        return out
+
+    @staticmethod
+    def mean_loss(errors) -> torch.Tensor:
+        losses = [sq / zeros for sq, zeros, _ in errors.values() if zeros > 0]
+        if not losses:      # no modality present (or not flat) in the batch: nothing to learn
+            return torch.zeros((), requires_grad=True)
+        return torch.stack(losses).mean()
+
+    def train_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   generator: torch.Generator) -> torch.Tensor:
+        return self.mean_loss(self.errors(model, x, self.masks(x.shape[0], generator)))
+
+    def val_metrics(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    rows: np.ndarray) -> dict[str, tuple[float, float]]:
+        """The loss and, per modality, the masked MSE beside predicting 0; each validation
+        window's masks are seeded by (seed, row), the same every epoch."""
+        per_row = [self.masks(1, torch.Generator().manual_seed(derived_seed(self.seed, int(r), 3)))
+                   for r in rows]
+        errors = self.errors(model, x, {m: torch.cat([d[m] for d in per_row]) for m in per_row[0]})
+        out = {"loss": (float(self.mean_loss(errors)) * len(rows), float(len(rows)))}
+        for m, (sq, zeros, n) in errors.items():
+            out[f"mse_{m}"], out[f"zeros_{m}"] = (float(sq), float(n)), (float(zeros), float(n))
+        return out
+
+
+def pretrain_multimodal(store, modalities: list[str], out_dir: str | Path,
+                        train: TrainConfig | None = None, mask_ratio: float | None = None,
+                        mask_span_s: float = 0.5, val_fraction: float = 0.2,
+                        datasets: list[str] | None = None, quality: str = "usable", ui=None,
+                        **overrides: Any) -> dict[str, Any]:
+    """Pre-train the fusion model's signal encoders on ``modalities`` of a multimodal
+    ``store`` without labels (:class:`MultimodalMaskedReconstruction`); validation on
+    held-out subjects. ``overrides`` are :class:`MultimodalConfig` fields (``d_model``).
+    ``finetune --modalities --init OUT`` starts from the result. Returns the run summary
+    with each modality's validation MSE beside predicting 0."""
+    from ecgemotion.models.multimodal import MultimodalConfig, MultimodalReconstructor, Packed, signal_layout
+    from ecgemotion.store import WindowDataset
+
+    train = train or TrainConfig(epochs=1)
+    layout = signal_layout(store, modalities)
+    if not layout:
+        raise ConfigError("nothing to pre-train: the multimodal model takes the ECG as HRV "
+                          "features; add a signal modality (e.g. --modalities ecg,eeg,eda), or "
+                          "pre-train an ECG encoder with `pretrain` without --modalities")
+    rows = store.select(datasets=datasets, quality=quality)
+    if len(rows) == 0:
+        raise ConfigError(f"{store.path}: no windows selected (datasets={datasets}, quality={quality})")
+    train_rows, val_rows, subjects = split_rows(store.index, rows, val_fraction, train.seed)
+    torch.manual_seed(train.seed)
+    try:
+        net = MultimodalReconstructor(MultimodalConfig(layout=layout, **overrides))
+    except TypeError as exc:
+        raise ConfigError(f"--set: not a multimodal model field ({exc})") from None
+    task = MultimodalMaskedReconstruction(layout, 0.15 if mask_ratio is None else mask_ratio,
+                                          mask_span_s, train.seed)
+    view = Packed(store, layout)
+    info = {"store": str(store.path), "store_identity": store.meta.get("identity"),
+            "objective": task.name, "modalities": net.config.modalities,
+            "mask": {"ratio": task.ratio, "span_s": mask_span_s},
+            "subjects": {"train": len(subjects["train"]), "val": len(subjects["val"])},
+            "val_subjects": subjects["val"], "datasets": datasets, "quality": quality}
+    summary = fit(net, task, WindowDataset(view, train_rows), WindowDataset(view, val_rows), train,
+                  out_dir, ui=ui, run_info=info)
+    val = summary.get("final_val") or {}
+    summary.update({"model": net.config.kind, "modalities": net.config.modalities,
+                    "parameters": sum(p.numel() for p in net.parameters()),
+                    "train_windows": len(train_rows), "val_windows": len(val_rows),
+                    "train_subjects": len(subjects["train"]), "val_subjects": len(subjects["val"]),
+                    "val_loss": val.get("loss"), "val_metrics": val, "mask": info["mask"],
+                    "objective": task.name})
+    return summary
+
+
 def plot_reconstruction(x: np.ndarray, pred: np.ndarray, mask: np.ndarray, fs: float,
                         path: Path, title: str = "") -> Path:
     """One panel per window: signal, reconstruction on the masked spans, spans shaded."""
@@ -114,6 +220,41 @@ def plot_reconstruction(x: np.ndarray, pred: np.ndarray, mask: np.ndarray, fs: f
     return path
 
 
+def physio_targets(store, train_rows: np.ndarray, val_rows: np.ndarray, ui=None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised physiology targets of the training and validation windows (computed once
+    per store and kept in the feature cache; the scale is fitted on the training windows)."""
+    from ecgemotion.paths import cache_dir
+    from ecgemotion.row_cache import RowCache
+
+    cache = RowCache(store, lambda w: window_targets(w, store.fs), "physio-targets",
+                     [TARGET_VERSION, store.fs], cache_dir("features"))
+    if ui is not None and len(todo := cache.missing(np.concatenate([train_rows, val_rows]))):
+        ui.say(f"physiology targets: computing {len(todo)} windows (NeuroKit2 R peaks; cached "
+               f"in {cache.file.parent})")
+    train, val = cache(train_rows), cache(val_rows)
+    scaler = TargetScaler.fit(train)
+    if ui is not None:
+        defined = np.isfinite(train[:, 0]).mean()
+        ui.say(f"physiology targets: {len(RHYTHM_TARGETS)} rhythm values "
+               f"({', '.join(RHYTHM_TARGETS)}) + the median beat ({train.shape[1] - len(RHYTHM_TARGETS)} "
+               f"values); heart rate defined in {defined:.0%} of training windows")
+    return scaler(train), scaler(val)
+
+
+def self_supervised_data(task: SelfSupervised, store, train_rows: np.ndarray,
+                         val_rows: np.ndarray, ui=None) -> tuple[Any, Any]:
+    """Training and validation data an objective reads: paired crops (with physiology targets
+    when it predicts them) or single windows; validation views are fixed."""
+    from ecgemotion.store import WindowDataset
+
+    if not task.paired:
+        return WindowDataset(store, train_rows), WindowDataset(store, val_rows)
+    targets = physio_targets(store, train_rows, val_rows, ui) if task.target_weight else (None, None)
+    return (PairedWindows(store, train_rows, targets=targets[0]),
+            PairedWindows(store, val_rows, random=False, targets=targets[1]))
+
+
 def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretrain",
              train: TrainConfig | None = None, mask_ratio: float | None = None,
              mask_span_s: float = 0.5, val_fraction: float = 0.2,
@@ -139,6 +280,8 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
         raise ConfigError(f"{store.path}: no windows selected (datasets={datasets}, quality={quality})")
     train_rows, val_rows, subjects = split_rows(store.index, rows, val_fraction, train.seed)
     overrides = {"window_len": store.window_len, "fs": store.fs, **model_fields, **model_overrides}
+    if task_settings.get("target_weight"):
+        overrides["target_dim"] = n_targets(store.fs)
     torch.manual_seed(train.seed)
     heads: list[str] = []
     if init is not None:
@@ -165,9 +308,7 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
         settings = {**task_settings, **({} if mask_ratio is None else {"mask_ratio": mask_ratio})}
         task = SelfSupervised(**settings, seed=train.seed, name=objective)
         mask = {"ratio": task.mask_ratio, "unit": "token", "token_s": net.config.stride / store.fs}
-        wrap = PairedWindows if task.paired else WindowDataset
-        train_ds = wrap(store, train_rows)
-        val_ds = PairedWindows(store, val_rows, random=False) if task.paired else wrap(store, val_rows)
+        train_ds, val_ds = self_supervised_data(task, store, train_rows, val_rows, ui)
     info = {"store": str(store.path), "store_identity": store.meta.get("identity"),
             "init": str(init) if init is not None else None, "fresh_heads": heads,
             "objective": objective,
