@@ -164,7 +164,8 @@ def say_modalities(recognizer, lead: str, channels: list[tuple[str, str]], asked
     for m in recognizer.modalities:
         names = [name for modality, name in channels if modality == m]
         if m == "ecg":
-            ui.say(f"ecg: lead {lead}")
+            features = next(e.get("features") for e in recognizer.layout if e["modality"] == "ecg")
+            ui.say(f"ecg: lead {lead}" + (f" (the window's {', '.join(features)})" if features else ""))
         elif asked is not None and m not in asked:
             ui.warn(f"{m}: the model has it but --modalities leaves it out: predicting without it")
         elif not names:
