@@ -138,7 +138,7 @@ SOURCE_OPTIONS = {
     "wesad": (_in(write_wesad, subjects=("S2",)), {"conditions": ("2", "labelled")}),
     "wfdb": (_wfdb, {"lead": ("V5", "0"), "records": ("rec1", "rec2"),
                      "keep_derived": ("true", "false"), "same_subject": ("rec2=rec1", "rec1=p9"),
-                     "labels": ("labels.csv", "other.csv")}),
+                     "labels": ("labels.csv", "other.csv"), "channels": ("V5=eeg", "V5=none")}),
 }
 
 
