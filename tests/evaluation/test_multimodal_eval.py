@@ -236,3 +236,31 @@ def _log_odds(p):
     tolerance on P would let a misaligned modality through."""
     p = np.asarray(p, dtype=float)
     return np.log(p / (1 - p))
+
+
+def test_physionet_style_edfs_labelled_by_a_manifest_go_through_prepare_and_evaluate(tmp_path, capsys):
+    """EDF+ files with 19 10-20 EEG channels and an ECG, labelled by a manifest:
+    ``prepare --modalities ecg,eeg`` stores their EEG, ``evaluate --modalities ecg,eeg`` uses it."""
+    from ecgemotion.store import WindowStore
+    from tests.fixtures.other_layouts import TEN_TWENTY, write_eeg_ecg_edf, write_manifest
+
+    rows = []
+    for s in range(4):
+        for trial, arousal in (("calm", 2), ("tense", 8)):
+            write_eeg_ecg_edf(tmp_path / f"s{s}-{trial}.edf", seconds=10.0, seed=10 * s + arousal)
+            rows.append({"path": f"s{s}-{trial}.edf", "subject": f"s{s}", "trial": trial, "arousal": arousal})
+    manifest = write_manifest(tmp_path, rows, extra=("arousal",))
+    assert main(["prepare", "--dataset", "manifest", "--root", str(manifest), "--modalities", "ecg,eeg",
+                 "--label-rule", "threshold:5", "--workers", "1", "--out", str(tmp_path / "s"), "--json"]) == 0
+    store = WindowStore.open(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["store"])
+    assert store.channels("eeg") == [f"EEG {e}" for e in TEN_TWENTY] and len(store) == 8
+    assert store.present("eeg", store.select(quality="all")).all()
+    assert store.index.groupby("trial")["y_arousal"].unique().to_dict() == {"calm": [0], "tense": [1]}
+    out = tmp_path / "e"
+    assert main(["evaluate", "--store", str(store.path), "--modalities", "ecg,eeg", "--systems",
+                 "fusion-late", "--task", "arousal", "--protocol", "subject", "--k", "2",
+                 "--max-folds", "1", "--epochs", "1", "--n-boot", "20", "--out", str(out), "--quiet"]) == 0
+    r = json.loads((out / "results.json").read_text())
+    folds = {f["system"]: f for f in r["folds"]}
+    assert r["config"]["modalities"] == ["ecg", "eeg"] and set(folds) == {"majority", "fusion-late"}
+    assert folds["fusion-late"]["modalities_used"] == {"ecg": 1.0, "eeg": 1.0} and folds["fusion-late"]["n_test"] == 4

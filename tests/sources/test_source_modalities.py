@@ -2,7 +2,10 @@
 under their channel names, each window cut at its ECG window's time (the fixtures write every
 channel as a function of time, tests/fixtures/__init__.py: tones)."""
 
+import warnings
+
 import numpy as np
+import pytest
 
 from ecgemotion.preprocess import PreprocessConfig
 from ecgemotion.recording import EMOTIV_EEG
@@ -112,3 +115,27 @@ def test_ascertain_brings_eeg_and_gsr_placed_on_the_ecg_clock(tmp_path):
         name = store.channels(m)[0]
         assert_windows_follow(store, m, lambda row, t: tones(m, name, truth.trials[tuple(
             store.index.loc[row, ["subject", "trial"]])]["t0"] + t)[None], rows=second)
+
+
+def test_a_broken_eeg_clip_is_left_out_with_a_warning_naming_it_and_the_ecg_kept(tmp_path):
+    import scipy.io
+
+    from tests.fixtures.emotion_layouts import ascertain_other_clip
+
+    write_ascertain(tmp_path / "a", subjects=(1,), n_clips=1, seconds=6.0)
+    eeg_file = ascertain_other_clip(tmp_path / "a", "eeg", 1, 1)
+    scipy.io.savemat(eeg_file, {"ThisEEG": np.ones((10, 1))})        # no timestamp column
+    with pytest.warns(UserWarning, match=f"{eeg_file}: expected one numeric .* found ThisEEG of shape \\(10,\\); "
+                                         "this clip is stored without eeg"):
+        (rec,) = read("ascertain", tmp_path / "a", ["eeg", "eda"])
+    assert [c.name for c in rec.channels] == ["GSR", "ECG Right"] and np.isfinite(rec.signal).all()
+
+    write_dreamer(tmp_path / "d", subjects=1, n_videos=1, seconds=6.0, baseline_seconds=5.0,
+                  defects=("eeg_13_columns",))
+    with pytest.warns(UserWarning, match=r"stimuli\{1\}: expected EEG as a \(samples × 14\) matrix .* "
+                                         r"found shape \(768, 13\) at 128 Hz"):
+        recs = read("dreamer", tmp_path / "d", ["eeg"])
+    assert [len(r.channels) for r in recs] == [1, 15]                  # stimulus: ECG 1 only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                 # ECG-only: nothing to say
+        read("dreamer", tmp_path / "d")

@@ -103,17 +103,20 @@ def rate_from_timestamps(ts: np.ndarray) -> float:
 
 def read_other_clip(path: str | Path, modality: str, ecg_start_ms: float) -> Channel:
     """An EEG or GSR clip file as a channel on the ECG's clock (see the module docstring)."""
-    numeric = [v for v in load_mat(path).values()
-               if isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.ndim == 2]
-    if len(numeric) != 1 or numeric[0].shape[1] < 2:
+    numeric = {k: v for k, v in load_mat(path).items() if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
+    x = next(iter(numeric.values())) if len(numeric) == 1 else np.zeros(0)
+    if x.ndim != 2 or x.shape[1] < 2:
         raise DataError(path, "expected one numeric (samples × columns) matrix with millisecond "
-                              f"timestamps in column 0 and the signal in column 1, found "
-                              f"{[v.shape for v in numeric] or 'none'}")
-    x = numeric[0].astype(np.float64)
+                              "timestamps in column 0 and the signal in column 1, found "
+                              + (", ".join(f"{k} of shape {v.shape}" for k, v in numeric.items()) or "none"))
+    x = x.astype(np.float64)
     fs = rate_from_timestamps(x[:, 0])
     if not (np.isfinite(fs) and 1 <= fs <= 5000 and np.isfinite(x[0, 0])):
         raise DataError(path, f"expected increasing millisecond timestamps in column 0, found "
                               f"{x[:3, 0].tolist()}…")
+    if not np.isfinite(ecg_start_ms):
+        raise DataError(path, f"cannot be placed on the ECG's clock: the ECG clip's first timestamp is "
+                              f"{ecg_start_ms}")
     lag = int(round((x[0, 0] - ecg_start_ms) / 1000.0 * fs))
     signal = np.concatenate([np.full(lag, np.nan), x[:, 1]]) if lag > 0 else x[-lag:, 1]
     return Channel(modality, OTHER_CLIPS[modality][2], signal, fs)

@@ -17,7 +17,8 @@ Layout, and where each fact was confirmed:
 - ``EEG.stimuli`` / ``EEG.baseline``: the same clips as (T × 14) matrices at
   ``EEG_SamplingRate`` = 128 Hz, columns in the order of ``EEG_Electrodes`` (the Emotiv
   EPOC's AF3 … AF4; DREAMER paper; torcheeg reads ``EEG.stimuli[v]`` as (T × 14)). Both
-  sensors start with the clip, so sample 0 of the EEG and of the ECG is the same instant.
+  are cut to the same clip (an EEG clip lasts as long as its ECG clip), so we take their
+  first samples as the same instant; the file holds no timestamps to check it with.
 
 Output: subjects ``"S01"``…``"S23"``; trials ``"stim01"``…``"stim18"`` for the film
 clips (labels ``valence, arousal, dominance``, raw 1–5) and ``"base01"``… for the
