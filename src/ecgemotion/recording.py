@@ -18,6 +18,8 @@ _TYPE_WORDS = {
     "bvp": ("bvp", "ppg", "pleth", "pulse"), "resp": ("resp", "rsp", "respiration", "breathing"),
     "emg": ("emg",), "temp": ("temp", "temperature", "skt"), "acc": ("acc", "accelerometer"),
 }
+# The Emotiv EPOC's 14 electrodes in the order AMIGOS and DREAMER store them (both readmes).
+EMOTIV_EEG = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
 _TEN_TWENTY = re.compile(r"^(fp|af|f|ft|fc|t|tp|c|cp|p|po|o|a|i)(z|\d{1,2})$")
 
 
@@ -45,10 +47,32 @@ def parse_modalities(text: str) -> list[str]:
     return names
 
 
-def modality_of(name: str) -> str | None:
+def parse_channel_map(value: Any) -> dict[str, str | None]:
+    """``"Frontal 1=eeg;Skin=eda;Marker=none"`` (``;`` or ``,`` between entries, or a TOML
+    table) → ``{"frontal 1": "eeg", "skin": "eda", "marker": None}``: the modality of channels
+    whose labels the recogniser does not know or gets wrong; ``none`` leaves one out."""
+    from ecgemotion.errors import ConfigError
+
+    entries = [f"{k}={v}" for k, v in value.items()] if isinstance(value, dict) else \
+        [part for part in re.split(r"[;,]", str(value or "")) if part.strip()]
+    out: dict[str, str | None] = {}
+    for entry in entries:
+        label, _, modality = (x.strip() for x in entry.rpartition("="))
+        if not label or modality.lower() not in (*MODALITIES[1:], "none"):
+            raise ConfigError(f"channels: expected LABEL=MODALITY entries (modality one of "
+                              f"{', '.join(MODALITIES[1:])} or none; the ECG is chosen by lead), "
+                              f"found {entry.strip()!r}")
+        out[label.lower()] = None if modality.lower() == "none" else modality.lower()
+    return out
+
+
+def modality_of(name: str, given: dict[str, str | None] | None = None) -> str | None:
     """The modality a channel name announces (``"EEG Fp1"`` → eeg, ``"GSR"`` → eda,
-    ``"AF3"`` → eeg), or ``None`` when the name says nothing we recognise."""
+    ``"AF3"`` → eeg), or ``None`` when the name says nothing we recognise; ``given``
+    (:func:`parse_channel_map`) names the modality of labels first."""
     text = str(name).strip().lower()
+    if given and text in given:
+        return given[text]
     words = re.split(r"[\s_\-.:/()]+", text)
     for modality, keys in _TYPE_WORDS.items():
         if any(k in words or text.startswith(k + " ") or text == k for k in keys):

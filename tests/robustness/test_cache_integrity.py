@@ -121,12 +121,14 @@ SOURCE_OPTIONS = {
     "dreamer": (_in(write_dreamer, subjects=1, n_videos=2),
                 {"lead": ("1", "both"), "parts": ("baseline", "stimulus,baseline")}),
     "edf": (_file(write_edf, "a.edf"),
-            {"fs": ("256", "512"), "lead": ("ECG I", "0"), "subject": ("p1", "p2")}),
+            {"fs": ("256", "512"), "lead": ("ECG I", "0"), "subject": ("p1", "p2"),
+             "channels": ("Fz=eeg", "Fz=none")}),
     "csv": (_file(write_csv, "a.csv"),
-            {"fs": ("250", "500"), "lead": ("ECG", "resp"), "subject": ("p1", "p2")}),
+            {"fs": ("250", "500"), "lead": ("ECG", "resp"), "subject": ("p1", "p2"),
+             "channels": ("resp=resp", "resp=bvp")}),
     "npy": (_file(write_npy, "a.npy"),
             {"fs": ("250", "500"), "lead": ("0", "1"), "subject": ("p1", "p2")}),
-    "manifest": (_manifest, {"allow_absolute": ("true", "false")}),
+    "manifest": (_manifest, {"allow_absolute": ("true", "false"), "channels": ("x=eeg", "x=eda")}),
     "open-ecg": (lambda folder: None, {"packages": ("peakdet", "pyhrv,peakdet"),
                                        "licence": ("permissive", "all"),
                                        "license": ("permissive", "all")}),
@@ -136,7 +138,7 @@ SOURCE_OPTIONS = {
     "wesad": (_in(write_wesad, subjects=("S2",)), {"conditions": ("2", "labelled")}),
     "wfdb": (_wfdb, {"lead": ("V5", "0"), "records": ("rec1", "rec2"),
                      "keep_derived": ("true", "false"), "same_subject": ("rec2=rec1", "rec1=p9"),
-                     "labels": ("labels.csv", "other.csv")}),
+                     "labels": ("labels.csv", "other.csv"), "channels": ("V5=eeg", "V5=none")}),
 }
 
 

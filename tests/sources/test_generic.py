@@ -53,3 +53,33 @@ def test_same_stem_in_two_folders_stays_distinct(tmp_path):
         np.save(tmp_path / d / "rest.npy", np.arange(100.0))
     recs = _all(get_source("npy", tmp_path, fs=100))
     assert sorted(r.subject for r in recs) == ["s1/rest", "s2/rest"]
+
+
+def test_channels_option_names_the_modality_of_labels_the_recogniser_does_not_know(tmp_path, capsys):
+    import json
+
+    from ecgemotion.cli import main
+    from ecgemotion.store import WindowStore
+
+    write_edf(tmp_path / "a.edf", seconds=10.0, labels=("EEG Fz", "Frontal 1", "Skin", "ECG I"))
+    write_csv(tmp_path / "b.csv", seconds=4.0, columns=("ECG", "Skin", "resp"))
+
+    def channels(name, root, **options):
+        source = get_source(name, root, lead={"edf": "ECG I", "csv": "ECG"}[name], **options)
+        source.extra_modalities = ("eeg", "eda")
+        return [(c.modality, c.name) for c in _all(source)[0].channels]
+
+    assert channels("edf", tmp_path / "a.edf") == [("eeg", "EEG Fz")]          # only recognised labels
+    assert channels("edf", tmp_path / "a.edf", channels="Frontal 1=eeg;skin=eda;EEG Fz=none") == \
+        [("eeg", "Frontal 1"), ("eda", "Skin")]
+    assert channels("csv", tmp_path / "b.csv") == [] and \
+        channels("csv", tmp_path / "b.csv", channels="Skin=eda") == [("eda", "Skin")]
+    for bad in ("Skin=ecg", "Skin", "Skin=brain"):
+        with pytest.raises(ConfigError, match=f"expected LABEL=MODALITY .* chosen by lead\\), found '{bad}'"):
+            get_source("edf", tmp_path / "a.edf", channels=bad)
+    # the CLI's --set: entries split by ';' (commas would split the --set list)
+    assert main(["prepare", "--json", "--quiet", "--workers", "1", "--dataset", "edf", "--root",
+                 str(tmp_path / "a.edf"), "--modalities", "ecg,eeg,eda", "--set", "lead=ECG I",
+                 "--set", "channels=Frontal 1=eeg;Skin=eda", "--out", str(tmp_path / "s")]) == 0
+    store = WindowStore.open(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["store"])
+    assert store.channels("eeg") == ["EEG Fz", "Frontal 1"] and store.channels("eda") == ["Skin"]

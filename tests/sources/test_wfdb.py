@@ -131,6 +131,26 @@ def test_written_record_default_lead_prefers_ii(tmp_path):
     assert [i.param("record") for i in single.items()] == ["r1"]
 
 
+def test_a_records_other_signals_come_along_when_asked(tmp_path):
+    _write(tmp_path, "psg", names=("II", "EEG Fpz-Cz", "Resp", "Frontal", "V1"))
+
+    def channels(modalities=(), **options):
+        source = get_source("wfdb", tmp_path, **options)
+        source.extra_modalities = modalities
+        (rec,) = _records(source).values()
+        assert rec.lead == "II"
+        return [(c.modality, c.name, c.fs) for c in rec.channels], rec.channels
+
+    assert channels()[0] == []                                       # ECG-only: nothing else read
+    layout, read = channels(("eeg", "resp"))
+    assert layout == [("eeg", "EEG Fpz-Cz", 250.0), ("resp", "Resp", 250.0)]
+    t = np.arange(500) / 250                                          # _write: signal k = sin(2π(k+1)t)
+    for channel, k in zip(read, (1, 2)):
+        np.testing.assert_allclose(channel.signal, np.sin(2 * np.pi * (k + 1) * t), atol=1e-3)
+    assert channels(("eeg", "resp"), channels="Frontal=eeg;Resp=none")[0] == \
+        [("eeg", "EEG Fpz-Cz", 250.0), ("eeg", "Frontal", 250.0)]
+
+
 def test_bad_records_raise_data_error(tmp_path):
     db = tmp_path / "db"
     _write(db, "good")

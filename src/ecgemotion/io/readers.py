@@ -206,7 +206,8 @@ def describe_choice(sf: "SignalFile") -> str:
 # --------------------------------------------------------------------------- dispatch
 def read_signal(path: str | Path, fs: float | None = None, lead: Any = None, *,
                 variable: str | None = None, force: bool = False,
-                sampling_rate: float | None = None, modalities: Sequence[str] = ()) -> SignalFile:
+                sampling_rate: float | None = None, modalities: Sequence[str] = (),
+                channel_map: dict[str, str | None] | None = None) -> SignalFile:
     """Read one lead of ECG from ``path``; see the module docstring for formats.
 
     ``fs`` (or ``sampling_rate``) supplies the sampling rate when the file has none; one
@@ -216,12 +217,13 @@ def read_signal(path: str | Path, fs: float | None = None, lead: Any = None, *,
     chosen signal is (``ecg_likeness``, see :func:`ecgemotion.signal.ecg_likeness`).
     ``modalities`` (``eeg``, ``eda``...) asks for the file's other channels whose names
     announce one of them (:func:`~ecgemotion.recording.modality_of`): EDF/BDF channels and
-    CSV/TSV/TXT columns (``GSR``, ``AF3``, ``BVP``...), at the file's rate.
+    CSV/TSV/TXT columns (``GSR``, ``AF3``, ``BVP``...), at the file's rate; ``channel_map``
+    (:func:`~ecgemotion.recording.parse_channel_map`) names the modality of other labels.
     Without it nothing but the ECG lead is read.
     """
     path = Path(path).expanduser()
     fs = check_fs(rate_argument(fs, sampling_rate), f"{path}: fs")
-    sf = _read_any(path, fs, lead, variable, force, tuple(modalities))
+    sf = _read_any(path, fs, lead, variable, force, tuple(modalities), channel_map or {})
     sf.provenance["fs_given"] = fs
     if "ecg_likeness" not in sf.provenance:
         sf.provenance["ecg_likeness"] = _score(sf.signal, sf.fs)
@@ -247,12 +249,12 @@ def _score(x: np.ndarray, fs: float) -> float | None:
 
 
 def _read_any(path: Path, fs: float | None, lead: Any, variable: str | None,
-              force: bool, modalities: tuple[str, ...] = ()) -> SignalFile:
+              force: bool, modalities: tuple[str, ...] = (), channel_map: dict | None = None) -> SignalFile:
     ext = path.suffix.lower()
     if ext in TEXT_EXTENSIONS:
-        return _read_text(_existing(path), fs, lead, force, modalities)
+        return _read_text(_existing(path), fs, lead, force, modalities, channel_map)
     if ext in EDF_EXTENSIONS:
-        return _read_edf(_existing(path), fs, lead, force, modalities)
+        return _read_edf(_existing(path), fs, lead, force, modalities, channel_map)
     if ext == ".npy":
         return _read_npy(_existing(path), fs, lead)
     if ext == ".mat":
@@ -420,7 +422,7 @@ def fs_from_time(path: Path, t: np.ndarray, unit: str, name: str) -> tuple[float
 
 
 def _read_text(path: Path, fs: float | None, lead: Any, force: bool = False,
-               modalities: tuple[str, ...] = ()) -> SignalFile:
+               modalities: tuple[str, ...] = (), channel_map: dict | None = None) -> SignalFile:
     names, data, first_line = read_table(path)
     time_cols = [i for i, n in enumerate(names) if _time_unit(n) is not None
                  and not (n.startswith("col") and n[3:].isdigit())]
@@ -442,14 +444,14 @@ def _read_text(path: Path, fs: float | None, lead: Any, force: bool = False,
                              score=lambda i: ecg_likeness(data[:, i], rate))
     prov.update(column=names[idx], column_index=idx, chosen_because=how)
     signal = _as_signal(path, data[:, idx], f"column '{names[idx]}'")
-    channels = [Channel(modality_of(names[i]), str(names[i]), data[:, i].astype(np.float64), float(rate))
-                for i in candidates if i != idx and modality_of(names[i]) in modalities]
+    channels = [Channel(modality_of(names[i], channel_map), str(names[i]), data[:, i].astype(np.float64),
+                        float(rate)) for i in candidates if i != idx and modality_of(names[i], channel_map) in modalities]
     return SignalFile(signal, float(rate), str(names[idx]), "", prov, channels)
 
 
 # --------------------------------------------------------------------------- EDF
 def _read_edf(path: Path, fs: float | None, lead: Any, force: bool = False,
-              modalities: tuple[str, ...] = ()) -> SignalFile:
+              modalities: tuple[str, ...] = (), channel_map: dict | None = None) -> SignalFile:
     try:
         import pyedflib
     except ImportError:  # pragma: no cover - a declared dependency
@@ -467,7 +469,7 @@ def _read_edf(path: Path, fs: float | None, lead: Any, force: bool = False,
         rate = float(reader.getSampleFrequency(idx))
         units = str(reader.getPhysicalDimension(idx)).strip()
         signal = _as_signal(path, reader.readSignal(idx), f"channel '{labels[idx]}'")
-        channels = _edf_channels(reader, labels, idx, modalities) if modalities else []
+        channels = _edf_channels(reader, labels, idx, modalities, channel_map) if modalities else []
     except (ConfigError, DataError):
         raise
     except Exception as exc:
@@ -480,13 +482,13 @@ def _read_edf(path: Path, fs: float | None, lead: Any, force: bool = False,
                       labels[idx], units, prov, channels)
 
 
-def _edf_channels(reader: Any, labels: list[str], ecg_index: int,
-                  modalities: tuple[str, ...]) -> list[Channel]:
+def _edf_channels(reader: Any, labels: list[str], ecg_index: int, modalities: tuple[str, ...],
+                  channel_map: dict | None = None) -> list[Channel]:
     """The channels besides the chosen ECG lead whose labels announce one of ``modalities``
     (``EEG Fp1`` → eeg), each at its own rate in the file's physical units."""
     out = []
     for i, label in enumerate(labels):
-        modality = modality_of(label)
+        modality = modality_of(label, channel_map)
         if i != ecg_index and modality in modalities:
             out.append(Channel(modality, label, reader.readSignal(i), float(reader.getSampleFrequency(i)),
                                str(reader.getPhysicalDimension(i)).strip()))

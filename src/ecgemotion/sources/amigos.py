@@ -51,16 +51,15 @@ import numpy as np
 
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.io.matfile import as_cells, load_mat
-from ecgemotion.recording import Channel, Recording
+from ecgemotion.recording import EMOTIV_EEG, Channel, Recording
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option, option_choice
 from ecgemotion.sources.checks import check_heart_rate
 
 FS = 128.0
 N_COLUMNS = 17
-# The Emotiv EPOC's 14 electrodes in AMIGOS' column order (AMIGOS readme; the same order as
-# DREAMER's), then the other ECG lead and GSR: every column travels as a channel.
-EEG_NAMES = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
+# Columns 0-13 are the Emotiv EPOC's electrodes (recording.EMOTIV_EEG), then the two ECG leads
+# and GSR: every column travels as a channel.
 GSR_COLUMN = 16
 LEAD_COLUMNS = {"right": (14, "ECG Right"), "left": (15, "ECG Left")}
 RATING_NAMES = ("arousal", "valence", "dominance", "liking", "familiarity")
@@ -213,7 +212,7 @@ class AmigosSource(Source):
 
 def _channels(x: np.ndarray, ecg_column: int) -> list[Channel]:
     """Every column but the recording's own ECG lead, as a channel with its modality."""
-    eeg = [Channel("eeg", name, x[:, j], FS) for j, name in enumerate(EEG_NAMES)]
+    eeg = [Channel("eeg", name, x[:, j], FS) for j, name in enumerate(EMOTIV_EEG)]
     other = [Channel("ecg", name, x[:, col], FS) for col, name in LEAD_COLUMNS.values()
              if col != ecg_column]
     return eeg + other + [Channel("eda", "GSR", x[:, GSR_COLUMN], FS)]

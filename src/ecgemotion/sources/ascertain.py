@@ -21,6 +21,16 @@ Layout, and where each fact was confirmed:
   ``Ratings[0][i]`` as arousal and ``Ratings[1][i]`` as valence). Arousal 0–6,
   valence −3…3 (ASCERTAIN paper, Subramanian et al., IEEE TAC 2018).
 
+- EEG and GSR (multimodal stores only, when asked): ``EEGData/Movie_P<NN>/EEG_Clip<k>.mat``
+  and ``GSRData/Movie_P<NN>/GSR_Clip<k>.mat`` beside ``ECGData`` (the dataset page shares
+  "the raw data from each clip and each modality"; the folder naming follows ``ECGData``'s
+  and is not confirmed from the dataset's docs). Each file's one numeric matrix holds
+  millisecond timestamps in column 0 and the signal in column 1 (the single-electrode
+  NeuroSky headset's forehead EEG, stored as channel ``Fp1``; ``GSR``). Their rates are
+  measured from the timestamps, and they are placed on the ECG's clock by the timestamps
+  too: a sensor that started later is missing (NaN) until its first sample. A file that
+  does not fit is left out with a warning naming it; the clip keeps its ECG.
+
 Output: subjects ``"P01"``…; trials ``"clip01"``…``"clip36"``; labels ``arousal,
 valence, engagement, liking, familiarity`` (raw; NaN stays NaN; none when
 ``Dt_SelfReports.mat`` is absent). One item per participant folder, so a clip file
@@ -43,7 +53,7 @@ import numpy as np
 
 from ecgemotion.errors import DataError
 from ecgemotion.io.matfile import load_mat, numeric_matrix
-from ecgemotion.recording import Recording
+from ecgemotion.recording import Channel, Recording
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option_choice
 from ecgemotion.sources.checks import check_heart_rate
@@ -53,6 +63,8 @@ RATING_NAMES = ("arousal", "valence", "engagement", "liking", "familiarity")
 N_CLIPS = 36
 # lead name -> index among the two arm-lead columns (pyAffeCT: ECG_R first, ECG_L second)
 LEADS = {"right": 0, "left": 1}
+# modality -> (folder beside ECGData, clip file prefix, channel name)
+OTHER_CLIPS = {"eeg": ("EEGData", "EEG_Clip", "Fp1"), "eda": ("GSRData", "GSR_Clip", "GSR")}
 _FOLDER_RE = re.compile(r"^Movie_P(\d+)$", re.IGNORECASE)
 _CLIP_RE = re.compile(r"^ECG_Clip(\d+)\.mat$", re.IGNORECASE)
 
@@ -89,6 +101,27 @@ def rate_from_timestamps(ts: np.ndarray) -> float:
     return 1000.0 / step
 
 
+def read_other_clip(path: str | Path, modality: str, ecg_start_ms: float) -> Channel:
+    """An EEG or GSR clip file as a channel on the ECG's clock (see the module docstring)."""
+    numeric = {k: v for k, v in load_mat(path).items() if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
+    x = next(iter(numeric.values())) if len(numeric) == 1 else np.zeros(0)
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise DataError(path, "expected one numeric (samples × columns) matrix with millisecond "
+                              "timestamps in column 0 and the signal in column 1, found "
+                              + (", ".join(f"{k} of shape {v.shape}" for k, v in numeric.items()) or "none"))
+    x = x.astype(np.float64)
+    fs = rate_from_timestamps(x[:, 0])
+    if not (np.isfinite(fs) and 1 <= fs <= 5000 and np.isfinite(x[0, 0])):
+        raise DataError(path, f"expected increasing millisecond timestamps in column 0, found "
+                              f"{x[:3, 0].tolist()}…")
+    if not np.isfinite(ecg_start_ms):
+        raise DataError(path, f"cannot be placed on the ECG's clock: the ECG clip's first timestamp is "
+                              f"{ecg_start_ms}")
+    lag = int(round((x[0, 0] - ecg_start_ms) / 1000.0 * fs))
+    signal = np.concatenate([np.full(lag, np.nan), x[:, 1]]) if lag > 0 else x[-lag:, 1]
+    return Channel(modality, OTHER_CLIPS[modality][2], signal, fs)
+
+
 @register_source
 class AscertainSource(Source):
     name = "ascertain"
@@ -123,11 +156,25 @@ class AscertainSource(Source):
         items = []
         for number in sorted(folders):
             clips = sorted(folders[number], key=lambda p: int(_CLIP_RE.match(p.name).group(1)))  # type: ignore[union-attr]
-            files = tuple(clips) + ((ratings,) if ratings else ())
+            others = self._other_clips(clips)
+            files = tuple(clips) + ((ratings,) if ratings else ()) + tuple(p for _k, _m, p in others)
             items.append(SourceItem(key=f"ascertain/P{number:02d}", files=files,
                                     params=(("participant", number), ("n_clips", len(clips)),
-                                            ("ratings", str(ratings) if ratings else ""))))
+                                            ("ratings", str(ratings) if ratings else ""),
+                                            *((("others", others),) if others else ()))))
         return items
+
+    def _other_clips(self, clips: list[Path]) -> tuple[tuple[int, str, Path], ...]:
+        """(clip, modality, file) of the EEG/GSR files beside ``clips`` that the store asks for."""
+        found = []
+        for path in clips:
+            k = int(_CLIP_RE.match(path.name).group(1))  # type: ignore[union-attr]
+            for modality in (m for m in OTHER_CLIPS if m in self.extra_modalities):
+                folder, prefix, _name = OTHER_CLIPS[modality]
+                other = path.parents[1].parent / folder / path.parent.name / f"{prefix}{k}.mat"
+                if other.is_file():
+                    found.append((k, modality, other))
+        return tuple(found)
 
     def _load_ratings(self, path: Path, participant: int) -> np.ndarray:
         ratings = numeric_matrix(load_mat(path, ["Ratings"])["Ratings"], path, "Ratings", ndim=0)
@@ -166,6 +213,9 @@ class AscertainSource(Source):
             if ratings is not None:
                 if k <= ratings.shape[1]:
                     labels = {n: float(v) for n, v in zip(RATING_NAMES, ratings[:, k - 1])}
+            channels = [self._other_channel(other, modality, x[0, 0])
+                        for clip, modality, other in item.param("others", ()) if clip == k]
+            channels = [c for c in channels if c is not None]
             check_col = cols[LEADS["left" if self.lead == "both" else self.lead]]
             if np.isfinite(x[:, check_col]).any():
                 checks.append(x[:, check_col])
@@ -179,6 +229,8 @@ class AscertainSource(Source):
                 out.append(Recording(
                     signal=sig, fs=fs, dataset=self.name, subject=subject, trial=f"clip{k:02d}",
                     lead=f"ECG {lead.capitalize()}", labels=dict(labels), units="",
+                    channels=channels + [Channel("ecg", f"ECG {o.capitalize()}", x[:, cols[LEADS[o]]], fs)
+                                         for o in LEADS if o != lead],
                     provenance={"file": str(path), "variable": "Data_ECG", "column": col,
                                 "labels_file": ratings_path, "licence": self.licence},
                     meta={"part": "stimulus", "clip": k, "n_columns": int(x.shape[1]),
@@ -189,3 +241,11 @@ class AscertainSource(Source):
                              f"ECG {name} (Data_ECG column {lead_columns(3)[LEADS[name]]} or "
                              f"{lead_columns(6)[LEADS[name]]})")
         yield from out
+
+    @staticmethod
+    def _other_channel(path: Path, modality: str, ecg_start_ms: float) -> Channel | None:
+        try:
+            return read_other_clip(path, modality, ecg_start_ms)
+        except DataError as exc:
+            warnings.warn(f"{exc}; this clip is stored without {modality}", stacklevel=2)
+            return None

@@ -23,6 +23,11 @@ our choice: CASE has no per-video self-report; the mean of the trace is the
 common summary (others use the last 60 s, or a per-window label). A video with
 no annotation samples gets NaN labels, which the label rule drops. ``fs`` is
 inferred from ``daqtime`` (nominally 1000 Hz).
+
+Multimodal stores: the other physiological columns come along as channels of the same
+recording, at the same rate and samples as the ECG (``bvp``; ``gsr`` as eda; ``rsp`` as
+resp; ``skt`` as temp; ``emg_zygo``, ``emg_coru``, ``emg_trap`` as emg), read only for the
+modalities the store asks for.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import numpy as np
 
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.io.readers import fs_from_time
-from ecgemotion.recording import Recording
+from ecgemotion.recording import Channel, Recording, modality_of
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option
 
@@ -60,7 +65,9 @@ def _parse_videos(value) -> tuple[int, ...] | None:
         raise ConfigError(f"case: videos must be integer ids or 'all', got {value!r}") from None
 
 
-def _read_csv(path: Path, wanted: tuple[str, ...]):
+def _read_csv(path: Path, wanted: tuple[str, ...], optional: tuple[str, ...] = ()):
+    """The ``wanted`` columns (DataError naming the missing ones) and those of ``optional``
+    that the file has, as numbers."""
     import pandas as pd
 
     try:
@@ -74,6 +81,7 @@ def _read_csv(path: Path, wanted: tuple[str, ...]):
     if missing:
         raise DataError(path, f"missing column(s) {', '.join(missing)}; found: "
                               f"{', '.join(columns) or '(none)'}")
+    wanted = wanted + tuple(c for c in optional if c in columns)
     try:
         frame = pd.read_csv(path, usecols=lambda c: str(c).strip() in wanted, encoding="utf-8-sig")
     except Exception as exc:
@@ -123,7 +131,8 @@ class CaseSource(Source):
     def load(self, item: SourceItem) -> Iterator[Recording | Skip]:
         phys_path = item.files[0]
         subject = str(int(_SUB.match(phys_path.stem).group(1)))  # type: ignore[union-attr]
-        frame = _read_csv(phys_path, ("daqtime", "ecg", "video"))
+        others = tuple(c for c in PHYSIO_COLUMNS if modality_of(c) in self.extra_modalities)
+        frame = _read_csv(phys_path, ("daqtime", "ecg", "video"), others)
         if len(frame) < 2:
             raise DataError(phys_path, "fewer than two rows")
         fs, _ = fs_from_time(phys_path, frame["daqtime"].to_numpy(dtype=float), "ms", "daqtime")
@@ -132,6 +141,8 @@ class CaseSource(Source):
             ann = _read_csv(item.files[1], ("valence", "arousal", "video"))
         video = frame["video"].to_numpy(dtype=float)
         ecg = frame["ecg"].to_numpy(dtype=float)
+        channels = [Channel(modality_of(c), c, frame[c].to_numpy(dtype=float), fs)
+                    for c in others if c in frame.columns]
         finite = np.isfinite(video)
         ids = np.where(finite, np.round(video), -1).astype(np.int64)
         edges = np.flatnonzero(np.diff(ids)) + 1
@@ -164,6 +175,8 @@ class CaseSource(Source):
                     labels[name] = float(values.mean()) if values.size else math.nan
             yield Recording(signal=signal.copy(), fs=fs, dataset=self.name, subject=subject,
                             trial=trial, lead="ECG", units="mV", labels=labels,
+                            channels=[Channel(c.modality, c.name, c.signal[start:stop].copy(), fs)
+                                      for c in channels],
                             provenance={"file": str(phys_path), "column": "ecg",
                                         "annotations": str(item.files[1]) if ann is not None else None,
                                         "label_summary": "mean of continuous annotation per video",

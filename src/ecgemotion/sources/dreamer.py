@@ -14,10 +14,18 @@ Layout, and where each fact was confirmed:
   18×1, integers 1–5 (DREAMER paper, Katsigiannis & Ramzan, IEEE JBHI 2018, and
   the public loaders that index ``ECG.stimuli[v]`` / ``ScoreArousal[v]``).
 
+- ``EEG.stimuli`` / ``EEG.baseline``: the same clips as (T × 14) matrices at
+  ``EEG_SamplingRate`` = 128 Hz, columns in the order of ``EEG_Electrodes`` (the Emotiv
+  EPOC's AF3 … AF4; DREAMER paper; torcheeg reads ``EEG.stimuli[v]`` as (T × 14)). Both
+  are cut to the same clip (an EEG clip lasts as long as its ECG clip), so we take their
+  first samples as the same instant; the file holds no timestamps to check it with.
+
 Output: subjects ``"S01"``…``"S23"``; trials ``"stim01"``…``"stim18"`` for the film
 clips (labels ``valence, arousal, dominance``, raw 1–5) and ``"base01"``… for the
 neutral baseline clip shown before each film (no labels; useful unlabelled
-pre-training data); ``meta["part"]`` is ``"stimulus"`` or ``"baseline"``.
+pre-training data); ``meta["part"]`` is ``"stimulus"`` or ``"baseline"``. Every
+recording also carries the clip's 14 EEG channels (named by ``EEG_Electrodes``) and the
+other ECG column as channels, for multimodal stores.
 
 Options: ``lead`` = 0 (default) or 1, the column of the T × 2 matrices (``both``
 gives both, leads ``"ECG 0"``/``"ECG 1"``); ``parts`` = ``stimulus,baseline``
@@ -27,13 +35,15 @@ gives both, leads ``"ECG 0"``/``"ECG 1"``); ``parts`` = ``stimulus,baseline``
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
+
+import warnings
 
 import numpy as np
 
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.io.matfile import as_cells, load_mat
-from ecgemotion.recording import Recording
+from ecgemotion.recording import EMOTIV_EEG, Channel, Recording
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option
 from ecgemotion.sources.checks import check_heart_rate
@@ -104,13 +114,13 @@ class DreamerSource(Source):
         for field in ("Data", "ECG_SamplingRate"):
             if field not in dreamer:
                 raise DataError(path, f"expected field 'DREAMER.{field}', found: {', '.join(dreamer)}")
-        try:
-            fs = float(np.asarray(dreamer["ECG_SamplingRate"]).ravel()[0])
-        except (TypeError, ValueError, IndexError):
-            fs = float("nan")
-        if not np.isfinite(fs) or fs <= 0:
+        fs = _rate_hz(dreamer["ECG_SamplingRate"])
+        if not fs > 0:
             raise DataError(path, f"expected DREAMER.ECG_SamplingRate to be a positive number, "
                                   f"found {dreamer['ECG_SamplingRate']!r}")
+        eeg = _EegLayout(_rate_hz(dreamer.get("EEG_SamplingRate")),
+                         tuple(str(n).strip() for n in as_cells(dreamer.get("EEG_Electrodes", [])))
+                         or EMOTIV_EEG)
         subjects = as_cells(dreamer["Data"])
         if not subjects or not all(isinstance(s, dict) for s in subjects):
             raise DataError(path, "expected DREAMER.Data to be a 1×23 cell of structs, found "
@@ -118,13 +128,13 @@ class DreamerSource(Source):
                                   f"{', '.join(sorted({type(s).__name__ for s in subjects}))}")
         by_subject: list[tuple[str, list[Recording | Skip], list[np.ndarray]]] = []
         for s, entry in enumerate(subjects, start=1):
-            by_subject.append(self._subject(path, s, entry, fs))
+            by_subject.append(self._subject(path, s, entry, fs, eeg))
         all_checks = [sig for _sid, _out, sigs in by_subject for sig in sigs]
         check_heart_rate(all_checks, fs, path, f"ECG column {self.leads[0]} (DREAMER.Data{{s}}.ECG)")
         for _sid, out, _sigs in by_subject:
             yield from out
 
-    def _subject(self, path: Any, s: int, entry: dict[str, Any], fs: float
+    def _subject(self, path: Any, s: int, entry: dict[str, Any], fs: float, eeg: "_EegLayout"
                  ) -> tuple[str, list[Recording | Skip], list[np.ndarray]]:
         sid = f"S{s:02d}"
         out: list[Recording | Skip] = []
@@ -149,6 +159,8 @@ class DreamerSource(Source):
                 out.append(Skip(f"{path} Data{{{s}}}.ECG", f"expected field '{field}', found: {', '.join(ecg)}"))
                 continue
             clips = as_cells(ecg[field])
+            eeg_clips = as_cells(entry["EEG"][field]) if isinstance(entry.get("EEG"), dict) \
+                and field in entry["EEG"] else []
             for v, raw in enumerate(clips, start=1):
                 where = f"{path} Data{{{s}}}.ECG.{field}{{{v}}}"
                 trial = f"{prefix}{v:02d}"
@@ -166,6 +178,8 @@ class DreamerSource(Source):
                         labels[label] = float(vals[v - 1]) if v - 1 < vals.size else float("nan")
                 if np.isfinite(x[:, self.leads[0]]).any():
                     checks.append(x[:, self.leads[0]])
+                brain = self._eeg_channels(eeg, eeg_clips[v - 1] if v <= len(eeg_clips) else None,
+                                           f"{path} Data{{{s}}}.EEG.{field}{{{v}}}")
                 for lead in self.leads:
                     sig = np.ascontiguousarray(x[:, lead])
                     if not np.isfinite(sig).any():
@@ -174,8 +188,36 @@ class DreamerSource(Source):
                     out.append(Recording(
                         signal=sig, fs=fs, dataset=self.name, subject=sid, trial=trial,
                         lead=f"ECG {lead}", labels=dict(labels), units="",
+                        channels=brain + [Channel("ecg", f"ECG {k}", x[:, k], fs) for k in (0, 1) if k != lead],
                         provenance={"file": str(path), "variable": f"DREAMER.Data{{{s}}}.ECG.{field}{{{v}}}",
                                     "column": lead, "licence": self.licence},
                         meta={"part": part, "clip": v, "mains_hz": 50,
                               "age": entry.get("Age"), "gender": entry.get("Gender")}))
         return sid, out, checks
+
+    def _eeg_channels(self, layout: "_EegLayout", raw: Any, where: str) -> list[Channel]:
+        """The clip's EEG as one channel per electrode; none (with a warning when the store
+        asks for EEG) when it is not a (samples × electrodes) matrix at a known rate."""
+        x = np.asarray(raw) if raw is not None else np.zeros((0, 0))
+        if x.dtype.kind in "biuf" and x.ndim == 2 and x.shape[0] and x.shape[1] == len(layout.names) \
+                and layout.fs > 0:
+            x = x.astype(np.float64, copy=False)
+            return [Channel("eeg", name, x[:, j], layout.fs) for j, name in enumerate(layout.names)]
+        if "eeg" in self.extra_modalities:
+            warnings.warn(f"{where}: expected EEG as a (samples × {len(layout.names)}) matrix at "
+                          f"DREAMER.EEG_SamplingRate, found shape {x.shape} at {layout.fs:g} Hz; "
+                          "this clip is stored without EEG", stacklevel=2)
+        return []
+
+
+class _EegLayout(NamedTuple):
+    fs: float
+    names: tuple[str, ...]
+
+
+def _rate_hz(value: Any) -> float:
+    """A MATLAB scalar as a rate in Hz; NaN when it is missing or not a number."""
+    try:
+        return float(np.asarray(value, dtype=np.float64).ravel()[0])
+    except (TypeError, ValueError, IndexError):
+        return float("nan")

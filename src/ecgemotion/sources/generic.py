@@ -6,7 +6,9 @@ different folders share a stem, their relative paths tell them apart), trial =
 the stem. Options: ``fs`` (required where the format has no rate), ``lead``
 (channel/column name or 0-based index). These sources carry no labels; use
 ``manifest`` to attach ratings. With ``prepare --modalities ecg,eeg,...`` an EDF/BDF
-file's other channels come along when their labels announce the modality (``EEG Fp1``).
+file's other channels (a CSV file's other columns) come along when their labels announce
+the modality (``EEG Fp1``, ``GSR``); option ``channels`` (``edf``, ``csv``) names the
+modality of others: ``--set "channels=Frontal 1=eeg;Skin=eda"``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import ClassVar
 
 from ecgemotion.errors import DataError
 from ecgemotion.io.readers import check_fs, read_signal
-from ecgemotion.recording import Recording
+from ecgemotion.recording import Recording, parse_channel_map
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option
 
@@ -33,6 +35,7 @@ class SingleFileSource(Source):
     def __init__(self, root=None, **options):
         super().__init__(root, **options)
         check_fs(option(self.options, "fs", None), f"source '{self.name}': --fs")
+        self.channel_map = parse_channel_map(option(self.options, "channels", None))
 
     def _files(self) -> list[Path]:
         assert self.root is not None
@@ -63,7 +66,8 @@ class SingleFileSource(Source):
     def load(self, item: SourceItem) -> Iterator[Recording | Skip]:
         path = item.files[0]
         sig = read_signal(path, fs=option(self.options, "fs", None),
-                          lead=option(self.options, "lead", None), modalities=self.extra_modalities)
+                          lead=option(self.options, "lead", None), modalities=self.extra_modalities,
+                          channel_map=self.channel_map)
         ident = item.param("id", path.stem)
         subject = option(self.options, "subject", None) or ident
         yield Recording(signal=sig.signal, fs=sig.fs, dataset=self.name, subject=subject,
@@ -76,12 +80,14 @@ class SingleFileSource(Source):
 class EdfSource(SingleFileSource):
     name = "edf"
     extensions = (".edf", ".bdf")
+    accepts = (*SingleFileSource.accepts, "channels")
 
 
 @register_source
 class CsvSource(SingleFileSource):
     name = "csv"
     extensions = (".csv", ".tsv", ".txt")
+    accepts = (*SingleFileSource.accepts, "channels")
 
 
 @register_source

@@ -13,7 +13,8 @@ manifest from someone else must not make us read arbitrary files. The check is
 lexical, so symbolic links the user placed inside the folder are followed.
 
 A row whose file is missing or unreadable is skipped with its reason, the rest
-of the manifest still loads.
+of the manifest still loads. With ``prepare --modalities`` the files' other channels come
+along as the ``edf``/``csv`` sources bring them (option ``channels`` as there).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from ecgemotion.errors import ConfigError, DataError, SecurityError
 from ecgemotion.io.readers import check_fs, read_signal
-from ecgemotion.recording import Recording
+from ecgemotion.recording import Recording, parse_channel_map
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option
 
@@ -41,8 +42,12 @@ def _truthy(value) -> bool:
 @register_source
 class ManifestSource(Source):
     name = "manifest"
-    accepts = ("allow_absolute",)
+    accepts = ("allow_absolute", "channels")
     licence = "the user's own data"
+
+    def __init__(self, root=None, **options):
+        super().__init__(root, **options)
+        self.channel_map = parse_channel_map(option(self.options, "channels", None))
 
     def _read(self):
         import pandas as pd
@@ -134,7 +139,7 @@ class ManifestSource(Source):
             return
         try:
             sig = read_signal(path, fs=item.param("fs"), lead=item.param("lead"),
-                              modalities=self.extra_modalities)
+                              modalities=self.extra_modalities, channel_map=self.channel_map)
         except (DataError, ConfigError) as exc:
             yield Skip(where, str(exc))
             return

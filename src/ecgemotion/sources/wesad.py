@@ -20,6 +20,11 @@ readme's ADC-to-mV conversion ((raw / 2**16 - 0.5) * 3 V); recorded as ``mV``
 The pickle is loaded ONLY through :func:`ecgemotion.io.safe_pickle.safe_load`:
 anything but numpy arrays and builtin containers is refused.
 
+The wrist device's signals are synchronised with the chest's and start at the same instant,
+at their own rates (readme): ``ACC`` 32 Hz (N, 3), ``BVP`` 64 Hz, ``EDA`` and ``TEMP`` 4 Hz.
+Every recording carries every chest and wrist signal but the chest ECG as channels
+(``chest EDA``, ``chest ACC x``…, ``wrist BVP``…), for multimodal stores.
+
 Output: one Recording per subject (trial ``"all"``) carrying ``sample_labels``
 (the per-sample condition) and no rating labels; windows get their condition
 in preprocessing (the purity rule lives there). Option ``conditions`` (e.g.
@@ -38,7 +43,7 @@ import numpy as np
 
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.io.safe_pickle import safe_load
-from ecgemotion.recording import Recording
+from ecgemotion.recording import Channel, Recording, modality_of
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option
 
@@ -46,6 +51,7 @@ FS = 700.0
 CONDITIONS = {0: "transient", 1: "baseline", 2: "stress", 3: "amusement", 4: "meditation",
               5: "ignore5", 6: "ignore6", 7: "ignore7"}
 LABELLED = (1, 2, 3, 4)
+WRIST_FS = {"ACC": 32.0, "BVP": 64.0, "EDA": 4.0, "TEMP": 4.0}
 _SUBJECT_DIR = re.compile(r"^S(\d+)$")
 
 
@@ -147,12 +153,13 @@ class WesadSource(Source):
             yield Skip(where, "chest ECG has no finite samples")
             return
         labels = labels.astype(np.int64)
+        channels = _channels(data["signal"])
         prov = {"file": str(path), "variable": "signal/chest/ECG", "licence": self.licence}
         meta = {"condition_names": {k: v for k, v in CONDITIONS.items()}}
         if self.conditions is None:
             yield Recording(signal=signal, fs=FS, dataset=self.name, subject=subject, trial="all",
                             lead="chest", units="mV", labels={}, sample_labels=labels,
-                            provenance=prov, meta=meta)
+                            provenance=prov, meta=meta, channels=channels)
             return
         runs = [r for r in _runs(labels) if r[0] in self.conditions]
         if not runs:
@@ -168,8 +175,34 @@ class WesadSource(Source):
                             subject=subject, trial=trial, lead="chest", units="mV",
                             labels={"condition": float(value)},
                             sample_labels=labels[start:stop].copy(),
+                            channels=[_cut(c, start / FS, stop / FS) for c in channels],
                             provenance={**prov, "samples": [start, stop]},
                             meta={**meta, "condition": name})
+
+
+def _channels(signals: dict) -> list[Channel]:
+    """Every chest and wrist signal but the chest ECG, one channel per column at its rate."""
+    out = []
+    for device in ("chest", "wrist"):
+        for key, value in (signals.get(device) or {}).items():
+            modality = modality_of(key)
+            fs = FS if device == "chest" else WRIST_FS.get(str(key).upper())
+            x = np.asarray(value)
+            if (device, key) == ("chest", "ECG") or modality is None or fs is None \
+                    or x.dtype.kind not in "biuf" or x.ndim not in (1, 2):
+                continue
+            x = x.reshape(len(x), -1).astype(np.float64, copy=False)
+            names = [f"{device} {key}"] if x.shape[1] == 1 else \
+                [f"{device} {key} {axis}" for axis in "xyz"[:x.shape[1]]] if x.shape[1] <= 3 else \
+                [f"{device} {key} {j}" for j in range(x.shape[1])]
+            out += [Channel(modality, name, x[:, j], fs) for j, name in enumerate(names)]
+    return out
+
+
+def _cut(channel: Channel, start_s: float, stop_s: float) -> Channel:
+    """The stretch ``start_s``..``stop_s`` of ``channel``, at its own rate."""
+    a, b = round(start_s * channel.fs), round(stop_s * channel.fs)
+    return Channel(channel.modality, channel.name, channel.signal[a:b].copy(), channel.fs, channel.units)
 
 
 __all__ = ["CONDITIONS", "LABELLED", "WesadSource"]

@@ -16,6 +16,12 @@ Options:
         (MIT-BIH's ``x_mitdb/x_108`` re-digitises the first 10 minutes of ``108``).
         Default False: the same minutes would otherwise count twice.
     same_subject: extra ``record=subject`` pairs (dict or ``"202=201,x=y"``).
+    channels: the modality of signals whose names the recogniser does not know
+        (``"Fpz-Cz=eeg;Resp (sum)=resp"``; :func:`~ecgemotion.recording.parse_channel_map`).
+
+With ``prepare --modalities ecg,eeg,...`` the record's other signals whose names announce
+an asked-for modality (``EEG Fpz-Cz``, ``Resp``, ``EMG``) come along as channels, at the
+record's rate; an ECG-only read reads the ECG signal alone, as before.
 
 Subjects: the record name, except where the header says otherwise: a record
 "taken from the same analog tape as record 201" (MIT-BIH 202) and a record
@@ -35,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from ecgemotion.errors import ConfigError, DataError
-from ecgemotion.recording import Recording
+from ecgemotion.recording import Channel, Recording, modality_of, parse_channel_map
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import as_list, Skip, Source, SourceItem, option
 
@@ -188,7 +194,7 @@ class WfdbSource(Source):
     """A folder (searched recursively) or a single ``.hea`` of WFDB records."""
 
     name = "wfdb"
-    accepts = ("lead", "records", "keep_derived", "same_subject", "labels")
+    accepts = ("lead", "records", "keep_derived", "same_subject", "labels", "channels")
     licence = "per database (MIT-BIH and CinC 2017: ODC-By 1.0)"
 
     def __init__(self, root: Any = None, **options: Any):
@@ -198,6 +204,7 @@ class WfdbSource(Source):
         self.keep_derived = str(option(self.options, "keep_derived", False)).lower() in (
             "1", "true", "yes")
         self.aliases = _aliases(option(self.options, "same_subject", None))
+        self.channel_map = parse_channel_map(option(self.options, "channels", None))
         labels = option(self.options, "labels", None)
         self.labels_path: Path | None = None
         self.labels: dict[str, str] | None = None
@@ -272,6 +279,9 @@ class WfdbSource(Source):
                 raise DataError(hea, "expected at least one signal, found none")
             index = choose_channel(names, self.lead, hea)
             record = wfdb.rdrecord(stem, channels=[index], physical=True)
+            others = [i for i, n in enumerate(names)
+                      if i != index and modality_of(n, self.channel_map) in self.extra_modalities]
+            extra = wfdb.rdrecord(stem, channels=others, physical=True).p_signal if others else None
         except DataError:
             raise
         except Exception as exc:  # wfdb raises bare ValueError/IndexError on damaged files
@@ -297,4 +307,6 @@ class WfdbSource(Source):
             labels=labels, units=_UNITS.get(unit.lower(), unit),
             provenance={"file": str(hea), "record": item.param("record"),
                         "channel": names[index], "channel_index": index},
-            meta=meta)
+            meta=meta, channels=[Channel(modality_of(names[i], self.channel_map), names[i],
+                                         np.asarray(extra[:, j], dtype=float), fs)
+                                 for j, i in enumerate(others)])
