@@ -8,6 +8,7 @@ few vectorised calls instead of a Python loop per window.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
@@ -26,14 +27,22 @@ def bandpass(x: np.ndarray, fs: float, low_hz: float | None = 0.5, high_hz: floa
     high = high_hz if high_hz and high_hz < nyq * 0.99 else None
     if low is None and high is None:
         return np.asarray(x, dtype=np.float64)
-    if low is not None and high is not None:
-        sos = sps.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
-    elif low is not None:
-        sos = sps.butter(order, low, btype="highpass", fs=fs, output="sos")
-    else:
-        sos = sps.butter(order, high, btype="lowpass", fs=fs, output="sos")
+    sos = _butter(order, low, high, float(fs)).copy()
     padlen = min(len(x) - 1, 3 * (2 * len(sos) + 1) * 10)
     return sps.sosfiltfilt(sos, x, padlen=max(padlen, 0))
+
+
+@lru_cache(maxsize=64)
+def _butter(order: int, low: float | None, high: float | None, fs: float) -> np.ndarray:
+    """The Butterworth sections of :func:`bandpass`, designed once per (order, band, rate):
+    a stream filters every EEG channel of every window with the same few filters, and each
+    design takes scipy milliseconds (callers filter with a copy: the cached one never changes)."""
+    if low is not None and high is not None:
+        sos = sps.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
+    else:
+        sos = sps.butter(order, low if low is not None else high,
+                         btype="highpass" if low is not None else "lowpass", fs=fs, output="sos")
+    return sos
 
 
 def notch(x: np.ndarray, fs: float, freq_hz: float = 50.0, quality: float = 30.0) -> np.ndarray:

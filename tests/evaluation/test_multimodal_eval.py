@@ -6,6 +6,7 @@ modalities the file has) -> ``export`` to ONNX."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -76,16 +77,36 @@ def _trial_csv(store, path, keep=("ecg", "eeg", "eda")):
     return np.flatnonzero((ix["subject"] == rec.subject) & (ix["trial"].astype(str) == str(rec.trial)))
 
 
-def test_finetune_info_predict_with_modalities(mm_store, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def mm_model(mm_store, tmp_path_factory):
+    """A multimodal model fine-tuned on ``mm_store`` (one epoch), exported to ONNX: the
+    export's check is returned."""
+    out = tmp_path_factory.mktemp("mm-model") / "mm"
+    assert main(["finetune", "--store", str(mm_store.path), "--modalities", "ecg,eeg,eda",
+                 "--task", "arousal", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    with capture_stdout() as text:
+        assert main(["export", "--model", str(out), "--json"]) == 0
+    return out, json.loads(text.getvalue())
+
+
+@contextmanager
+def capture_stdout():
+    import io
+    from contextlib import redirect_stdout
+
+    text = io.StringIO()
+    with redirect_stdout(text):
+        yield text
+
+
+def test_finetune_info_predict_with_modalities(mm_store, mm_model, tmp_path, capsys):
     import pandas as pd
     import torch
 
     from ecgemotion.models.multimodal import Packed, load_multimodal
     from ecgemotion.training.finetune import predict_proba
 
-    out = tmp_path / "mm"
-    assert main(["finetune", "--store", str(mm_store.path), "--modalities", "ecg,eeg,eda",
-                 "--task", "arousal", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    out, exported = mm_model
     config = json.loads((out / "config.json").read_text())
     assert config["kind"] == "multimodal" and (out / "model.safetensors").is_file()
     layout = {m["modality"]: m for m in config["layout"]}
@@ -128,12 +149,93 @@ def test_finetune_info_predict_with_modalities(mm_store, tmp_path, capsys):
     # ONNX: the same probabilities from ONNX Runtime, for the recording's windows too
     from ecgemotion.inference.engines import ort_session
 
+    assert exported["max_abs_diff"] < 1e-4
+    # --engine onnx: PyTorch's probabilities, with the GSR (the EEG columns in another order:
+    # the graph gets them in its own) and without it
+    columns = pd.read_csv(tmp_path / "rec.csv")
+    columns[columns.columns[::-1]].to_csv(tmp_path / "reordered.csv", index=False, float_format="%.9g")
+    for name, torch_table in (("reordered.csv", table), ("no-gsr.csv", degraded)):
+        assert main(["predict", str(tmp_path / name), "--fs", "128", "--lead", "ECG", "--model", str(out),
+                     "--engine", "onnx", "--out", str(tmp_path / "o.csv"), "--no-plot", "--quiet"]) == 0
+        onnx_table = pd.read_csv(tmp_path / "o.csv")
+        pd.testing.assert_frame_equal(onnx_table.drop(columns="p_arousal"),
+                                      torch_table.drop(columns="p_arousal"))
+        np.testing.assert_allclose(_log_odds(onnx_table["p_arousal"]),
+                                   _log_odds(torch_table["p_arousal"]), atol=1e-4)
+    # a montage the graph was not exported for is refused by name (PyTorch takes it by name)
+    pd.read_csv(tmp_path / "rec.csv").drop(columns="AF3").to_csv(tmp_path / "13.csv", index=False)
     capsys.readouterr()
-    assert main(["export", "--model", str(out), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["max_abs_diff"] < 1e-4
+    assert main(["predict", str(tmp_path / "13.csv"), "--fs", "128", "--lead", "ECG", "--model",
+                 str(out), "--engine", "onnx", "--no-plot", "--quiet"]) == 2
+    assert "use --engine torch" in capsys.readouterr().err
     packed = Packed(mm_store, net.config.layout).windows(rows)[:, None, :]
     onnx_p = ort_session(out / "model.onnx").run(["probabilities"], {"packed": packed})[0][:, 1]
     np.testing.assert_allclose(onnx_p, expected, atol=1e-5)
+
+
+def _grown_by_a_thread(full, live):
+    """A thread that writes ``full``'s lines to ``live`` in 5-s blocks, as a recorder would."""
+    import threading
+    import time
+
+    lines = full.read_text().splitlines(keepends=True)
+    live.write_text(lines[0])
+
+    def grow():
+        for i in range(1, len(lines), 640):
+            with live.open("a") as fh:
+                fh.write("".join(lines[i:i + 640]))
+            time.sleep(0.05)
+
+    return threading.Thread(target=grow)
+
+
+def test_follow_with_modalities_equals_batch(mm_store, mm_model, tmp_path, capsys):
+    """``predict --follow`` on a CSV with the ECG, 14 EEG columns and GSR, appended to while
+    it runs: the same windows, the same modalities used and the same probabilities as batch
+    ``predict`` on the finished file, and each printed line says what its window used.
+    Without the GSR column the stream degrades as batch prediction does."""
+    import pandas as pd
+
+    from ecgemotion.inference import EmotionRecognizer
+    from ecgemotion.io.readers import read_signal
+
+    out, _ = mm_model
+    _trial_csv(mm_store, tmp_path / "rec.csv")
+    writer = _grown_by_a_thread(tmp_path / "rec.csv", tmp_path / "live.csv")
+    writer.start()
+    try:
+        assert main(["predict", str(tmp_path / "live.csv"), "--fs", "128", "--lead", "ECG",
+                     "--model", str(out), "--out", str(tmp_path / "f.csv"), "--follow", "--hop", "2",
+                     "--idle-timeout", "0.3", "--max-seconds", "30"]) == 0
+    finally:
+        writer.join()
+    assert capsys.readouterr().out.count("from ecg,eeg,eda") == 6     # one line a window
+    assert main(["predict", str(tmp_path / "rec.csv"), "--fs", "128", "--lead", "ECG", "--step", "2",
+                 "--model", str(out), "--out", str(tmp_path / "b.csv"), "--no-plot", "--quiet"]) == 0
+    batch, live = pd.read_csv(tmp_path / "b.csv"), pd.read_csv(tmp_path / "f.csv")
+    assert list(live["start_s"]) == list(batch["start_s"]) == [0, 2, 4, 6, 8, 10]
+    assert live[["used_ecg", "used_eeg", "used_eda"]].all().all()
+    np.testing.assert_allclose(_log_odds(live["p_arousal"]), _log_odds(batch["p_arousal"]), atol=1e-4)
+
+    _trial_csv(mm_store, tmp_path / "no-gsr.csv", keep=("ecg", "eeg"))
+    recognizer = EmotionRecognizer.from_pretrained(out, step_s=2)
+    sf = read_signal(tmp_path / "no-gsr.csv", fs=128, lead="ECG", modalities=("eeg", "eda"))
+    batch = recognizer.predict(sf)
+    stream = recognizer.stream(128, hop_s=2, channels=[(c.modality, c.name) for c in sf.channels])
+    rows = np.column_stack([sf.signal] + [c.signal for c in sf.channels])
+    live = [p for i in range(0, len(rows), 300) for p in stream.push(rows[i:i + 300])] + stream.flush()
+    assert [p.used for p in live] == [{"ecg": True, "eeg": True, "eda": False}] * 6
+    assert not batch["used_eda"].any()
+    np.testing.assert_allclose(_log_odds([p.probabilities["arousal"] for p in live]),
+                               _log_odds(batch["p_arousal"]), atol=1e-4)
+
+
+def _log_odds(p):
+    """Compared as log-odds: a fusion's probabilities sit near 0 or 1, where an absolute
+    tolerance on P would let a misaligned modality through."""
+    p = np.asarray(p, dtype=float)
+    return np.log(p / (1 - p))
 
 
 def test_physionet_style_edfs_labelled_by_a_manifest_go_through_prepare_and_evaluate(tmp_path, capsys):

@@ -87,41 +87,38 @@ def add_parser(sub, common):
 
 def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.inference import EmotionRecognizer
+    from ecgemotion.recording import parse_modalities
 
     recording = Path(args.recording).expanduser()
     if args.serve is not None and not args.follow:
         raise ConfigError("--serve shows a stream as it is predicted: add --follow")
     if args.fs is not None and not (math.isfinite(args.fs) and args.fs > 0):
         raise ConfigError(f"--fs must be a positive number of Hz, got {args.fs:g}")
-    if not args.modalities and len(args.model) == 1:
-        from ecgemotion.models.multimodal import is_multimodal, modalities_of
-
-        if is_multimodal(Path(args.model[0]).expanduser()):
-            args.modalities = ",".join(modalities_of(Path(args.model[0]).expanduser()))
-            ui.say(f"{args.model[0]} is a multimodal model: reading its modalities "
-                   f"{args.modalities} from the recording (--modalities to choose)")
-    if args.modalities:
-        return _batch_multimodal(args, ui, recording)
+    asked = parse_modalities(args.modalities) if args.modalities else None
     recognizer = EmotionRecognizer.from_pretrained(args.model, engine=args.engine,
                                                    threads=args.threads, step_s=args.step,
-                                                   device=args.device)
+                                                   device=args.device, modalities=asked)
     ui.say(f"engine {args.engine} on {', '.join(recognizer.devices)}")
     say_models(recognizer, ui)
+    if recognizer.modalities and asked is None:
+        ui.say(f"{args.model[0]} is a multimodal model: reading its modalities "
+               f"{','.join(recognizer.modalities)} from the recording (--modalities to choose)")
     if args.follow:
-        return _follow(args, ui, recognizer, recording)
-    return _batch(args, ui, recognizer, recording)
+        return _follow(args, ui, recognizer, recording, asked)
+    return _batch(args, ui, recognizer, recording, asked)
 
 
-def _batch(args, ui, recognizer, recording: Path) -> dict[str, Any]:
+def _batch(args, ui, recognizer, recording: Path, asked) -> dict[str, Any]:
     from ecgemotion.inference import check_some_good
     from ecgemotion.inference.plot import timeline_png
     from ecgemotion.io.readers import read_signal
 
-    sf = read_signal(recording, fs=args.fs, lead=args.lead, force=args.force)
+    sf = read_signal(recording, fs=args.fs, lead=args.lead, force=args.force,
+                     modalities=recognizer.preprocess.extra_modalities)
     units = args.units if args.units is not None else sf.units
     where = str(recording)
     say_signal(sf, where, ui)
-    table = recognizer.predict(sf.signal, sf.fs, units=units, mains_hz=args.mains, where=where)
+    table = recognizer.predict(sf, units=units, mains_hz=args.mains, where=where)
     try:
         check_some_good(table, where)
     except DataError as exc:
@@ -141,6 +138,8 @@ def _batch(args, ui, recognizer, recording: Path) -> dict[str, Any]:
                                "ecg_likeness": sf.provenance.get("ecg_likeness"),
                                "duration_s": round(len(sf.signal) / sf.fs, 3),
                                **recognizer.summary(table), "csv": str(out)}
+    say_modalities(recognizer, sf.lead, [(c.modality, c.name) for c in sf.channels], asked, where,
+                   ui, summary.get("modalities_used"))
     if not args.no_plot:
         png = out.with_suffix(".png")
         title = f"{recording.name}  lead {sf.lead}  ({', '.join(recognizer.tasks)})"
@@ -148,68 +147,36 @@ def _batch(args, ui, recognizer, recording: Path) -> dict[str, Any]:
         summary["png"] = str(png)
     ui.say(f"{where}: {summary['windows_predicted']} of {summary['windows']} windows predicted "
            f"({summary['windows_skipped']} low quality, not predicted)")
+    used = summary.get("modalities_used")
     for task in recognizer.tasks:
         info = summary[task]
         ui.say(f"  {task}: mean P({info['positive_class']}) = {info['mean_p']:.3f} over good windows, "
-               f"{info['fraction_positive']:.0%} of them >= 0.5 (the recording's summary)")
+               f"{info['fraction_positive']:.0%} of them >= 0.5 (the recording's summary)"
+               + (f", from {', '.join(m for m in used if used[m] > 0)}" if used else ""))
     ui.say(f"  wrote {out}" + (f" and {summary['png']}" if "png" in summary else ""))
     return summary
 
 
-def _batch_multimodal(args, ui, recording: Path) -> dict[str, Any]:
-    """``predict --modalities``: one multimodal model on the recording's ECG and the other
-    channels it has; every modality used or missing is said."""
-    from ecgemotion.inference import check_some_good
-    from ecgemotion.io.model_files import ModelCard
-    from ecgemotion.io.readers import read_signal
-    from ecgemotion.models.hub import resolve_pretrained
-    from ecgemotion.models.multimodal import is_multimodal, load_multimodal, predict_recording
-    from ecgemotion.preprocess import PreprocessConfig
-    from ecgemotion.recording import Recording, parse_modalities
-
-    if args.follow or args.engine != "torch" or len(args.model) != 1:
-        raise ConfigError("--modalities predicts with one multimodal model folder, engine torch, "
-                          "not --follow (docs/multimodal.md: not done yet)")
-    folder = resolve_pretrained(args.model[0])
-    if not is_multimodal(folder):
-        raise ConfigError(f"{folder}: not a multimodal model (train one with finetune "
-                          "--modalities), so --modalities does not apply")
-    net, card = load_multimodal(folder), ModelCard.read(folder)
-    asked = parse_modalities(args.modalities)
-    wanted = [m for m in net.config.modalities if m in asked and m != "ecg"]
-    sf = read_signal(recording, fs=args.fs, lead=args.lead, force=args.force, modalities=wanted)
-    where = str(recording)
-    say_signal(sf, where, ui)
-    rec = Recording(sf.signal, sf.fs, "predict", "-", recording.name, lead=sf.lead,
-                    units=args.units if args.units is not None else sf.units,
-                    provenance={"file": where}, meta={"mains_hz": args.mains} if args.mains else {},
-                    channels=[c for c in sf.channels if c.modality in wanted])
-    config = PreprocessConfig.from_dict({**card.preprocess, "modalities": ["ecg", *wanted]})
-    table, used = predict_recording(net, config, rec)
-    for m in net.config.modalities:
-        names = [c.name for c in rec.channels if c.modality == m]
+def say_modalities(recognizer, lead: str, channels: list[tuple[str, str]], asked, where: str, ui,
+                   used: dict[str, float] | None = None) -> None:
+    """A multimodal model: per modality, what the recording gave it (``used``: the share of
+    predicted windows that had it), and a warning for each one it predicts without."""
+    for m in recognizer.modalities:
+        names = [name for modality, name in channels if modality == m]
         if m == "ecg":
-            ui.say(f"ecg: lead {sf.lead} (its HRV features and window)")
-        elif m not in asked:
+            features = next(e.get("features") for e in recognizer.layout if e["modality"] == "ecg")
+            ui.say(f"ecg: lead {lead}" + (f" (the window's {', '.join(features)})" if features else ""))
+        elif asked is not None and m not in asked:
             ui.warn(f"{m}: the model has it but --modalities leaves it out: predicting without it")
         elif not names:
             ui.warn(f"{where}: no {m} channel found (names like {_EXAMPLE_NAMES.get(m, m)}): "
                     f"predicting without {m}")
         else:
-            ui.say(f"{m}: {len(names)} channel(s) {', '.join(names)}; usable in "
-                   f"{used[m]:.0%} of the predicted windows")
-    table = table.rename(columns={"p": f"p_{card.task}"})
-    check_some_good(table, where)
-    out = Path(args.out) if args.out else _default_out(recording)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False, float_format="%.6g")
-    good = table["good"].to_numpy()
-    mean_p = float(table.loc[good, f"p_{card.task}"].mean())
-    ui.say(f"{where}: {int(good.sum())} of {len(table)} windows predicted; {card.task}: mean "
-           f"P(high) = {mean_p:.3f} from {', '.join(m for m in used if used[m] > 0)}; wrote {out}")
-    return {"recording": where, "lead": sf.lead, "fs": sf.fs, "model": str(folder),
-            "modalities_used": used, "windows": int(len(table)), "windows_predicted": int(good.sum()),
-            card.task: {"mean_p": mean_p}, "csv": str(out)}
+            ui.say(f"{m}: {len(names)} channel(s) {', '.join(names)}"
+                   + (f"; usable in {used[m]:.0%} of the predicted windows" if used else ""))
+    for m in asked or []:
+        if recognizer.modalities and m not in recognizer.modalities:
+            ui.say(f"{m}: not read (the model takes {', '.join(recognizer.modalities)})")
 
 
 _EXAMPLE_NAMES = {"eeg": "'EEG Fp1' or AF3", "eda": "GSR or EDA", "bvp": "BVP or PPG",
@@ -266,14 +233,15 @@ def warn_not_ecg(sf, where: str, ui) -> None:
         ui.warn(f"{where}: {reason}")
 
 
-def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
+def _follow(args, ui, recognizer, recording: Path, asked) -> dict[str, Any]:
     """Tail the file; every prediction is printed and appended (flushed) to --out as it comes,
     so that Ctrl-C or SIGTERM loses nothing: they stop the run cleanly (exit 130 / 143)."""
     from ecgemotion.inference import check_some_good, predictions_frame
     from ecgemotion.inference.follow import TextTail, follow
 
     tail = TextTail(recording, fs=args.fs, lead=args.lead, force=args.force,
-                    min_rows=int(CHOOSE_ON_S * (args.fs or 250)))
+                    min_rows=int(CHOOSE_ON_S * (args.fs or 250)),
+                    modalities=recognizer.preprocess.extra_modalities)
 
     def make_stream(fs, units):
         if live is not None:
@@ -281,9 +249,10 @@ def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
         if tail.probe is not None:
             say_signal(tail.probe, str(recording), ui)
             warn_not_ecg(tail.probe, str(recording), ui)
+            say_modalities(recognizer, tail.probe.lead, tail.channels, asked, str(recording), ui)
         return recognizer.stream(fs, hop_s=args.hop, delay_s=args.delay,
                                  units=args.units if args.units is not None else units,
-                                 mains_hz=args.mains)
+                                 mains_hz=args.mains, channels=tail.channels)
 
     ui.say(f"following {recording} (hop {args.hop:g} s, delay {args.delay:g} s); "
            "stops after idle timeout, --max-seconds, Ctrl-C or SIGTERM")
@@ -293,7 +262,7 @@ def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
     predictions = []
     out = Path(args.out) if args.out else None
     stopped = None
-    with _csv_rows(out, recognizer.tasks) as write, _stop_signals() as guard, \
+    with _csv_rows(out, recognizer.tasks, recognizer.modalities) as write, _stop_signals() as guard, \
             _live_view(args, ui, recognizer.tasks, recording) as live:
         try:
             for pred in follow(tail, make_stream, idle_timeout_s=args.idle_timeout or None,
@@ -310,7 +279,7 @@ def _follow(args, ui, recognizer, recording: Path) -> dict[str, Any]:
                         print(pred.line(), flush=True)
         except _Stopped as exc:
             stopped = exc.signum
-    table = predictions_frame(predictions, recognizer.tasks)
+    table = predictions_frame(predictions, recognizer.tasks, recognizer.modalities)
     summary: dict[str, Any] = {"recording": str(recording), "fs": tail.fs, "follow": True,
                                "hop_s": args.hop, "delay_s": args.delay,
                                **recognizer.summary(table)}
@@ -356,7 +325,7 @@ CHOOSE_ON_S = 4.0  # --follow picks the column on the first rows: enough of them
 
 
 @contextmanager
-def _csv_rows(out: Path | None, tasks: list[str]):
+def _csv_rows(out: Path | None, tasks: list[str], modalities=()):
     """A ``write(prediction)`` that appends one CSV row and flushes it (a no-op without --out)."""
     from ecgemotion.inference import predictions_frame
 
@@ -365,11 +334,11 @@ def _csv_rows(out: Path | None, tasks: list[str]):
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as fh:
-        predictions_frame([], tasks).to_csv(fh, index=False)
+        predictions_frame([], tasks, modalities).to_csv(fh, index=False)
         fh.flush()
 
         def write(pred) -> None:
-            predictions_frame([pred], tasks).to_csv(fh, index=False, header=False,
+            predictions_frame([pred], tasks, modalities).to_csv(fh, index=False, header=False,
                                                     float_format="%.6g")
             fh.flush()
 

@@ -11,8 +11,8 @@ A *model source* is one of:
 * a folder whose sub-folders are any of the above (one task each).
 
 Both engines take windows ``(N, T)`` float32, exactly as :func:`process_recording`
-returns them, and give class probabilities ``(N, n_classes)``. The ONNX path never
-imports torch.
+returns them (a multimodal model: its packed rows, :func:`ecgemotion.models.multimodal.pack`),
+and give class probabilities ``(N, n_classes)``. The ONNX path never imports torch.
 """
 
 from __future__ import annotations
@@ -73,6 +73,12 @@ class ModelSpec:
     @property
     def fs(self) -> float:
         return float(self.model_config.get("fs", 0.0))
+
+    @property
+    def multimodal(self) -> bool:
+        """Whether this is a multimodal model (``finetune --modalities``): its one input is the
+        packed layout of :func:`ecgemotion.models.multimodal.pack`, not an ECG window."""
+        return self.model_config.get("kind") == "multimodal"
 
     @property
     def physio_features(self) -> list[str]:
@@ -161,12 +167,14 @@ class TorchEngine:
         import torch
 
         from ecgemotion.models.hub import from_pretrained
+        from ecgemotion.models.multimodal import is_multimodal, load_multimodal
         from ecgemotion.training.distributed import select_device
 
         if threads:
             torch.set_num_threads(int(threads))
         self.device = select_device(device)
-        self.model = from_pretrained(folder).eval().to(self.device)
+        model = load_multimodal(folder) if is_multimodal(folder) else from_pretrained(folder)
+        self.model = model.eval().to(self.device)
         self._torch = torch
 
     def __call__(self, windows: np.ndarray, features: np.ndarray | None = None,

@@ -21,8 +21,8 @@ import numpy as np
 
 from ecgemotion import __version__
 from ecgemotion.errors import ConfigError, EcgEmotionError
-from ecgemotion.inference.engines import (ONNX_META_KEY, ModelSpec, ort_session,
-                                         read_folder_spec)
+from ecgemotion.inference.engines import (ONNX_META_KEY, PROVENANCE_KEYS, ModelSpec,
+                                         ort_session, read_folder_spec)
 from ecgemotion.paths import replace_as_created
 from ecgemotion.preprocess import PreprocessConfig, process_recording
 from ecgemotion.recording import Recording
@@ -186,7 +186,8 @@ def export_multimodal(model_dir: str | Path, out: str | Path, opset: int = 17,
     tmp = out.with_name(out.name + ".tmp")
     _torch_export(wrapped, {"packed": torch.zeros(2, 1, cfg.input_len)}, tmp, opset)
     description = {"task": card.task, "classes": card.classes, "label_rule": card.label_rule,
-                   "preprocess": card.preprocess, "model": cfg.to_dict(),
+                   "preprocess": card.preprocess, "model_config": cfg.to_dict(),
+                   **{k: v for k, v in card.to_extra().items() if k in PROVENANCE_KEYS},
                    "ecgemotion_version": __version__, "exported_from": str(model_dir.resolve()),
                    "opset": int(opset)}
     parts = ", ".join(f"{m['modality']} ({width(m)} values)" for m in cfg.layout)

@@ -28,20 +28,25 @@ from ecgemotion.io.readers import TEXT_EXTENSIONS, read_signal, sniff_layout
 
 
 class TextTail:
-    """Incremental reader of one column of a growing delimited text file."""
+    """Incremental reader of one column of a growing delimited text file (with
+    ``modalities``, also of the columns whose names announce one of them, as
+    :func:`read_signal` attaches them: :attr:`channels`)."""
 
     def __init__(self, path: str | Path, fs: float | None = None, lead=None, min_rows: int = 20,
-                 force: bool = False):
+                 force: bool = False, modalities=()):
         self.path = Path(path)
         if self.path.suffix.lower() not in TEXT_EXTENSIONS:
             raise ConfigError(f"{self.path}: --follow reads growing text files ({', '.join(TEXT_EXTENSIONS)}); "
                               f"'{self.path.suffix or '(none)'}' files cannot be appended to while read")
         self.fs_given, self.lead, self.min_rows, self.force = fs, lead, min_rows, force
+        self.modalities = tuple(modalities)
         self.probe = None  # the SignalFile of the first rows: which column, which rate, and why
         self.offset = 0
         self.pending = b""
         self.head_lines: list[str] = []
         self.column: int | None = None
+        self.columns: list[int] = []   # the ECG's column, then each channel's
+        self.channels: list[tuple[str, str]] = []   # (modality, name) of the other columns
         self.delimiter: str | None = None
         self.fs: float | None = None
         self.units = ""
@@ -53,7 +58,8 @@ class TextTail:
         self.notices: list[str] = []  # what went wrong, for the user
 
     def poll(self) -> np.ndarray:
-        """New samples since the last call (empty when nothing complete was appended)."""
+        """New samples since the last call (empty when nothing complete was appended): 1-D,
+        or with :attr:`channels` one row per sample, the ECG's value first."""
         if not self.path.exists():
             return np.zeros(0)
         with self.path.open("rb") as fh:
@@ -125,7 +131,8 @@ class TextTail:
             probe = Path(tmp) / self.path.name
             probe.write_text("\n".join(lines) + "\n")
             try:
-                sf = read_signal(probe, fs=self.fs_given, lead=self.lead, force=self.force)
+                sf = read_signal(probe, fs=self.fs_given, lead=self.lead, force=self.force,
+                                 modalities=self.modalities)
             except DataError as exc:
                 raise DataError(self.path, exc.reason) from None
             except ConfigError as exc:
@@ -134,30 +141,33 @@ class TextTail:
         self.probe = sf
         self.column = int(prov["column_index"])
         self.fs, self.units = sf.fs, sf.units
-        start, self.delimiter, _, has_header = sniff_layout(lines)  # as read_signal saw it
+        start, self.delimiter, cells, has_header = sniff_layout(lines)  # as read_signal saw it
         self._first_data = start + 1 if has_header else start
+        self.channels = [(c.modality, c.name) for c in sf.channels]
+        self.columns = [self.column] + [cells.index(name) for _, name in self.channels]
         self.line_no = self._first_data
 
     def _parse(self, lines: list[str]) -> np.ndarray:
-        out = np.empty(len(lines))
+        out = np.empty((len(lines), len(self.columns)))
         n = 0
         for line in lines:
             self.line_no += 1
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             fields = line.split(self.delimiter) if self.delimiter else line.split()
-            value = _number(fields[self.column]) if self.column < len(fields) else None
-            if value is None:
+            values = [_number(fields[c]) if c < len(fields) else None for c in self.columns]
+            if None in values:
                 if self.header_may_repeat:  # a rewritten file starts with its header again
                     self.header_may_repeat = False
                     continue
                 self.notices.append(f"{self.path}: line {self.line_no}: {line.strip()[:40]!r} has no "
-                                    f"number in field {self.column + 1}; counted as a missing sample")
-                value = float("nan")
+                                    f"number in field {self.columns[values.index(None)] + 1}; "
+                                    "counted as a missing sample")
+                values = [float("nan") if v is None else v for v in values]
             self.header_may_repeat = False
-            out[n] = value
+            out[n] = values
             n += 1
-        return out[:n]
+        return out[:n] if self.channels else out[:n, 0]
 
 
 def _number(token: str) -> float | None:
@@ -168,6 +178,11 @@ def _number(token: str) -> float | None:
         return float(token)
     except ValueError:
         return None
+
+
+def _ecg(chunk: np.ndarray) -> np.ndarray:
+    """The ECG of a polled chunk (its first column when the tail reads channels too)."""
+    return chunk if chunk.ndim == 1 else chunk[:, 0]
 
 
 def _warn(message: str) -> None:
@@ -210,7 +225,7 @@ def follow(tail: TextTail, make_stream: Callable, *, poll_s: float = 0.2,
             stream = make_stream(tail.fs, tail.units)
         if stream is not None and len(chunk):
             if on_samples is not None:
-                on_samples(chunk, stream.fs)
+                on_samples(_ecg(chunk), stream.fs)
             yield from shifted(stream.push(chunk))
         now = time.monotonic()  # after the work: only time spent waiting for data is idle
         if len(chunk):
@@ -230,6 +245,6 @@ def follow(tail: TextTail, make_stream: Callable, *, poll_s: float = 0.2,
         stream = make_stream(tail.fs, tail.units)
     if len(rest):
         if on_samples is not None:
-            on_samples(rest, stream.fs)
+            on_samples(_ecg(rest), stream.fs)
         yield from shifted(stream.push(rest))
     yield from shifted(stream.flush())

@@ -23,11 +23,13 @@ class Prediction:
     flags: dict[str, bool]
     heart_rate: float
     probabilities: dict[str, float] = field(default_factory=dict)   # task -> P(positive class)
+    used: dict[str, bool] = field(default_factory=dict)   # a multimodal model: modality -> in the fusion
 
     def as_row(self) -> dict[str, Any]:
         row: dict[str, Any] = {"start_s": self.start_s, "end_s": self.end_s, "good": self.good}
         row.update({f"flag_{k}": bool(v) for k, v in self.flags.items()})
         row["heart_rate_bpm"] = self.heart_rate
+        row.update({f"used_{m}": bool(v) for m, v in self.used.items()})
         row.update({f"p_{k}": v for k, v in self.probabilities.items()})
         return row
 
@@ -39,13 +41,16 @@ class Prediction:
             return f"{text}  low quality ({bad}): not predicted"
         hr = f"{self.heart_rate:5.1f}" if np.isfinite(self.heart_rate) else "  nan"
         probs = "  ".join(f"p_{k} {v:.3f}" for k, v in self.probabilities.items())
-        return f"{text}  hr {hr}  {probs}"
+        used = f"  from {','.join(m for m, v in self.used.items() if v)}" if self.used else ""
+        return f"{text}  hr {hr}  {probs}{used}"
 
 
-def predictions_frame(predictions: list[Prediction], tasks: list[str] | None = None) -> pd.DataFrame:
-    """A DataFrame (one row a window) from a list of :class:`Prediction`."""
+def predictions_frame(predictions: list[Prediction], tasks: list[str] | None = None,
+                      modalities=()) -> pd.DataFrame:
+    """A DataFrame (one row a window) from a list of :class:`Prediction` (``modalities``: a
+    multimodal model's, one ``used_<modality>`` column each)."""
     columns = ["start_s", "end_s", "good", *(f"flag_{f}" for f in FLAGS), "heart_rate_bpm",
-               *(f"p_{t}" for t in (tasks or []))]
+               *(f"used_{m}" for m in modalities), *(f"p_{t}" for t in (tasks or []))]
     return pd.DataFrame([p.as_row() for p in predictions], columns=columns if tasks is not None
                         else None)
 

@@ -48,7 +48,7 @@ import numpy as np
 from ecgemotion.errors import ConfigError, DataError
 from ecgemotion.inference.prediction import Prediction
 from ecgemotion.preprocess import QUALITY_FLAGS, process_recording
-from ecgemotion.recording import Recording
+from ecgemotion.recording import Channel, Recording
 
 if TYPE_CHECKING:
     from ecgemotion.inference.recognizer import EmotionRecognizer
@@ -57,8 +57,9 @@ if TYPE_CHECKING:
 class RingBuffer:
     """The last ``capacity`` samples of an unbounded stream, in a fixed numpy array."""
 
-    def __init__(self, capacity: int):
-        self.data = np.zeros(int(capacity), dtype=np.float64)
+    def __init__(self, capacity: int, width: int | None = None):
+        """``width``: columns per sample (None: one value per sample, a 1-D buffer)."""
+        self.data = np.zeros((int(capacity),) + (() if width is None else (int(width),)), dtype=np.float64)
         self.total = 0  # samples ever written
 
     def write(self, x: np.ndarray) -> None:
@@ -90,7 +91,7 @@ class EmotionStream:
 
     def __init__(self, recognizer: "EmotionRecognizer", fs: float, hop_s: float = 2.0, *,
                  left_s: float | None = None, delay_s: float = 4.0, units: str = "",
-                 mains_hz: float | None = None):
+                 mains_hz: float | None = None, channels=()):
         if fs is None or not np.isfinite(fs) or fs <= 0:
             raise ConfigError(f"stream: expected a positive sampling rate, got fs={fs!r}")
         if not (hop_s and hop_s > 0):
@@ -107,7 +108,11 @@ class EmotionStream:
         self.right_n = int(round(delay_s * self.fs))
         self.units = units
         self.meta = {"mains_hz": float(mains_hz)} if mains_hz else {}
-        self.buffer = RingBuffer(self.left_n + self.win_n + self.right_n)
+        # (modality, name) of each column pushed after the ECG's: a multimodal model's other
+        # channels, buffered with the ECG so that every window is cut from one time grid
+        self.channels = [tuple(c) for c in channels]
+        self.buffer = RingBuffer(self.left_n + self.win_n + self.right_n,
+                                 1 + len(self.channels) if self.channels else None)
         self.next_k = 0  # index of the next window to emit (starts at next_k * hop_n)
         self.closed = False
         self.past: list[tuple[float, np.ndarray]] = []  # (start s, window): a ctx model's context
@@ -126,10 +131,12 @@ class EmotionStream:
         return self.buffer.total
 
     def push(self, chunk) -> list[Prediction]:
-        """Append samples (any length, NaN for missing); return the predictions now due."""
+        """Append samples (any length, NaN for missing; with ``channels``, rows of the ECG and
+        then each channel); return the predictions now due."""
         if self.closed:
             raise ConfigError("stream: push() after flush(); start a new stream")
-        x = np.asarray(chunk, dtype=np.float64).reshape(-1)
+        x = np.asarray(chunk, dtype=np.float64)
+        x = x.reshape(-1, 1 + len(self.channels)) if self.channels else x.reshape(-1)
         segments = []
         i = 0
         while i < len(x):
@@ -163,29 +170,36 @@ class EmotionStream:
         return start, data, start - seg_start
 
     def _window(self, start: int, data: np.ndarray, left: int):
-        """Process one segment; return (flags, heart rate, window or None)."""
+        """Process one segment; return (flags, heart rate, the model's input or None, the
+        modalities the window has)."""
         cfg = self.config
         step_s = left / self.fs if left > 0 else cfg.step_s
         config = replace(cfg, step_s=step_s)
-        rec = Recording(signal=data, fs=self.fs, dataset="stream", subject="-",
-                        trial=f"{start / self.fs:.3f}", units=self.units, meta=self.meta)
+        ecg = data[:, 0] if self.channels else data
+        rec = Recording(signal=ecg, fs=self.fs, dataset="stream", subject="-",
+                        trial=f"{start / self.fs:.3f}", units=self.units, meta=self.meta,
+                        channels=[Channel(m, name, data[:, 1 + i], self.fs)
+                                  for i, (m, name) in enumerate(self.channels)])
         try:
             win = process_recording(rec, config, keep_gaps=True)
         except DataError:  # e.g. a segment with no finite sample
-            return {**{f: False for f in QUALITY_FLAGS}, "gap": True}, float("nan"), None
+            return ({**{f: False for f in QUALITY_FLAGS}, "gap": True}, float("nan"), None,
+                    dict.fromkeys(self.recognizer.modalities, False))
         j = int(np.argmin(np.abs(win.start_s - left / self.fs)))  # the grid window at ``start``
         flags = {**{f: bool(v[j]) for f, v in win.flags.items()}, "gap": bool(win.gap[j])}
-        return flags, float(win.heart_rate[j]), None if win.gap[j] else win.data[j]
+        has = {m: bool(v[j]) for m, v in self.recognizer.present(win).items()}
+        return flags, float(win.heart_rate[j]), None if win.gap[j] else self.recognizer.inputs(win, [j])[0], has
 
     def _predict(self, segments) -> list[Prediction]:
         results, windows, where = [], [], []
         for start, data, left in segments:
-            flags, hr, window = self._window(start, data, left)
+            flags, hr, window, has = self._window(start, data, left)
             good = window is not None and not any(flags.values())
             results.append(Prediction(start_s=start / self.fs, end_s=(start + self.win_n) / self.fs,
                                       good=good, flags=flags, heart_rate=hr,
                                       probabilities={t: float("nan")
-                                                     for t in self.recognizer.tasks}))
+                                                     for t in self.recognizer.tasks},
+                                      used={m: v and good for m, v in has.items()}))
             if good:
                 windows.append(window)
                 where.append(len(results) - 1)

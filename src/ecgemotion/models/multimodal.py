@@ -403,6 +403,17 @@ class MultimodalReconstructor(nn.Module):
         return out
 
 
+def is_multimodal_pretraining(folder) -> bool:
+    """Whether ``folder`` (a run folder or its ``best/``) is a ``pretrain --modalities`` run."""
+    from ecgemotion.errors import EcgEmotionError
+    from ecgemotion.models.hub import resolve_pretrained
+
+    try:
+        return folder is not None and _saved_config(resolve_pretrained(folder)).get("kind") == PRETRAIN_KIND
+    except EcgEmotionError:    # neither a folder nor a shipped name
+        return False
+
+
 def pretrained_width(folder) -> int:
     """The embedding width of a multimodal pre-training run (what a fine-tune must build)."""
     from ecgemotion.models.hub import resolve_pretrained
@@ -514,37 +525,3 @@ def for_channels(net: MultimodalNet, channels: dict[str, list[str]]) -> Multimod
     other = MultimodalNet(replace(net.config, layout=layout))
     other.load_state_dict(net.state_dict())
     return other.eval()
-
-
-@torch.no_grad()
-def predict_recording(net: MultimodalNet, config, rec) -> tuple[Any, dict[str, float]]:
-    """P(high) for every window of ``rec`` (a :class:`~ecgemotion.recording.Recording` with
-    its channels) cut by the model's preprocessing ``config`` — the one path its training
-    windows took. A modality the recording lacks (or lacks in a window) is left out of the
-    fusion there. Returns the per-window table (``start_s``, ``good``, ``used_<modality>``,
-    ``p``; NaN for low-quality ECG windows, which are not predicted) and the share of
-    predicted windows that had each modality."""
-    import pandas as pd
-
-    from ecgemotion.preprocess import process_recording
-
-    w = process_recording(rec, config)
-    found = {m: mw for m, mw in w.modalities.items() if mw.channels}
-    net = for_channels(net, {m: list(mw.channels) for m, mw in found.items()})
-    windows = {"ecg": w.data, **{m: mw.data for m, mw in found.items()}}
-    present = {"ecg": np.ones(len(w), dtype=bool), **{m: mw.present for m, mw in found.items()}}
-    for m in net.config.layout:          # a modality the file lacks: absent everywhere
-        if m["modality"] not in windows:
-            windows[m["modality"]] = np.zeros((len(w), len(m["channels"]), m["window_len"]), np.float32)
-            present[m["modality"]] = np.zeros(len(w), dtype=bool)
-    good = w.good
-    p = np.full(len(w), np.nan)
-    if good.any():
-        x = pack(net.config.layout, {k: v[good] for k, v in windows.items()},
-                 {k: v[good] for k, v in present.items()})
-        p[good] = torch.softmax(net.eval()(torch.from_numpy(x)[:, None])["logits"].float(), 1)[:, 1].numpy()
-    table = pd.DataFrame({"start_s": w.start_s, "end_s": w.start_s + config.window_s, "good": good,
-                          **{f"flag_{k}": v for k, v in w.flags.items()},
-                          **{f"used_{m}": present[m] & good for m in net.config.modalities}, "p": p})
-    used = {m: float(present[m][good].mean()) if good.any() else 0.0 for m in net.config.modalities}
-    return table, used
