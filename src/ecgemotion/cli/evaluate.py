@@ -21,6 +21,8 @@ examples:
       --systems hrv-logreg,hrv-forest --out eval/hrv-loso
   ecgemotion evaluate --store MULTIMODAL_STORE --modalities ecg,eeg,eda --task arousal \\
       --protocol subject --out eval/fusion     (each modality alone, late and early fusion, HRV)
+  ecgemotion evaluate --store MULTIMODAL_STORE --modalities ecg,eeg,eda --init runs/mm-pre \\
+      --systems fusion-late,fusion-late-pretrained --task arousal --protocol subject --out eval/mm-pre
 """
 
 
@@ -36,7 +38,8 @@ def add_parser(sub, common):
     p.add_argument("--store", required=True, help="labelled window store")
     from ecgemotion.cli.finetune import add_init_flag
 
-    add_init_flag(p, "the 'transformer' system's encoder")
+    add_init_flag(p, "the 'transformer' system's encoder (with --modalities: a `pretrain --modalities` "
+                  "run for the -pretrained systems)")
     p.add_argument("--init-cnn", help="pre-trained CNN folder for the 'cnn' system (else from scratch)")
     p.add_argument("--task", required=True, help="arousal or valence")
     p.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS),
@@ -48,10 +51,14 @@ def add_parser(sub, common):
     p.add_argument("--systems", default=None,
                    help=f"comma-separated systems (default: {','.join(DEFAULT_SYSTEMS)}; also "
                         "hybrid, hybrid-logreg, hybrid-gbm, context, synheart, synheart-refit, "
-                        "mm-MODALITY, fusion-late, fusion-early; "
-                        "with --modalities: each modality alone, both fusions and hrv-logreg)")
+                        "mm-MODALITY, fusion-late, fusion-early, each also -pretrained; "
+                        "with --modalities: each modality alone, both fusions and hrv-logreg, "
+                        "and with --init a `pretrain --modalities` run also the signal "
+                        "modalities and fusion-late started from it)")
     p.add_argument("--modalities", default=None,
-                   help="modalities of a multimodal store to compare and fuse, e.g. ecg,eeg,eda")
+                   help="modalities of a multimodal store to compare and fuse, e.g. ecg,eeg,eda "
+                        "(--init RUN of `pretrain --modalities`: the X-pretrained systems start "
+                        "their encoders from it)")
     p.add_argument("--cnn-overrides", action="append", help=argparse.SUPPRESS)  # now --set cnn.K=V
     p.add_argument("--sarkar-overrides", action="append", help=argparse.SUPPRESS)
     p.add_argument("--ssl-store", help="unlabelled store for sarkar's pretext training "
@@ -87,6 +94,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     from ecgemotion.training.loop import TrainConfig
     from ecgemotion.training.threads import configure_threads
     from ecgemotion.evaluation.systems import DEFAULT_SYSTEMS, ENCODER_SYSTEMS, modality_systems
+    from ecgemotion.models.multimodal import is_multimodal_pretraining
     from ecgemotion.recording import parse_modalities
 
     ui.say(configure_threads(args.threads))
@@ -96,8 +104,8 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     modalities = parse_modalities(args.modalities or "ecg")
     for m in modalities:
         store.modality_info(m)              # a modality the store lacks fails here, named
-    names = args.systems or (",".join(modality_systems(modalities)) if args.modalities
-                             else ",".join(DEFAULT_SYSTEMS))
+    names = args.systems or (",".join(modality_systems(modalities, is_multimodal_pretraining(args.init)))
+                             if args.modalities else ",".join(DEFAULT_SYSTEMS))
     ui.say(f"systems: {names}" + (f"; modalities: {', '.join(modalities)}" if args.modalities else ""))
     init = resolve_init(args, ui, used=bool({n.strip() for n in names.split(",")} & set(ENCODER_SYSTEMS)))
     overrides = by_system(parse_overrides(args.set, "--set"), ("cnn", "sarkar"))

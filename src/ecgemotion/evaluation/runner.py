@@ -34,7 +34,7 @@ from ecgemotion.evaluation.metrics import (METRICS, aggregate, bootstrap_ci, fol
                                            per_subject_table, pool_trials, trial_metrics)
 from ecgemotion.evaluation.results import MAJORITY, json_number
 from ecgemotion.evaluation.splits import LeakageError, get_protocol
-from ecgemotion.evaluation.systems import (Context, EmbeddingCache, System, SystemSpec,
+from ecgemotion.evaluation.systems import (PRETRAINED, Context, EmbeddingCache, System, SystemSpec,
                                           TracedStore, build_systems)
 from ecgemotion.subjects import subject_keys
 from ecgemotion.training.data import derived_seed
@@ -408,6 +408,7 @@ def _paired_tests(names: list[str], present: list[str], folds_df: pd.DataFrame,
                if not o.startswith("hybrid")]
     wanted += [(f, o) for f in present if f.startswith("fusion-") for o in present
                if o.startswith("mm-") or o.startswith("hrv")]           # fusion vs each modality
+    wanted += [(p, p.removesuffix(PRETRAINED)) for p in present]        # multimodal pre-training
     wanted += [(s, MAJORITY) for s in present]
     ratio = float((folds_df["n_test"] / folds_df["n_train"]).mean()) if len(folds_df) else None
     pairs: list[dict[str, Any]] = []

@@ -37,6 +37,8 @@ Systems (:data:`SYSTEMS`):
                  arms of a fusion comparison
 ``fusion-late``  per-modality encoders, pooled embeddings joined (``--modalities``)
 ``fusion-early`` per-modality encoders into one shared Transformer (``--modalities``)
+``X-pretrained`` any of the three above with its signal encoders started from ``--init``, a
+                 ``pretrain --modalities`` run (``mm-eeg-pretrained``, ``fusion-late-pretrained``)
 ==============  ===================================================================
 
 HRV and cheap hybrid models have no hyper-parameter to select, so they are fitted on
@@ -67,11 +69,18 @@ ENCODER_SYSTEMS = ("transformer", "scratch", "hybrid", "hybrid-ctx", "hybrid-log
 """The systems that read ``--init`` (the shipped encoder by default)."""
 
 
-def modality_systems(modalities) -> tuple[str, ...]:
+PRETRAINED = "-pretrained"   # a multimodal system's suffix: its encoders start from --init
+
+
+def modality_systems(modalities, pretrained: bool = False) -> tuple[str, ...]:
     """What ``evaluate --modalities`` compares: each modality alone, both fusions, and the
-    HRV baseline (the majority baseline is in every report)."""
+    HRV baseline (the majority baseline is in every report); ``pretrained`` (``--init`` is a
+    ``pretrain --modalities`` run): each signal modality and the late fusion also started
+    from it, beside the same from scratch."""
     singles = tuple(f"mm-{m}" for m in modalities)
-    return singles + (("fusion-late", "fusion-early") if len(singles) > 1 else ()) + ("hrv-logreg",)
+    fusions = ("fusion-late", "fusion-early") if len(singles) > 1 else ()
+    again = tuple(f"mm-{m}" for m in modalities if m != "ecg") + fusions[:1] if pretrained else ()
+    return singles + fusions + tuple(n + PRETRAINED for n in again) + ("hrv-logreg",)
 
 
 class TracedStore:
@@ -404,10 +413,11 @@ class MultimodalSystem(System):
     ``early``, trained from scratch on the fold with the same loop and selection as the
     neural systems; a window missing a modality is classified from the others."""
 
-    def __init__(self, name: str, modalities: list[str], fusion: str):
+    def __init__(self, name: str, modalities: list[str], fusion: str, init: str | None = None):
         from ecgemotion.models.multimodal import MultimodalConfig
 
-        self.name, self.modalities, self.fusion = name, list(modalities), fusion
+        self.name, self.modalities, self.fusion, self.init = name, list(modalities), fusion, init
+        self.pretrained = init is not None
         what = (f"{modalities[0]} alone" if len(modalities) == 1
                 else f"{fusion} fusion of {', '.join(modalities)}")
         self.description = (f"{what}: per-modality conv encoder(s) with channel-name embeddings"
@@ -418,18 +428,21 @@ class MultimodalSystem(System):
                                f"{MultimodalConfig.modality_dropout:g}" if fusion == "early"
                                else ", each branch trained alone and their log-odds added"
                                if len(modalities) > 1 else "")
-                            + f"; from scratch, AdamW lr {MULTIMODAL.lr:g} (the multimodal-scratch "
-                            "recipe) for the run's epochs")
+                            + ("; from scratch" if init is None else
+                               f"; signal encoders pre-trained ({init}), heads fresh")
+                            + f", AdamW lr {MULTIMODAL.lr:g} (the multimodal-scratch recipe) for "
+                            "the run's epochs")
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "modalities": self.modalities, "fusion": self.fusion}
+        return {**super().describe(), "modalities": self.modalities, "fusion": self.fusion,
+                "init": self.init or "scratch"}
 
     def fit_predict(self, ctx, fold, fit_store, test_store, run_dir, seed):
         from ecgemotion.models.multimodal import Packed
         from ecgemotion.training.finetune import fit_multimodal, multimodal_model, predict_proba
 
         net, fit_view = multimodal_model(fit_store, self.modalities, fold.train, ctx.target,
-                                         {"fusion": self.fusion}, seed=seed)
+                                         {"fusion": self.fusion}, seed=seed, init=self.init)
         cfg = replace(ctx.train_cfg, seed=seed, lr=MULTIMODAL.lr, weight_decay=MULTIMODAL.weight_decay,
                       warmup_fraction=MULTIMODAL.warmup_fraction)
         net, summary = fit_multimodal(net, fit_view, fold.train, fold.val,
@@ -590,6 +603,26 @@ HYBRID_DESCRIPTIONS = {
 }
 
 
+def _multimodal_system(name: str, spec: SystemSpec) -> MultimodalSystem:
+    """``mm-MODALITY`` or ``fusion-late``/``fusion-early``, ``-pretrained``: from ``spec.init``."""
+    from ecgemotion.models.multimodal import is_multimodal_pretraining
+
+    base = name.removesuffix(PRETRAINED)
+    init = None
+    if base != name:
+        if not is_multimodal_pretraining(spec.init):
+            raise ConfigError(f"{name} starts its encoders from a multimodal pre-training run: "
+                              f"give --init RUN (`ecgemotion pretrain --modalities`), found "
+                              f"--init {spec.init}")
+        init = str(spec.init)
+    if base.startswith("mm-"):
+        return MultimodalSystem(name, [base[3:]], "late", init)
+    if len(spec.modalities) < 2:
+        raise ConfigError(f"{name} fuses modalities: give two or more with --modalities "
+                          f"(found {','.join(spec.modalities)})")
+    return MultimodalSystem(name, list(spec.modalities), base.split("-")[1], init)
+
+
 def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[System], list[str]]:
     """The spec's systems, in its order; returns (systems, notes). ``per_fold_init``: the
     neural systems start from per-fold pre-training (``Context.fold_init``), not ``spec.init``."""
@@ -599,8 +632,8 @@ def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[S
     names, init, model = spec.names, spec.init, spec.model
     overrides, init_cnn = spec.overrides, spec.init_cnn
     names = [n.strip() for n in (names if not isinstance(names, str) else names.split(",")) if n.strip()]
-    unknown = [n for n in names if n not in SYSTEMS
-               and not (n.startswith("mm-") and n[3:] in MODALITIES)]
+    unknown = [n for n in names if n.removesuffix(PRETRAINED) not in SYSTEMS
+               and not (n.startswith("mm-") and n.removesuffix(PRETRAINED)[3:] in MODALITIES)]
     if unknown:
         raise ConfigError(f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}")
     if len(set(names)) != len(names):
@@ -640,13 +673,8 @@ def build_systems(spec: SystemSpec, per_fold_init: bool = False) -> tuple[list[S
             out.append(HRVSystem("logreg"))
         elif n == "hrv-forest":
             out.append(HRVSystem("forest"))
-        elif n.startswith("mm-"):
-            out.append(MultimodalSystem(n, [n[3:]], "late"))
-        elif n in ("fusion-late", "fusion-early"):
-            if len(spec.modalities) < 2:
-                raise ConfigError(f"{n} fuses modalities: give two or more with --modalities "
-                                  f"(found {','.join(spec.modalities)})")
-            out.append(MultimodalSystem(n, list(spec.modalities), n.split("-")[1]))
+        elif n.startswith(("mm-", "fusion-")):
+            out.append(_multimodal_system(n, spec))
         elif n in HYBRID_DESCRIPTIONS:
             where = "scratch" if scratch_init else (init or "per-fold pre-training")
             out.append(HybridNeuralSystem(n, None if scratch_init else init, model, overrides,

@@ -403,6 +403,17 @@ class MultimodalReconstructor(nn.Module):
         return out
 
 
+def is_multimodal_pretraining(folder) -> bool:
+    """Whether ``folder`` (a run folder or its ``best/``) is a ``pretrain --modalities`` run."""
+    from ecgemotion.errors import EcgEmotionError
+    from ecgemotion.models.hub import resolve_pretrained
+
+    try:
+        return folder is not None and _saved_config(resolve_pretrained(folder)).get("kind") == PRETRAIN_KIND
+    except EcgEmotionError:    # neither a folder nor a shipped name
+        return False
+
+
 def pretrained_width(folder) -> int:
     """The embedding width of a multimodal pre-training run (what a fine-tune must build)."""
     from ecgemotion.models.hub import resolve_pretrained
