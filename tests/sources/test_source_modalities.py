@@ -12,7 +12,7 @@ from ecgemotion.recording import EMOTIV_EEG
 from ecgemotion.sources import get_source
 from ecgemotion.store import build_store
 from tests.fixtures import assert_windows_follow, load_all, tones
-from tests.fixtures.emotion_layouts import ASCERTAIN_OTHERS, write_ascertain, write_dreamer
+from tests.fixtures.emotion_layouts import ASCERTAIN_OTHERS, write_ascertain, write_dreamer, write_pspm
 from tests.fixtures.other_layouts import CASE_OTHERS, write_case, write_wesad
 
 
@@ -27,6 +27,8 @@ ECG_ONLY = {
              "145d5941b241d02532a6b0c12c28561fdf7d62911b768f29fbdd2430d27d53cb"),
     "ascertain": ("2642d26d3d7ed61d01dce1bc04c85ea7925c25c2c10efa0cb6bbf9591ff38f0f",
                   "11f037ef0946c0791a4ff25387a9bd14b79905b7eb49ecda4dd636977b298a45"),
+    "pspm": ("82ed863fd973b7462c52fba882df1d41493d24f33c00fc05a0f9672f357fa0a3",
+             "a4acb1ada91b20ac6c8ffec4056e29ea537cdc3757efeea6f2f9accacf9cd1a8"),
 }
 
 
@@ -115,6 +117,15 @@ def test_ascertain_brings_eeg_and_gsr_placed_on_the_ecg_clock(tmp_path):
         name = store.channels(m)[0]
         assert_windows_follow(store, m, lambda row, t: tones(m, name, truth.trials[tuple(
             store.index.loc[row, ["subject", "trial"]])]["t0"] + t)[None], rows=second)
+
+
+def test_pspm_brings_its_scr_and_respiration_channels(tmp_path):
+    write_pspm(tmp_path, subjects=(1,), seconds=20.0)
+    assert layout(read("pspm", tmp_path)[0]) == [("eda", "scr ch1", 100.0), ("resp", "resp ch3", 100.0)]
+    store = prepare("pspm", tmp_path, ["eda", "resp"])
+    for m, chantype in (("eda", "scr"), ("resp", "resp")):
+        assert store.channels(m) == [f"{chantype} ch{1 if m == 'eda' else 3}"]
+        assert_windows_follow(store, m, lambda row, t: tones(m, f"s01 {chantype}", t)[None])
 
 
 def test_a_broken_eeg_clip_is_left_out_with_a_warning_naming_it_and_the_ecg_kept(tmp_path):

@@ -26,7 +26,8 @@ EXAMPLES = """examples:
   ecgemotion predict live.csv --fs 250 --model runs/ --follow --idle-timeout 0 --serve
   ecgemotion predict rec.csv --lead ECG --modalities ecg,eeg,eda --model models/mm
 
-Inputs: CSV/TSV/TXT, EDF/BDF, WFDB (.hea or the record path), .npy (needs --fs), .mat.
+Inputs: CSV/TSV/TXT, EDF/BDF, WFDB (.hea or the record path), .npy (needs --fs), .mat, and
+the open-ecg catalogue's files by name (pyphysio's medical.txt.bz2: ECG, EDA, BVP, resp).
 Writes OUT.csv (one row per window: start_s, end_s, good, flag_*, heart_rate_bpm,
 p_<task>) and OUT.png (ECG on top, one probability panel per task; grey: low-quality
 windows, not predicted). --follow tails a growing CSV/TXT file and prints one line per
@@ -38,7 +39,8 @@ def add_parser(sub, common):
     from ecgemotion.cli.ui import add_command
     p = add_command(sub, common, "predict", "predict emotion on a new recording",
                     EXAMPLES)
-    p.add_argument("recording", help="ECG file: csv/tsv/txt, edf/bdf, WFDB record, npy, mat")
+    p.add_argument("recording", help="ECG file: csv/tsv/txt, edf/bdf, WFDB record, npy, mat "
+                                     "(or pyphysio's medical.txt.bz2)")
     p.add_argument("--model", action="append", required=True, metavar="DIR",
                    help="fine-tuned model folder, a folder of them, or an .onnx file (repeatable)")
     p.add_argument("--lead", help="channel/column/variable name or 0-based index")
@@ -185,7 +187,7 @@ _EXAMPLE_NAMES = {"eeg": "'EEG Fp1' or AF3", "eda": "GSR or EDA", "bvp": "BVP or
 
 def _default_out(recording: Path) -> Path:
     name = recording.name
-    for ext in (".hea", ".dat"):
+    for ext in (".hea", ".dat", ".bz2"):
         if name.lower().endswith(ext):
             name = name[: -len(ext)]
     stem = Path(name).stem if Path(name).suffix else name

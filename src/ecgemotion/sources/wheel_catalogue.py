@@ -154,6 +154,13 @@ def select_wheels(packages: Any = None, licence: Any = None) -> list[Wheel]:
             if (not names or w.package in names) and (not allowed or w.licence in allowed)]
 
 
+def member_named(filename: str) -> tuple[Wheel, Member] | None:
+    """The catalogued member whose file name is ``filename`` (``medical.txt.bz2``), if any:
+    how ``predict`` knows the layout of a file copied out of its wheel."""
+    return next(((w, m) for w in WHEELS for m in w.members
+                 if PurePosixPath(m.path).name == filename), None)
+
+
 def find_member(package: str, member: str) -> tuple[Wheel, Member]:
     for wheel in WHEELS:
         if wheel.package == package:

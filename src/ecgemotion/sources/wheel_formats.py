@@ -10,6 +10,7 @@ from __future__ import annotations
 import bz2
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -211,9 +212,14 @@ def parse_csv_column(data: bytes, where: str) -> Parsed:
     return Parsed(table[:, 0].copy())
 
 
+_COMMENT_LINE = re.compile(r"^[ \t]*#.*$", re.MULTILINE)
+
+
 def _rows(text: str, where: str, what: str) -> np.ndarray:
     """Parse rows of numbers separated by whitespace or commas into a 2-D array."""
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    # one regex pass drops the comment lines: a per-line strip/startswith took a second on
+    # pyphysio's 245,760 rows
+    lines = [ln for ln in _COMMENT_LINE.sub("", text).splitlines() if ln and not ln.isspace()]
     if not lines:
         raise DataError(where, f"expected {what}, found no data rows")
     width = len(lines[0].replace(",", " ").split())
