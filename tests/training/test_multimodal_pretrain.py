@@ -13,6 +13,7 @@ from ecgemotion.cli import main
 from ecgemotion.errors import ConfigError
 from ecgemotion.evaluation.systems import SystemSpec, build_systems, modality_systems
 from ecgemotion.models.hub import read_weights
+from ecgemotion.training.finetune import build_model
 from ecgemotion.models.multimodal import (MultimodalConfig, MultimodalReconstructor, Packed,
                                           build_multimodal, load_pretrained_encoders,
                                           pretrained_width, signal_layout)
@@ -43,6 +44,14 @@ def test_pretraining_lowers_the_masked_loss_and_saves_the_encoders(pretrained):
     assert config["kind"] == "multimodal-pretrain"
     assert [m["modality"] for m in config["layout"]] == ["eeg", "eda"]   # the ECG enters as HRV
     assert len(config["layout"][0]["channels"]) == 14
+
+
+def test_info_describes_the_run_and_ecg_commands_refuse_it(mm_store, pretrained, capsys):
+    assert main(["info", "--model", str(pretrained), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kind"] == "multimodal-pretrain" and info["modalities"] == ["eeg", "eda"]
+    with pytest.raises(ConfigError, match="a multimodal model .* use it with --modalities"):
+        build_model(str(pretrained), mm_store)
 
 
 def test_finetune_init_starts_the_fusion_encoders_from_the_run(mm_store, pretrained, tmp_path, capsys):
