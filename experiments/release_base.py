@@ -120,14 +120,18 @@ LATEST = "v3"
 
 def stages(args) -> list[tuple[str, list[str], int]]:
     """(run folder, pretrain flags, seed) of each stage of a version's recipe, in order: v3
-    is v2's run continued (its best checkpoint, a fresh schedule) for 4,748 more steps."""
+    is v2's run continued (its best checkpoint, a fresh schedule) for 4,748 more steps; v4 is
+    v3 continued for 2,300 steps with the physiology targets added to the objective."""
     v1 = [("run", ["--minutes", str(args.minutes), "--batch-size", "64"], 0)]
     v2 = [("run", ["--objective", "paper+contrastive", "--epochs", str(args.epochs),
                    "--batch-size", "128", "--lr", "5e-4"], 0)]
     v3 = v2 + [("run-continued", ["--init", str(args.work / "run" / "best"), "--objective",
                                   "paper+contrastive", "--steps", "4748", "--batch-size", "128",
                                   "--lr", "3e-4"], 1)]
-    return {"v1": v1, "v2": v2, "v3": v3}[args.version]
+    v4 = v3 + [("run-physio", ["--init", str(args.work / "run-continued" / "best"), "--objective",
+                               "paper+contrastive+physio", "--steps", "2300", "--batch-size", "128",
+                               "--lr", "3e-4"], 1)]
+    return {"v1": v1, "v2": v2, "v3": v3, "v4": v4}[args.version]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cinc", type=Path, default=data / "cinc2017")
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "release-base",
                    help="folder for the TOML, the store summary and the training run")
-    p.add_argument("--version", choices=["v1", "v2", "v3"], default=LATEST)
+    p.add_argument("--version", choices=["v1", "v2", "v3", "v4"], default=LATEST)
     p.add_argument("--minutes", type=float, default=20.0, help="v1's wall-time budget")
     p.add_argument("--epochs", type=int, default=9, help="v2's epochs (v3's first stage)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")

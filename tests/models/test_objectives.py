@@ -143,20 +143,26 @@ def test_a_few_steps_lower_the_objective_on_ecg(objective):
     w = (w - w.mean(1, keepdims=True)) / w.std(1, keepdims=True)
     x = torch.from_numpy(w).view(n // 2, 2, 256)
     groups = torch.arange(n // 2)
-    model = tiny(objective)
+    before, after = _train(tiny(objective), objective, x, groups, steps=80, lr=3e-3, key="loss")
+    assert after < 0.9 * before
+
+
+def _train(model, objective: str, x, y, steps: int, lr: float, key: str) -> tuple[float, float]:
+    """The objective's loss term ``key`` on fixed masks before and after ``steps`` AdamW steps."""
     task = SelfSupervised(**OBJECTIVES[objective][0])
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    with torch.no_grad():
-        before = task._losses(model.eval(), x, groups, torch.Generator().manual_seed(0), False)["loss"]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+
+    def term() -> float:
+        with torch.no_grad():
+            return float(task._losses(model.eval(), x, y, torch.Generator().manual_seed(0), False)[key])
+    before = term()
     model.train()
-    for step in range(80):
-        loss = task.train_loss(model, x, groups, torch.Generator().manual_seed(step))
+    for step in range(steps):
+        loss = task.train_loss(model, x, y, torch.Generator().manual_seed(step))
         opt.zero_grad()
         loss.backward()
         opt.step()
-    with torch.no_grad():
-        after = task._losses(model.eval(), x, groups, torch.Generator().manual_seed(0), False)["loss"]
-    assert float(after) < 0.9 * float(before)
+    return before, term()
 
 
 def test_pretraining_heads_are_dropped_when_loading_an_encoder(tmp_path):
@@ -185,20 +191,8 @@ def test_physiology_targets_read_the_rhythm_and_a_few_steps_teach_the_head():
     x = torch.from_numpy(np.stack([w[:, :1024], w[:, 256:]], 1).astype(np.float32)).view(n, 2, 1024)
     x = (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True)
     y = torch.cat([torch.arange(n, dtype=torch.float32)[:, None], torch.from_numpy(scaled)], 1)
-    model = create_model("fast", **{**TINY, "window_len": 1024, **OBJECTIVES["paper+contrastive+physio"][1],
+    objective = "paper+contrastive+physio"
+    model = create_model("fast", **{**TINY, "window_len": 1024, **OBJECTIVES[objective][1],
                                     "target_dim": n_targets(fs)})
-    task = SelfSupervised(**OBJECTIVES["paper+contrastive+physio"][0])
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-
-    def physio():
-        with torch.no_grad():
-            return float(task._losses(model.eval(), x, y, torch.Generator().manual_seed(0),
-                                      False)["physio"])
-    before = physio()
-    model.train()
-    for step in range(30):
-        loss = task.train_loss(model, x, y, torch.Generator().manual_seed(step))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert physio() < 0.75 * before
+    before, after = _train(model, objective, x, y, steps=30, lr=1e-2, key="physio")
+    assert after < 0.75 * before

@@ -11,8 +11,11 @@ import torch
 
 from ecgemotion.cli import main
 from ecgemotion.errors import ConfigError
+from ecgemotion.evaluation.runner import EvaluationOptions, run_evaluation
 from ecgemotion.evaluation.systems import SystemSpec, build_systems, modality_systems
 from ecgemotion.models.hub import read_weights
+from ecgemotion.training.finetune import build_model
+from ecgemotion.training.loop import TrainConfig
 from ecgemotion.models.multimodal import (MultimodalConfig, MultimodalReconstructor, Packed,
                                           build_multimodal, load_pretrained_encoders,
                                           pretrained_width, signal_layout)
@@ -43,6 +46,14 @@ def test_pretraining_lowers_the_masked_loss_and_saves_the_encoders(pretrained):
     assert config["kind"] == "multimodal-pretrain"
     assert [m["modality"] for m in config["layout"]] == ["eeg", "eda"]   # the ECG enters as HRV
     assert len(config["layout"][0]["channels"]) == 14
+
+
+def test_info_describes_the_run_and_ecg_commands_refuse_it(mm_store, pretrained, capsys):
+    assert main(["info", "--model", str(pretrained), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kind"] == "multimodal-pretrain" and info["modalities"] == ["eeg", "eda"]
+    with pytest.raises(ConfigError, match="a multimodal model .* use it with --modalities"):
+        build_model(str(pretrained), mm_store)
 
 
 def test_finetune_init_starts_the_fusion_encoders_from_the_run(mm_store, pretrained, tmp_path, capsys):
@@ -91,16 +102,12 @@ def test_a_window_without_eeg_adds_no_eeg_loss(mm_store):
 def test_evaluate_compares_pretrained_and_scratch_on_the_same_folds(mm_store, pretrained, tmp_path):
     assert modality_systems(["ecg", "eeg", "eda"], pretrained=True)[-4:] == (
         "mm-eeg-pretrained", "mm-eda-pretrained", "fusion-late-pretrained", "hrv-logreg")
-    out = tmp_path / "e"
-    code = main(["evaluate", "--store", str(mm_store.path), "--modalities", "ecg,eda", "--init",
-                 str(pretrained), "--systems", "mm-eda,mm-eda-pretrained", "--task", "arousal",
-                 "--protocol", "subject", "--k", "2", "--max-folds", "1", "--epochs", "1",
-                 "--n-boot", "20", "--out", str(out), "--quiet", "--json"])
-    assert code == 0
-    r = json.loads((out / "results.json").read_text())
-    described = r["systems"]
-    assert described["mm-eda-pretrained"]["init"] == str(pretrained)
-    assert described["mm-eda"]["init"] == "scratch"
+    systems, _ = build_systems(SystemSpec("mm-eda,mm-eda-pretrained", init=str(pretrained),
+                                          modalities=("ecg", "eda")))
+    r = run_evaluation(mm_store, "arousal", "subject", systems, tmp_path,
+                       EvaluationOptions(train_cfg=TrainConfig(epochs=1), k=2, max_folds=1, n_boot=20))
+    assert r["systems"]["mm-eda-pretrained"]["init"] == str(pretrained)
+    assert r["systems"]["mm-eda"]["init"] == "scratch"
     assert ("mm-eda-pretrained", "mm-eda") in {(p["a"], p["b"]) for p in r["paired_tests"]}
     assert r["leakage_check"]["passed"]
     with pytest.raises(ConfigError, match="give --init RUN"):

@@ -30,10 +30,12 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
         return {"sources": names}
     if args.model:
         from ecgemotion.models import describe_model
-        from ecgemotion.models.multimodal import describe_multimodal, is_multimodal, load_multimodal
+        from ecgemotion.models.multimodal import (describe_multimodal, is_multimodal,
+                                                  is_multimodal_pretraining, load_multimodal)
 
-        info = describe_multimodal(load_multimodal(args.model)) if is_multimodal(args.model) \
-            else describe_model(args.model)
+        info = (describe_multimodal(load_multimodal(args.model))
+                if is_multimodal(args.model) or is_multimodal_pretraining(args.model)
+                else describe_model(args.model))
         ui.table(list(info.items()))
         card = _card(args.model)
         if card is not None:

@@ -121,9 +121,15 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
 
 
 def _print_modalities(ui, store) -> None:
-    """Say which channels, rate and band each stored modality got, and how often it was there."""
+    """Say which ECG lead(s) the sources chose, and which channels, rate and band each other
+    stored modality got, and how often it was there."""
     from ecgemotion.preprocess import MODALITY_FILTERS
 
+    leads = store.index.drop_duplicates(["dataset", "subject", "trial", "lead"])["lead"].value_counts()
+    if len(leads):
+        listed = [f"{lead} ({n} recording{'s' * (n != 1)})" for lead, n in leads.head(5).items()]
+        more = f" and {len(leads) - 5} other leads" if len(leads) > 5 else ""
+        ui.say(f"ecg: lead {', '.join(listed)}{more} at {store.fs:g} Hz")
     for modality, info in store.describe().get("modalities", {}).items():
         band = MODALITY_FILTERS[modality][1]
         names = store.channels(modality)

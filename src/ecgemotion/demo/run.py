@@ -5,7 +5,8 @@
 3. write a SYNTHETIC emotion data set in the AMIGOS file layout and read it with the
    real ``amigos`` source;
 4. evaluate the hybrid (``finetune``'s default) vs pre-trained vs from-scratch vs the HRV
-   baseline, subject-independent, at window and trial level; then the hybrid and HRV again
+   baseline, subject-independent, at window and trial level (with ``--modalities``, each
+   modality alone and their fusions too, on the same folds); then the hybrid and HRV again
    calibrated to each test person (``CALIBRATE``), reported beside the strict figures;
 5. write ``report.html`` (self-contained) and ``report.md``.
 
@@ -37,6 +38,7 @@ class DemoPlan:
     tasks: tuple[str, ...]
     n_boot: int
     open_ecg_packages: tuple[str, ...] | None = None   # None: every wheel of the corpus
+    modalities: tuple[str, ...] = ("ecg",)   # more: each modality alone and fused join the systems
 
 
 FULL = DemoPlan(pretrain_minutes=2.5, subjects=12, trials=16, seconds=60.0, folds=4, epochs=6,
@@ -51,11 +53,14 @@ CALIBRATE = "k-shot:2"
 # The open corpus is 2.5 h: on its own it overfits within minutes. The demo continues from the
 # released encoder (62.8 h of MIT-BIH, CinC 2017 and permissive open-ECG, see its model card).
 BASE_WEIGHTS = "ecgemotion-base"
+SYNTHETIC_MODALITIES = ("ecg", "eeg", "eda")   # what write_synthetic_amigos records
 
 
 def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=None,
-             seed: int = 0, plan: DemoPlan | None = None, overwrite: bool = False) -> dict[str, Any]:
-    """Run the demo into ``out_dir``; return the summary (with the report's path)."""
+             seed: int = 0, plan: DemoPlan | None = None, overwrite: bool = False,
+             modalities: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Run the demo into ``out_dir``; return the summary (with the report's path).
+    ``modalities`` (e.g. ``("ecg", "eeg", "eda")``): the synthetic set's other signals too."""
     from ecgemotion.demo.synthetic_amigos import write_synthetic_amigos
     from ecgemotion.paths import claim_output
     from ecgemotion.preprocess import PreprocessConfig
@@ -67,6 +72,13 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
     from ecgemotion.training.recipes import DEMO_PRETRAIN
 
     plan = plan or (QUICK if quick else FULL)
+    if modalities:
+        plan = replace(plan, modalities=tuple(modalities))
+    if plan.modalities[0] != "ecg" or set(plan.modalities) - set(SYNTHETIC_MODALITIES):
+        from ecgemotion.errors import ConfigError
+
+        raise ConfigError(f"--modalities: the demo's synthetic set has {', '.join(SYNTHETIC_MODALITIES)} "
+                          f"(ecg first); found {', '.join(plan.modalities)}")
     out = claim_output(Path(out_dir).expanduser(), "report.html", "a demo report", overwrite,
                        remove=("report.md", "summary.json", "pretrain", "evaluation-*",
                                "synthetic-amigos"))   # stores/ is reused by its identity
@@ -97,7 +109,7 @@ def run_demo(out_dir: str | Path = "ecgemotion-demo", quick: bool = False, ui=No
     synth = write_synthetic_amigos(out / "synthetic-amigos", subjects=plan.subjects,
                                    trials=plan.trials, seconds=plan.seconds, seed=seed)
     emo_store, emo_summary = build_store(
-        [get_source("amigos", out / "synthetic-amigos")], PreprocessConfig(),
+        [get_source("amigos", out / "synthetic-amigos")], PreprocessConfig(modalities=plan.modalities),
         out_dir=out / "stores", label_rule="threshold:5", progress=progress)
     step("synthetic_data")
 
@@ -134,14 +146,16 @@ def _evaluate_tasks(plan: DemoPlan, emo_store, pre_dir: Path, out: Path, seed: i
 
     say = ui.say if ui else (lambda *_: None)
     evaluations = {}
+    systems = demo_systems(plan.modalities)
     for i, task in enumerate(plan.tasks, 1):
-        say(f"[4/5] evaluating {task} ({i}/{len(plan.tasks)}): {SYSTEMS.replace(',', ', ')}, "
+        say(f"[4/5] evaluating {task} ({i}/{len(plan.tasks)}): {systems.replace(',', ', ')}, "
             f"{plan.folds}-fold by subject")
         options = EvaluationOptions(
             train_cfg=TrainConfig.from_recipe(DEMO_FINETUNE, epochs=plan.epochs),
             k=plan.folds, n_boot=plan.n_boot, seed=seed, ui=ui)
         evaluations[task] = evaluate(
-            emo_store, task, "subject", SystemSpec(SYSTEMS, init=str(pre_dir), model="fast"),
+            emo_store, task, "subject", SystemSpec(systems, init=str(pre_dir), model="fast",
+                                                   modalities=plan.modalities),
             out / f"evaluation-{task}", options)
         step(f"evaluate_{task}")
         say(f"[4/5] {task}: {CALIBRATED_SYSTEMS.replace(',', ', ')} calibrated to each test "
@@ -151,6 +165,15 @@ def _evaluate_tasks(plan: DemoPlan, emo_store, pre_dir: Path, out: Path, seed: i
             out / f"evaluation-{task}", replace(options, calibrate=CALIBRATE))
         step(f"calibrated_{task}")
     return evaluations
+
+
+def demo_systems(modalities: tuple[str, ...]) -> str:
+    """:data:`SYSTEMS`, then with more modalities than the ECG each one alone and their
+    fusions (``evaluate --modalities``' list), all on the same folds."""
+    from ecgemotion.evaluation.systems import modality_systems
+
+    more = [n for n in modality_systems(modalities) if n not in SYSTEMS] if len(modalities) > 1 else []
+    return ",".join([SYSTEMS, *more])
 
 
 def _headline(results: dict[str, Any]) -> dict[str, Any]:

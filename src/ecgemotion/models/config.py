@@ -123,8 +123,11 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any], source: str | None = None) -> "ModelConfig":
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
+        where = f"{source}: " if source else ""
+        if str(data.get("kind", "")).startswith("multimodal"):
+            raise ConfigError(f"{where}a multimodal model (kind {data['kind']!r}), not an ECG "
+                              "network: use it with --modalities (docs/multimodal.md)")
         if unknown:
-            where = f"{source}: " if source else ""
             raise ConfigError(f"{where}unknown model config field(s) {unknown}; "
                               f"expected a subset of {sorted(known)}")
         return cls(**data).validate()

@@ -482,28 +482,32 @@ def modalities_of(folder) -> list[str]:
     return [m["modality"] for m in _saved_config(folder).get("layout", [])]
 
 
-def load_multimodal(folder) -> MultimodalNet:
+def load_multimodal(folder) -> MultimodalNet | MultimodalReconstructor:
     """A multimodal model saved by ``finetune --modalities`` (``save_pretrained``: config.json
     names the modalities and channels; model.safetensors holds every weight and the feature
-    normalisation). Every weight must match: a wrong file is an error naming the key."""
+    normalisation), or a ``pretrain --modalities`` run's encoders and decoders. Every weight
+    must match: a wrong file is an error naming the key."""
     from dataclasses import fields
-    from pathlib import Path
 
     from ecgemotion.io.model_files import WEIGHTS_NAME
-    from ecgemotion.models.hub import load_state_strict, read_weights
+    from ecgemotion.models.hub import load_state_strict, read_weights, resolve_pretrained
 
-    folder = Path(folder)
+    folder = resolve_pretrained(folder)
     data = _saved_config(folder)
     known = {f.name for f in fields(MultimodalConfig)}
-    net = MultimodalNet(MultimodalConfig(**{k: v for k, v in data.items() if k in known}))
+    config = MultimodalConfig(**{k: v for k, v in data.items() if k in known})
+    net = MultimodalReconstructor(config) if config.kind == PRETRAIN_KIND else MultimodalNet(config)
     load_state_strict(net, read_weights(folder / WEIGHTS_NAME), str(folder / WEIGHTS_NAME))
     return net.eval()
 
 
 def describe_multimodal(net: MultimodalNet) -> dict[str, Any]:
-    """What ``info`` prints for a multimodal model: its fusion, modalities and their inputs."""
+    """What ``info`` prints for a multimodal model (or pre-training run): its fusion,
+    modalities and their inputs."""
     cfg = net.config
-    return {"model": f"multimodal ({cfg.fusion} fusion)", "kind": cfg.kind,
+    what = ("multimodal pre-training run (signal encoders for `finetune --modalities … --init`)"
+            if cfg.kind == PRETRAIN_KIND else f"multimodal ({cfg.fusion} fusion)")
+    return {"model": what, "kind": cfg.kind,
             "parameters": int(sum(p.numel() for p in net.parameters())),
             "modalities": cfg.modalities,
             **{f"input {m['modality']}": (f"{len(m['features'])} HRV features of the "

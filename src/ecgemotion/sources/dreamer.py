@@ -34,10 +34,9 @@ gives both, leads ``"ECG 0"``/``"ECG 1"``); ``parts`` = ``stimulus,baseline``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any, NamedTuple
-
-import warnings
 
 import numpy as np
 
