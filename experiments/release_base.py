@@ -1,14 +1,15 @@
-"""Reproduce the released pre-trained weights ``ecgemotion-base`` (v3) with one command::
+"""Reproduce the released pre-trained weights ``ecgemotion-base`` (v4) with one command::
 
     python experiments/release_base.py            # split + store + pre-training + copy
 
-v3 (the default) is v2's recipe trained longer: the objective the study in docs/results.md §3
-picked, ``paper+contrastive``, for a fixed 9 epochs (v2, 1,221 steps), then continued from that
-run's best checkpoint for 4,748 steps at lr 3e-4 (a fresh schedule, seed 1). ``--version v2``
-stops after the first stage and ``--version v1`` (the paper's masked reconstruction, 20
-minutes) reproduces ``ecgemotion-base-v1``; both stay loadable by those names. Each stage is
-resumable: run the same command again after a crash or a kill and it continues from the
-last checkpoint.
+v4 (the default) is three stages: v2 = the objective the study in docs/results.md §3 picked,
+``paper+contrastive``, for a fixed 9 epochs (1,221 steps); v3 = that run's best checkpoint
+continued for 4,748 steps at lr 3e-4 (a fresh schedule, seed 1); v4 = v3's best checkpoint
+continued for 2,300 steps with physiology targets added (``paper+contrastive+physio``, lr
+3e-4, seed 1). ``--version v3`` / ``v2`` stop after their stage and ``--version v1`` (the
+paper's masked reconstruction, 20 minutes) reproduces ``ecgemotion-base-v1``; all stay
+loadable by those names. Each stage is resumable: run the same command again after a crash
+or a kill and it continues from the last checkpoint.
 
 Steps (each can be run alone with ``--step``):
 
@@ -115,7 +116,7 @@ def run(cmd: list[str], threads: int | None = None) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-LATEST = "v3"
+LATEST = "v4"
 
 
 def stages(args) -> list[tuple[str, list[str], int]]:
