@@ -54,6 +54,11 @@ def test_info_describes_the_run_and_ecg_commands_refuse_it(mm_store, pretrained,
     assert info["kind"] == "multimodal-pretrain" and info["modalities"] == ["eeg", "eda"]
     with pytest.raises(ConfigError, match="a multimodal model .* use it with --modalities"):
         build_model(str(pretrained), mm_store)
+    recording = pretrained.parent / "rec.csv"
+    recording.write_text("ECG\n" + "\n".join(["0.0"] * 2560) + "\n")
+    assert main(["predict", str(recording), "--fs", "128", "--model", str(pretrained)]) == 2
+    err = capsys.readouterr().err
+    assert "multimodal pre-training run" in err and "--modalities MODALITIES --init" in err
 
 
 def test_finetune_init_starts_the_fusion_encoders_from_the_run(mm_store, pretrained, tmp_path, capsys):

@@ -252,6 +252,12 @@ def read_onnx_spec(path: Path, session) -> ModelSpec:
 
 def _spec_from(extra: dict[str, Any], model_config: dict[str, Any], source: str,
                default_task: str) -> ModelSpec:
+    from ecgemotion.models.multimodal import PRETRAIN_KIND
+
+    if model_config.get("kind") == PRETRAIN_KIND:
+        raise ConfigError(f"{source}: a multimodal pre-training run (`pretrain --modalities`), not "
+                          "an emotion model: fine-tune it first, `ecgemotion finetune --store STORE "
+                          f"--modalities MODALITIES --init {source} --task arousal --out models/mm`")
     card = ModelCard.from_extra(extra, source, default_task)
     n_classes = int(model_config.get("n_classes", len(card.classes)))
     if len(card.classes) != n_classes:
