@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from ecgemotion.errors import ConfigError, EcgEmotionError
-from ecgemotion.io.model_files import (CONFIG_NAME, FINETUNE_HINT, WEIGHTS_NAME, ModelCard,
-                                       read_config_file)
+from ecgemotion.io.model_files import (CONFIG_NAME, FINETUNE_HINT, MULTIMODAL_PRETRAIN_KIND,
+                                       WEIGHTS_NAME, ModelCard, read_config_file)
 from ecgemotion.preprocess import PreprocessConfig
 
 ONNX_NAME = "model.onnx"
@@ -252,9 +252,7 @@ def read_onnx_spec(path: Path, session) -> ModelSpec:
 
 def _spec_from(extra: dict[str, Any], model_config: dict[str, Any], source: str,
                default_task: str) -> ModelSpec:
-    from ecgemotion.models.multimodal import PRETRAIN_KIND
-
-    if model_config.get("kind") == PRETRAIN_KIND:
+    if model_config.get("kind") == MULTIMODAL_PRETRAIN_KIND:
         raise ConfigError(f"{source}: a multimodal pre-training run (`pretrain --modalities`), not "
                           "an emotion model: fine-tune it first, `ecgemotion finetune --store STORE "
                           f"--modalities MODALITIES --init {source} --task arousal --out models/mm`")

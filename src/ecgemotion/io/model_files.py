@@ -30,6 +30,10 @@ def read_config_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return data, extra
 
 
+# config kind of a `pretrain --modalities` run (models/multimodal.py), here so that torch-free
+# readers (the ONNX engine) can recognise one
+MULTIMODAL_PRETRAIN_KIND = "multimodal-pretrain"
+
 FINETUNE_HINT = ("fine-tune it on labelled ECG first: `ecgemotion finetune --store STORE --task "
                  "arousal --out models/arousal` (starts from ecgemotion-base), or in Python "
                  "`ecgemotion.fit(signals, labels, fs=...)`")
