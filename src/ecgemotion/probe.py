@@ -148,16 +148,14 @@ def embed_windows(model: torch.nn.Module, windows: np.ndarray, batch: int = 256)
 def mean_beat_templates(windows: np.ndarray, fs: float, before_s: float = 0.25,
                         after_s: float = 0.45) -> np.ndarray:
     """Median beat of each window around NeuroKit2's R peaks, z-scored; zeros without beats."""
-    from ecgemotion.signal import r_peaks
+    from ecgemotion.signal import median_beat, r_peaks
 
-    a, b = round(before_s * fs), round(after_s * fs)
-    out = np.zeros((len(windows), a + b), np.float32)
+    out = np.zeros((len(windows), round(before_s * fs) + round(after_s * fs)), np.float32)
     for i, w in enumerate(windows):
-        peaks = r_peaks(w.astype(np.float64), fs, method="neurokit")
-        peaks = peaks[(peaks >= a) & (peaks + b <= len(w))]
-        if len(peaks):
-            t = np.median(np.stack([w[p - a: p + b] for p in peaks]), axis=0)
-            out[i] = (t - t.mean()) / (t.std() + 1e-6)
+        beat = median_beat(w, r_peaks(w.astype(np.float64), fs, method="neurokit"), fs,
+                           before_s, after_s)
+        if beat is not None:
+            out[i] = beat
     return out
 
 

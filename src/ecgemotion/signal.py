@@ -219,6 +219,19 @@ def r_peaks(x: np.ndarray, fs: float, method: str = "envelope") -> np.ndarray:
     return np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
 
 
+def median_beat(x: np.ndarray, peaks: np.ndarray, fs: float, before_s: float = 0.25,
+                after_s: float = 0.45) -> np.ndarray | None:
+    """The z-scored median beat of ``x`` from ``before_s`` before to ``after_s`` after each R
+    peak (peaks too near an edge left out); None when no beat fits the window."""
+    a, b = round(before_s * fs), round(after_s * fs)
+    peaks = np.asarray(peaks)
+    peaks = peaks[(peaks >= a) & (peaks + b <= len(x))]
+    if not len(peaks):
+        return None
+    t = np.median(np.stack([x[p - a: p + b] for p in peaks]), axis=0)
+    return (t - t.mean()) / (t.std() + 1e-6)
+
+
 def heart_rate_windows(windows: np.ndarray, fs: float,
                        peaks: list[np.ndarray] | None = None) -> np.ndarray:
     """Heart rate (bpm) per window from the median RR interval; NaN when < 3 beats found."""

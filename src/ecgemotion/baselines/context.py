@@ -16,10 +16,9 @@ import functools
 import numpy as np
 import pandas as pd
 
-from ecgemotion.baselines.hrv import (FEATURES, RR_MAX_MS, RR_MIN_MS, RR_REL_DEV, _highpass,
+from ecgemotion.baselines.hrv import (FEATURES, RR_MAX_MS, RR_MIN_MS, RR_REL_DEV, detected_beats,
                                       features_from_peaks, hrv_features, physio_matrix)
 from ecgemotion.errors import ConfigError
-from ecgemotion.signal import r_peaks
 from ecgemotion.subjects import recording_keys
 
 CONTEXT_S = 60.0
@@ -48,10 +47,8 @@ def window_beats(windows: np.ndarray, fs: float) -> list[np.ndarray]:
 def _beats(raw: bytes, fs: float) -> np.ndarray:
     """One window's beats, remembered for the last 256 windows seen: a live stream gives
     each window again with every new one while it is in the 60-s context."""
-    x = np.frombuffer(raw, dtype=np.float64)
-    finite = np.isfinite(x).all() and np.ptp(x) > 0
-    beats = (r_peaks(_highpass(x[None, :], fs)[0], fs, method="neurokit") / fs
-             if finite else np.zeros(0))
+    found = [peaks for _, _, peaks in detected_beats(np.frombuffer(raw, dtype=np.float64), fs)]
+    beats = found[0] / fs if found else np.zeros(0)
     beats.setflags(write=False)
     return beats
 

@@ -156,15 +156,20 @@ def _highpass(windows: np.ndarray, fs: float) -> np.ndarray:
     return sps.sosfiltfilt(sos, windows, axis=-1)
 
 
+def detected_beats(windows: np.ndarray, fs: float):
+    """``(row, high-passed window, R peaks)`` for each finite, non-flat row of ``(n, T)``
+    windows: the HRV features' detector (0.5-Hz high-pass, then NeuroKit2), the one every
+    reader of beats that must agree with the HRV baseline goes through."""
+    windows = np.atleast_2d(np.asarray(windows, dtype=np.float64))
+    ok = np.isfinite(windows).all(axis=1) & (np.ptp(windows, axis=1) > 0)
+    if ok.any():
+        for i, row in zip(np.flatnonzero(ok), _highpass(windows[ok], fs)):
+            yield int(i), row, r_peaks(row, fs, method="neurokit")
+
+
 def window_hrv(x: np.ndarray, fs: float) -> np.ndarray:
     """The :data:`FEATURES` vector of one window (1-D array)."""
-    x = np.asarray(x, dtype=np.float64)
-    if not np.isfinite(x).all() or np.ptp(x) == 0:
-        out = np.full(len(FEATURES), np.nan)
-        out[FEATURES.index("n_beats")] = 0
-        return out
-    cleaned = _highpass(x[None, :], fs)[0]
-    return features_from_peaks(r_peaks(cleaned, fs, method="neurokit"), fs, len(x) / fs, cleaned)
+    return _chunk_features((np.asarray(x, dtype=np.float64)[None, :], fs))[0]
 
 
 def _chunk_features(args) -> np.ndarray:
@@ -173,13 +178,9 @@ def _chunk_features(args) -> np.ndarray:
     out = np.full((len(windows), len(FEATURES)), np.nan)
     if len(windows) == 0:
         return out
-    ok = np.isfinite(windows).all(axis=1) & (np.ptp(windows, axis=1) > 0)
-    out[~ok, FEATURES.index("n_beats")] = 0
-    if ok.any():
-        cleaned = _highpass(windows[ok], fs)
-        window_s = windows.shape[1] / fs
-        for i, row in zip(np.flatnonzero(ok), cleaned):
-            out[i] = features_from_peaks(r_peaks(row, fs, method="neurokit"), fs, window_s, row)
+    out[:, FEATURES.index("n_beats")] = 0          # what a window the detector skips keeps
+    for i, row, peaks in detected_beats(windows, fs):
+        out[i] = features_from_peaks(peaks, fs, windows.shape[1] / fs, row)
     return out
 
 

@@ -44,7 +44,7 @@ from torch import nn
 
 from ecgemotion.baselines.context import hybrid_features
 from ecgemotion.baselines.hrv import PHYSIO_FEATURES, physio_matrix
-from ecgemotion.io.model_files import MULTIMODAL_PRETRAIN_KIND
+from ecgemotion.io.model_files import MULTIMODAL_PRETRAIN_KIND as PRETRAIN_KIND
 from ecgemotion.models.blocks import MLPHead
 from ecgemotion.models.hybrid import fit_feature_path, standardise
 from ecgemotion.recording import MODALITIES
@@ -351,7 +351,6 @@ def build_multimodal(store, modalities: list[str], fusion: str, seed: int = 0,
 
 
 # -- multimodal masked pre-training ------------------------------------------------------------
-PRETRAIN_KIND = MULTIMODAL_PRETRAIN_KIND
 PRETRAINED_PARTS = ("names.", "modality_embedding.")   # + each signal modality's encoders.<m>.
 
 

@@ -23,18 +23,6 @@ BEAT_STEP = 2                          # every second sample of the beat (45 val
 TARGET_VERSION = 1
 
 
-def median_beat(x: np.ndarray, peaks: np.ndarray, fs: float,
-                span_s: tuple[float, float] = BEAT_SPAN_S) -> np.ndarray | None:
-    """The z-scored median beat of ``x`` around ``peaks``; None when no beat fits the window."""
-    a, b = round(span_s[0] * fs), round(span_s[1] * fs)
-    peaks = np.asarray(peaks)
-    peaks = peaks[(peaks >= a) & (peaks + b <= len(x))]
-    if not len(peaks):
-        return None
-    t = np.median(np.stack([x[p - a: p + b] for p in peaks]), axis=0)
-    return (t - t.mean()) / (t.std() + 1e-6)
-
-
 def n_targets(fs: float) -> int:
     a, b = round(BEAT_SPAN_S[0] * fs), round(BEAT_SPAN_S[1] * fs)
     return len(RHYTHM_TARGETS) + len(range(0, a + b, BEAT_STEP))
@@ -43,20 +31,16 @@ def n_targets(fs: float) -> int:
 def window_targets(windows: np.ndarray, fs: float) -> np.ndarray:
     """``(n, n_targets(fs))`` raw targets of ``(n, T)`` windows, NaN where undefined (too few
     beats, a flat or non-finite window): the rhythm features, then the median beat."""
-    from ecgemotion.baselines.hrv import FEATURES, features_from_peaks, _highpass
-    from ecgemotion.signal import r_peaks
+    from ecgemotion.baselines.hrv import FEATURES, detected_beats, features_from_peaks
+    from ecgemotion.signal import median_beat
 
     windows = np.atleast_2d(np.asarray(windows, dtype=np.float64))
     out = np.full((len(windows), n_targets(fs)), np.nan, dtype=np.float32)
     rhythm = [FEATURES.index(c) for c in RHYTHM_TARGETS]
     k = len(RHYTHM_TARGETS)
-    for i, w in enumerate(windows):
-        if not np.isfinite(w).all() or np.ptp(w) == 0:
-            continue
-        x = _highpass(w[None, :], fs)[0]
-        peaks = r_peaks(x, fs, method="neurokit")
-        out[i, :k] = features_from_peaks(peaks, fs, len(w) / fs, x)[rhythm]
-        beat = median_beat(x, peaks, fs)
+    for i, x, peaks in detected_beats(windows, fs):
+        out[i, :k] = features_from_peaks(peaks, fs, windows.shape[1] / fs, x)[rhythm]
+        beat = median_beat(x, peaks, fs, *BEAT_SPAN_S)
         if beat is not None:
             out[i, k:] = beat[::BEAT_STEP]
     for name in LOG_TARGETS:
