@@ -140,8 +140,9 @@ def _batch(args, ui, recognizer, recording: Path, asked) -> dict[str, Any]:
                                "ecg_likeness": sf.provenance.get("ecg_likeness"),
                                "duration_s": round(len(sf.signal) / sf.fs, 3),
                                **recognizer.summary(table), "csv": str(out)}
+    used = summary.get("modalities_used")
     say_modalities(recognizer, sf.lead, [(c.modality, c.name) for c in sf.channels], asked, where,
-                   ui, summary.get("modalities_used"))
+                   ui, used)
     if not args.no_plot:
         png = out.with_suffix(".png")
         title = f"{recording.name}  lead {sf.lead}  ({', '.join(recognizer.tasks)})"
@@ -149,7 +150,6 @@ def _batch(args, ui, recognizer, recording: Path, asked) -> dict[str, Any]:
         summary["png"] = str(png)
     ui.say(f"{where}: {summary['windows_predicted']} of {summary['windows']} windows predicted "
            f"({summary['windows_skipped']} low quality, not predicted)")
-    used = summary.get("modalities_used")
     for task in recognizer.tasks:
         info = summary[task]
         ui.say(f"  {task}: mean P({info['positive_class']}) = {info['mean_p']:.3f} over good windows, "

@@ -477,11 +477,6 @@ def is_multimodal(folder) -> bool:
     return _saved_config(folder).get("kind") == "multimodal"
 
 
-def modalities_of(folder) -> list[str]:
-    """The modalities a saved multimodal model takes, in input order."""
-    return [m["modality"] for m in _saved_config(folder).get("layout", [])]
-
-
 def load_multimodal(folder) -> MultimodalNet | MultimodalReconstructor:
     """A multimodal model saved by ``finetune --modalities`` (``save_pretrained``: config.json
     names the modalities and channels; model.safetensors holds every weight and the feature
