@@ -219,16 +219,19 @@ def process_recording(rec: Recording, config: PreprocessConfig, *, keep_gaps: bo
     flags = {k: v[finite] for k, v in flags.items()}
     if not dropped["non_finite"]:
         del dropped["non_finite"]
-    if not keep_gaps:
-        rows = np.zeros(len(starts_s), dtype=bool)
-        rows[made] = True
-    at = np.searchsorted(np.flatnonzero(rows), made)  # where each made window sits among the rows
-    n = int(rows.sum())
-    windows = Windows(data=_scatter(data, at, n, 0), start_s=starts_s[rows],
-                      flags={k: _scatter(v, at, n, False) for k, v in flags.items()},
-                      heart_rate=_scatter(hr, at, n, np.nan),
+    gap = None                                  # no gap rows: Windows makes them all False
+    if keep_gaps:                               # every row of the grid, zeros where no window
+        at = np.searchsorted(np.flatnonzero(rows), made)  # where each made window sits
+        n = int(rows.sum())
+        data, hr = _scatter(data, at, n, 0), _scatter(hr, at, n, np.nan)
+        flags = {k: _scatter(v, at, n, False) for k, v in flags.items()}
+        gap = np.ones(n, dtype=bool)
+        gap[at] = False
+    else:
+        rows = made
+    windows = Windows(data=data, start_s=starts_s[rows], flags=flags, heart_rate=hr,
                       sample_label=None if sample_label is None else sample_label[rows],
-                      dropped=dropped, gap=~_scatter(np.ones(len(made), dtype=bool), at, n, False))
+                      dropped=dropped, gap=gap)
     windows.modalities = {m: modality_windows(rec, m, config, windows.start_s)
                           for m in config.extra_modalities}
     return windows
