@@ -57,6 +57,9 @@ def add_parser(sub, common):
                    help="self-supervised objective (docs/models.md): paper = masked reconstruction "
                    "of 15%% in 0.5-s spans; mae = 75%% of tokens hidden, encoder on the rest; "
                    "contrastive = InfoNCE on two crops of a recording; X+contrastive = both")
+    p.add_argument("--objective-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting of the objective (a JSON value; repeatable or "
+                        "comma-separated), e.g. --objective-set contrastive_weight=0.5,beat_share=0.8")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: chosen and printed)")
     p.add_argument("--mask-ratio", type=float,
                    help="fraction hidden (default: the objective's, 0.15 for paper)")
@@ -126,6 +129,7 @@ def run(args: argparse.Namespace, ui) -> dict[str, Any]:
     ui.say(configure_threads(args.threads, args.device))
     summary = pretrain(store, args.model, out, cfg, mask_ratio=args.mask_ratio,
                        objective=args.objective,
+                       objective_settings=parse_overrides(args.objective_set, "--objective-set"),
                        mask_span_s=args.mask_span_s, val_fraction=args.val_fraction,
                        datasets=args.datasets.split(",") if args.datasets else None,
                        quality=args.quality, ui=ui, init=args.init, **overrides)

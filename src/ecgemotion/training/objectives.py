@@ -177,6 +177,7 @@ class SelfSupervised:
     recon_weight: float = 1.0
     contrastive_weight: float = 0.0
     target_weight: float = 0.0                 # physiology targets (y carries them; .targets)
+    beat_share: float = 0.5                    # of the target loss, the median beat's share
     temperature: float = 0.1
     noise: tuple[float, float] = (0.05, 0.2)   # Gaussian noise sigma range (z-scored signal)
     scale: tuple[float, float] = (0.8, 1.2)
@@ -235,7 +236,7 @@ class SelfSupervised:
             out["pair_top1"] = top1.mean()
             total = total + self.contrastive_weight * out["contrastive"]
         if self.target_weight > 0:
-            weights = torch.from_numpy(target_weights(targets.shape[1])).to(x.device)
+            weights = torch.from_numpy(target_weights(targets.shape[1], self.beat_share)).to(x.device)
             out["physio"] = torch.stack([weighted_nan_mse(model.target_head(p), targets, weights)
                                          for p in pooled]).mean()
             total = total + self.target_weight * out["physio"]

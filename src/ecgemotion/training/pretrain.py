@@ -9,7 +9,7 @@ across each masked span between its unmasked neighbours).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -255,17 +255,33 @@ def self_supervised_data(task: SelfSupervised, store, train_rows: np.ndarray,
             PairedWindows(store, val_rows, random=False, targets=targets[1]))
 
 
+def _checked_settings(objective: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` if every key is a field of the self-supervised objective, else a clear error."""
+    known = {f.name for f in fields(SelfSupervised)} - {"seed", "name"}
+    if settings and objective == "paper":
+        raise ConfigError("objective settings apply to the self-supervised objectives, not "
+                          "'paper' (use --mask-ratio / --mask-span-s)")
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ConfigError(f"objective setting {', '.join(unknown)}: expected one of "
+                          f"{', '.join(sorted(known))}")
+    return settings
+
+
 def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretrain",
              train: TrainConfig | None = None, mask_ratio: float | None = None,
              mask_span_s: float = 0.5, val_fraction: float = 0.2,
              datasets: list[str] | None = None, quality: str = "usable", ui=None,
              init: str | Path | None = None, objective: str = "paper",
+             objective_settings: dict[str, Any] | None = None,
              **model_overrides: Any) -> dict[str, Any]:
     """Pre-train ``model`` (a preset name or :class:`ModelConfig`) on ``store`` without labels;
     validation on held-out subjects. ``objective`` is ``paper`` (masked reconstruction of
     15 % in spans, the paper's) or one of :data:`~ecgemotion.training.objectives.OBJECTIVES`
     (``mae``, ``contrastive``, ``mae+contrastive``). ``init`` (a folder or a shipped name such
     as ``"ecgemotion-base"``) continues from saved weights instead of a random start.
+    ``objective_settings`` overrides fields of the objective (its loss weights, temperature,
+    ``beat_share``...; :class:`~ecgemotion.training.objectives.SelfSupervised`).
     Returns the run summary (for ``paper``: the validation MSE beside the zeros /
     interpolation baselines)."""
     from ecgemotion.store import WindowDataset
@@ -273,6 +289,7 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
     if objective not in OBJECTIVES:
         raise ConfigError(f"objective: expected one of {sorted(OBJECTIVES)}, found {objective!r}")
     task_settings, model_fields = OBJECTIVES[objective]
+    task_settings = {**task_settings, **_checked_settings(objective, objective_settings or {})}
 
     train = train or TrainConfig(epochs=1)
     rows = store.select(datasets=datasets, quality=quality)
@@ -307,6 +324,10 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
     else:
         settings = {**task_settings, **({} if mask_ratio is None else {"mask_ratio": mask_ratio})}
         task = SelfSupervised(**settings, seed=train.seed, name=objective)
+        if ui is not None:
+            shown = {k: v for k, v in vars(task).items() if k not in ("seed", "name")}
+            ui.say(f"objective {objective}: " + ", ".join(f"{k}={v}" for k, v in shown.items())
+                   + (f" (set: {', '.join(sorted(objective_settings))})" if objective_settings else ""))
         mask = {"ratio": task.mask_ratio, "unit": "token", "token_s": net.config.stride / store.fs}
         train_ds, val_ds = self_supervised_data(task, store, train_rows, val_rows, ui)
     info = {"store": str(store.path), "store_identity": store.meta.get("identity"),

@@ -71,8 +71,9 @@ class TargetScaler:
         return np.clip((raw - self.center) / self.scale, -self.clip, self.clip).astype(np.float32)
 
 
-def target_weights(n: int) -> np.ndarray:
-    """Per-column loss weights: the rhythm block and the beat block count half each, however
-    many values the beat has."""
+def target_weights(n: int, beat_share: float = 0.5) -> np.ndarray:
+    """Per-column loss weights: the beat block counts ``beat_share`` and the rhythm block the
+    rest, however many values the beat has."""
     k = len(RHYTHM_TARGETS)
-    return np.concatenate([np.full(k, 0.5 / k), np.full(n - k, 0.5 / (n - k))]).astype(np.float32)
+    return np.concatenate([np.full(k, (1 - beat_share) / k),
+                           np.full(n - k, beat_share / (n - k))]).astype(np.float32)
