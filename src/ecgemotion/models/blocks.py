@@ -89,6 +89,16 @@ class SelfAttention(nn.Module):
         return self.resid_drop(self.proj(y.transpose(1, 2).reshape(b, n, d)))
 
 
+def set_dropout(model: nn.Module, p: float) -> None:
+    """Every dropout of ``model`` (residual, feed-forward, attention weights) set to ``p``; the
+    model's config is left as it is, so a fine-tune reading it keeps its own dropout."""
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = p
+        elif isinstance(m, SelfAttention):
+            m.dropout = p
+
+
 class Block(nn.Module):
     """Pre-LayerNorm Transformer encoder block: x + attn(ln(x)); x + mlp(ln(x))."""
 

@@ -273,7 +273,7 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
              mask_span_s: float = 0.5, val_fraction: float = 0.2,
              datasets: list[str] | None = None, quality: str = "usable", ui=None,
              init: str | Path | None = None, objective: str = "paper",
-             objective_settings: dict[str, Any] | None = None,
+             objective_settings: dict[str, Any] | None = None, dropout: float | None = None,
              **model_overrides: Any) -> dict[str, Any]:
     """Pre-train ``model`` (a preset name or :class:`ModelConfig`) on ``store`` without labels;
     validation on held-out subjects. ``objective`` is ``paper`` (masked reconstruction of
@@ -281,7 +281,10 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
     (``mae``, ``contrastive``, ``mae+contrastive``). ``init`` (a folder or a shipped name such
     as ``"ecgemotion-base"``) continues from saved weights instead of a random start.
     ``objective_settings`` overrides fields of the objective (its loss weights, temperature,
-    ``beat_share``...; :class:`~ecgemotion.training.objectives.SelfSupervised`).
+    ``beat_share``...; :class:`~ecgemotion.training.objectives.SelfSupervised`). ``dropout``
+    replaces the model's dropout while pre-training (0 as MAE: on a CPU the dropout masks'
+    random numbers cost a quarter of a step, docs/performance.md); the saved config keeps the
+    model's own value, which fine-tuning reads.
     Returns the run summary (for ``paper``: the validation MSE beside the zeros /
     interpolation baselines)."""
     from ecgemotion.store import WindowDataset
@@ -311,6 +314,13 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
                    f"{'them' if len(heads) > 1 else 'it'} from a fresh initialisation")
     else:
         net = create_model(model, **overrides)
+    if dropout is not None:
+        from ecgemotion.models.blocks import set_dropout
+
+        set_dropout(net, dropout)
+        if ui is not None:
+            ui.say(f"dropout while pre-training: {dropout:g} (the saved config keeps "
+                   f"{net.config.dropout:g} for fine-tuning)")
     if net.config.kind == "sarkar" or (objective != "paper" and net.config.kind != "transformer"):
         raise ConfigError(f"the {objective!r} objective needs a Transformer preset (paper or "
                           "fast; cnn takes only 'paper'; sarkar uses its transformation pretext)")
@@ -332,7 +342,7 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
         train_ds, val_ds = self_supervised_data(task, store, train_rows, val_rows, ui)
     info = {"store": str(store.path), "store_identity": store.meta.get("identity"),
             "init": str(init) if init is not None else None, "fresh_heads": heads,
-            "objective": objective,
+            "objective": objective, "dropout": net.config.dropout if dropout is None else dropout,
             "objective_settings": {k: v for k, v in vars(task).items() if k != "name"},
             "mask": mask,
             "subjects": {"train": len(subjects["train"]), "val": len(subjects["val"])},
