@@ -10,11 +10,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ecgemotion.errors import EcgEmotionError
-from ecgemotion.models import from_pretrained
+from ecgemotion.errors import ConfigError, EcgEmotionError
+from ecgemotion.models import create_model, from_pretrained
+from ecgemotion.models.blocks import SelfAttention, set_dropout
 from ecgemotion.store import WindowStore
 from ecgemotion.training import (TrainConfig, epoch_batches, interpolate_masked, lr_at, pretrain,
                                  split_subjects, steps_per_epoch)
+from ecgemotion.training.targets import RHYTHM_TARGETS, target_weights
 from tests.training.helpers import TINY_MODEL
 
 
@@ -159,9 +161,15 @@ def test_pretrain_init_adds_the_heads_a_new_objective_needs(tiny_store_path, tmp
     _run(store, tmp_path / "paper", epochs=1)
     summary = pretrain(store, "fast", tmp_path / "both", TrainConfig(epochs=1, batch_size=16, lr=1e-9),
                        val_fraction=0.34, init=tmp_path / "paper",
-                       objective="paper+contrastive+physio")
+                       objective="paper+contrastive+physio",
+                       objective_settings={"beat_share": 0.8, "temperature": 0.2}, dropout=0.0)
     info = json.loads((tmp_path / "both" / "run.json").read_text())
     assert info["fresh_heads"] == ["contrastive_head", "target_head"]
+    assert info["objective_settings"]["beat_share"] == 0.8 and info["objective_settings"]["temperature"] == 0.2
+    assert info["objective_settings"]["contrastive_weight"] == 0.2      # the rest: the objective's
+    assert info["dropout"] == 0.0                                        # trained without dropout,
+    saved = json.loads((tmp_path / "both" / "best" / "config.json").read_text())
+    assert saved["dropout"] == 0.1                                       # the config keeps it for fine-tuning
     assert np.isfinite(summary["val_metrics"]["physio"]) and summary["val_metrics"]["physio"] > 0
     before = load_file(str(tmp_path / "paper" / "best" / "model.safetensors"))
     after = load_file(str(tmp_path / "both" / "last" / "model.safetensors"))
@@ -202,3 +210,25 @@ def test_validate_start_keeps_the_starting_weights_when_no_epoch_beats_them(tiny
     best = load_file(str(tmp_path / "run" / "best" / "model.safetensors"))
     last = load_file(str(tmp_path / "run" / "last" / "model.safetensors"))
     assert any(not torch.equal(best[k], last[k]) for k in best)
+
+
+def test_objective_settings_are_checked_and_beat_share_weights_the_beat_block(tiny_store_path, tmp_path):
+    store = WindowStore.open(tiny_store_path)
+    with pytest.raises(ConfigError, match="objective setting temprature: expected one of .*temperature"):
+        pretrain(store, "fast", tmp_path / "x", objective="paper+contrastive",
+                 objective_settings={"temprature": 0.2})
+    with pytest.raises(ConfigError, match="not 'paper'"):
+        pretrain(store, "fast", tmp_path / "x", objective_settings={"beat_share": 0.8})
+    k = len(RHYTHM_TARGETS)
+    w = target_weights(k + 45, beat_share=0.8)
+    assert w[k:].sum() == pytest.approx(0.8) and w[:k].sum() == pytest.approx(0.2)
+
+
+def test_set_dropout_switches_off_every_dropout_including_attention():
+    net = create_model("fast", window_len=256, fs=128.0, d_model=32, n_heads=4, n_layers=1, d_ff=64,
+                       conv_channels=[8, 16, 32], conv_kernels=[7, 5, 3], dropout=0.5).train()
+    x = torch.randn(4, 1, 256)
+    assert not torch.equal(net.embed(x), net.embed(x))
+    set_dropout(net, 0.0)
+    assert torch.equal(net.embed(x), net.embed(x)) and net.config.dropout == 0.5
+    assert all(m.dropout == 0 for m in net.modules() if isinstance(m, SelfAttention))
