@@ -72,7 +72,12 @@ def sinusoidal_table(n: int, d: int) -> torch.Tensor:
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention through ``F.scaled_dot_product_attention`` (flash/efficient kernels)."""
+    """Multi-head self-attention: ``F.scaled_dot_product_attention`` (fused kernels) on GPUs,
+    plain matmuls and softmax on CPUs.
+
+    Why two paths: on a CPU with tens of tokens, SDPA's fused kernel runs a bf16 training step
+    several times slower than the plain formula, and with dropout SDPA falls back to that
+    formula anyway (docs/performance.md, pre-training throughput)."""
 
     def __init__(self, d_model: int, n_heads: int, dropout: float):
         super().__init__()
@@ -85,7 +90,12 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        p = self.dropout if self.training else 0.0
+        if x.is_cuda:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+        else:
+            weights = ((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5).softmax(-1)
+            y = F.dropout(weights, p, self.training).to(v.dtype) @ v
         return self.resid_drop(self.proj(y.transpose(1, 2).reshape(b, n, d)))
 
 
