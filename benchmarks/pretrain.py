@@ -11,6 +11,7 @@ zeros / linear-interpolation baselines on the same masks). Prints one JSON objec
     python benchmarks/pretrain.py                         # synthetic ECG, CPU or GPU
     python benchmarks/pretrain.py --store STORE --minutes 5 --batch-size 64
     python benchmarks/pretrain.py --objectives paper,mae,contrastive,mae+contrastive --batch-size 128
+    python benchmarks/pretrain.py --objectives paper+contrastive+physio,paper+contrastive+physio@nodrop
 
 The objective timing interleaves the objectives step by step (A B C D A B C D ...), so
 load from other processes falls on all of them alike: their ratios are meaningful even on
@@ -115,30 +116,39 @@ def throughput(name: str, device, autocast, batch: int, window_len: int, seconds
 
 
 def objective_step_costs(objectives: list[str], batch: int, rounds: int, precision: str) -> dict:
-    """Seconds per training step and windows/s of each objective on ``fast``, interleaved."""
+    """Seconds per training step and windows/s of each objective on ``fast``, interleaved.
+    ``NAME@nodrop`` times NAME with dropout off (``pretrain --dropout 0``)."""
     from ecgemotion.models.accounting import flop_counter
+    from ecgemotion.models.blocks import set_dropout
     from ecgemotion.training.objectives import OBJECTIVES, SelfSupervised
+    from ecgemotion.training.targets import n_targets
 
     torch.use_deterministic_algorithms(False)
     x1 = torch.from_numpy(synthetic_windows(4, batch // 2 + 1))[:batch, None]
     x2 = torch.cat([x1, x1.roll(1, dims=0)], dim=1)            # (B, 2, T) pairs
-    groups = torch.arange(batch)
     device = torch.device("cpu")
     autocast, _ = autocast_context(device, precision)
     setups = {}
     for name in objectives:
-        settings, fields = OBJECTIVES[name]
+        objective, _, variant = name.partition("@")
+        settings, fields = OBJECTIVES[objective]
         torch.manual_seed(0)
-        model = create_model("fast", **fields)
-        task = (MaskedReconstruction(span=64) if name == "paper"
-                else SelfSupervised(**settings, name=name))
+        k = n_targets(128.0) if settings.get("target_weight") else 0
+        model = create_model("fast", **fields, **({"target_dim": k} if k else {}))
+        if variant == "nodrop":
+            set_dropout(model, 0.0)
+        task = (MaskedReconstruction(span=64) if objective == "paper"
+                else SelfSupervised(**settings, name=objective))
         x = x2 if getattr(task, "paired", False) else x1
-        setups[name] = (model, task, make_optimizer(model, TrainConfig(epochs=1)), x)
+        y = torch.arange(batch)                                    # the person of each pair
+        if k:                                                      # + standardised targets
+            y = torch.cat([y[:, None].float(), torch.randn(batch, k)], dim=1)
+        setups[name] = (model, task, make_optimizer(model, TrainConfig(epochs=1)), x, y)
 
     def step(name: str, i: int) -> None:
-        model, task, opt, x = setups[name]
+        model, task, opt, x, y = setups[name]
         with autocast:
-            loss = task.train_loss(model, x, groups, torch.Generator().manual_seed(i))
+            loss = task.train_loss(model, x, y, torch.Generator().manual_seed(i))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -152,10 +162,10 @@ def objective_step_costs(objectives: list[str], batch: int, rounds: int, precisi
                 times[name].append(time.perf_counter() - t0)
     out = {}
     for name in objectives:
-        model, task, _, x = setups[name]
+        model, task, _, x, y = setups[name]
         counter = flop_counter()
         with counter:
-            task.train_loss(model, x, groups, torch.Generator().manual_seed(0)).backward()
+            task.train_loss(model, x, y, torch.Generator().manual_seed(0)).backward()
         t = float(np.median(times[name]))
         views = x.shape[0] * x.shape[1]
         out[name] = {"seconds_per_step": t, "windows_per_s": batch / t, "views_per_s": views / t,
