@@ -102,25 +102,3 @@ def test_prediction_computes_the_inputs_training_computed():
     assert np.isfinite(ctx[5:, CONTEXT_FEATURES.index("ctx_hf")]).all()    # full 60-s contexts
     with pytest.raises(ConfigError, match="start time"):
         hybrid_features(store.windows(rows), store.fs, names)
-
-
-def test_prediction_detects_each_windows_beats_once(monkeypatch):
-    """The window and context features of a hybrid-ctx model share one beat detection per
-    window (predict and --follow detected twice), with the features unchanged — a flat and a
-    NaN window included."""
-    from ecgemotion.baselines import context, hrv
-    from ecgemotion.baselines.hrv import PHYSIO_FEATURES, hrv_features, physio_matrix
-
-    store, rows = _OneRecording(), np.arange(8)
-    windows = store.windows(rows).astype(np.float64)
-    windows[2] = 0.0
-    windows[5, 100] = np.nan
-    starts = store.index["start_s"].to_numpy()
-    calls = []
-    detect = hrv.r_peaks
-    monkeypatch.setattr(hrv, "r_peaks", lambda *a, **k: calls.append(1) or detect(*a, **k))
-    context._beats.cache_clear()
-    both = context.hybrid_features(windows, store.fs, PHYSIO_FEATURES + CONTEXT_FEATURES, starts)
-    assert len(calls) == 6                                   # the 6 finite, non-flat windows
-    alone = physio_matrix(hrv_features(windows, store.fs), PHYSIO_FEATURES)
-    np.testing.assert_array_equal(both[:, :len(PHYSIO_FEATURES)], alone)

@@ -158,8 +158,9 @@ def hybrid_features(windows: np.ndarray, fs: float, names, starts=None,
     names = list(names)
     windows = np.atleast_2d(np.asarray(windows))
     table = pd.DataFrame(index=range(len(windows) - past))
-    context = set(names) & set(CONTEXT_FEATURES)
-    if context:
+    if set(names) - set(CONTEXT_FEATURES):
+        table = hrv_features(windows[past:], fs)
+    if set(names) & set(CONTEXT_FEATURES):
         if starts is None:
             raise ConfigError("a model with context features (ctx_*) needs each window's start "
                               "time; none was given")
@@ -167,12 +168,7 @@ def hybrid_features(windows: np.ndarray, fs: float, names, starts=None,
         if starts.shape != (len(windows),):
             raise ConfigError(f"expected one start time per window ({len(windows)}), "
                               f"found {starts.shape[0] if starts.ndim else 0}")
-    beats = window_beats(windows, fs) if context else None        # detected once, for both
-    if set(names) - set(CONTEXT_FEATURES):
-        peaks = None if beats is None else [np.rint(b * fs).astype(np.int64) for b in beats[past:]]
-        table = hrv_features(windows[past:], fs, peaks=peaks)
-    if context:
-        times = [start + found for start, found in zip(starts, beats)]
+        times = [start + beats for start, beats in zip(starts, window_beats(windows, fs))]
         values = context_values(times, starts, windows.shape[1] / fs, np.zeros(len(windows)),
                                 past)
         table = table.join(pd.DataFrame(values, columns=list(CONTEXT_FEATURES)))

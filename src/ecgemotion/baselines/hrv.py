@@ -156,16 +156,15 @@ def _highpass(windows: np.ndarray, fs: float) -> np.ndarray:
     return sps.sosfiltfilt(sos, windows, axis=-1)
 
 
-def detected_beats(windows: np.ndarray, fs: float, peaks: list[np.ndarray] | None = None):
+def detected_beats(windows: np.ndarray, fs: float):
     """``(row, high-passed window, R peaks)`` for each finite, non-flat row of ``(n, T)``
     windows: the HRV features' detector (0.5-Hz high-pass, then NeuroKit2), the one every
-    reader of beats that must agree with the HRV baseline goes through. ``peaks`` (per
-    window, from an earlier pass of this detector) skips the detection."""
+    reader of beats that must agree with the HRV baseline goes through."""
     windows = np.atleast_2d(np.asarray(windows, dtype=np.float64))
     ok = np.isfinite(windows).all(axis=1) & (np.ptp(windows, axis=1) > 0)
     if ok.any():
         for i, row in zip(np.flatnonzero(ok), _highpass(windows[ok], fs)):
-            yield int(i), row, r_peaks(row, fs, method="neurokit") if peaks is None else peaks[i]
+            yield int(i), row, r_peaks(row, fs, method="neurokit")
 
 
 def window_hrv(x: np.ndarray, fs: float) -> np.ndarray:
@@ -174,35 +173,33 @@ def window_hrv(x: np.ndarray, fs: float) -> np.ndarray:
 
 
 def _chunk_features(args) -> np.ndarray:
-    windows, fs, *known = args
+    windows, fs = args
     windows = np.asarray(windows, dtype=np.float64)
     out = np.full((len(windows), len(FEATURES)), np.nan)
     if len(windows) == 0:
         return out
     out[:, FEATURES.index("n_beats")] = 0          # what a window the detector skips keeps
-    for i, row, peaks in detected_beats(windows, fs, *known):
+    for i, row, peaks in detected_beats(windows, fs):
         out[i] = features_from_peaks(peaks, fs, windows.shape[1] / fs, row)
     return out
 
 
-def hrv_features(windows: np.ndarray, fs: float, n_jobs: int = 1, chunk: int = 512,
-                 peaks: list[np.ndarray] | None = None) -> pd.DataFrame:
+def hrv_features(windows: np.ndarray, fs: float, n_jobs: int = 1, chunk: int = 512) -> pd.DataFrame:
     """HRV features of ``(n, T)`` windows as a DataFrame with columns :data:`FEATURES`.
 
     ``n_jobs`` > 1 (or -1 for all cores) uses worker processes for batches of more than
     ``2 * chunk`` windows; the high-pass filter is batched, peak detection is per window.
-    ``peaks`` (R-peak samples per window, from :func:`detected_beats`) skips the detection.
     """
     windows = np.atleast_2d(np.asarray(windows))
     n = len(windows)
     jobs = (os.cpu_count() or 1) if n_jobs in (-1, 0, None) else int(n_jobs)
-    pieces = [(windows[i:i + chunk], fs, *([] if peaks is None else [peaks[i:i + chunk]]))
-              for i in range(0, n, chunk)]
     if jobs > 1 and n > 2 * chunk:
+        pieces = [(windows[i:i + chunk], fs) for i in range(0, n, chunk)]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             values = np.concatenate(list(pool.map(_chunk_features, pieces)))
     else:
-        values = np.concatenate([_chunk_features(piece) for piece in pieces]) if n else \
+        values = np.concatenate([_chunk_features((windows[i:i + chunk], fs))
+                                 for i in range(0, n, chunk)]) if n else \
             np.zeros((0, len(FEATURES)))
     return pd.DataFrame(values, columns=list(FEATURES))
 
