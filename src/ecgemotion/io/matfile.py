@@ -314,3 +314,12 @@ def numeric_matrix(value: Any, where: str | Path, what: str, ndim: int = 2) -> n
     if ndim == 2 and arr.ndim == 0:
         arr = arr.reshape(1, 1)
     return arr
+
+
+def scalar(value) -> float:
+    """A MATLAB scalar (however deeply wrapped) as a float; NaN when it is missing or not a
+    number, for the caller to report with the file's name."""
+    try:
+        return float(np.asarray(value, dtype=np.float64).ravel()[0])
+    except (TypeError, ValueError, IndexError):
+        return float("nan")

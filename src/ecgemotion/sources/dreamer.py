@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ecgemotion.errors import ConfigError, DataError
-from ecgemotion.io.matfile import as_cells, load_mat
+from ecgemotion.io.matfile import as_cells, load_mat, scalar
 from ecgemotion.recording import EMOTIV_EEG, Channel, Recording
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option
@@ -113,11 +113,11 @@ class DreamerSource(Source):
         for field in ("Data", "ECG_SamplingRate"):
             if field not in dreamer:
                 raise DataError(path, f"expected field 'DREAMER.{field}', found: {', '.join(dreamer)}")
-        fs = _rate_hz(dreamer["ECG_SamplingRate"])
+        fs = scalar(dreamer["ECG_SamplingRate"])
         if not fs > 0:
             raise DataError(path, f"expected DREAMER.ECG_SamplingRate to be a positive number, "
                                   f"found {dreamer['ECG_SamplingRate']!r}")
-        eeg = _EegLayout(_rate_hz(dreamer.get("EEG_SamplingRate")),
+        eeg = _EegLayout(scalar(dreamer.get("EEG_SamplingRate")),
                          tuple(str(n).strip() for n in as_cells(dreamer.get("EEG_Electrodes", [])))
                          or EMOTIV_EEG)
         subjects = as_cells(dreamer["Data"])
@@ -212,11 +212,3 @@ class DreamerSource(Source):
 class _EegLayout(NamedTuple):
     fs: float
     names: tuple[str, ...]
-
-
-def _rate_hz(value: Any) -> float:
-    """A MATLAB scalar as a rate in Hz; NaN when it is missing or not a number."""
-    try:
-        return float(np.asarray(value, dtype=np.float64).ravel()[0])
-    except (TypeError, ValueError, IndexError):
-        return float("nan")

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgemotion.errors import DataError
-from ecgemotion.io.matfile import as_cells, load_mat
+from ecgemotion.io.matfile import as_cells, load_mat, scalar
 from ecgemotion.recording import Channel, Recording, modality_of
 from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option
@@ -118,7 +118,7 @@ class PspmSource(Source):
             if chantype.lower() != "ecg":
                 others += _other_channel(chantype, header, chan["data"], k)
                 continue
-            sr = _header_rate(header)
+            sr = scalar(header.get("sr"))
             if not np.isfinite(sr) or sr <= 0:
                 out.append(Skip(where, f"expected header.sr to be a positive rate in Hz, found {header.get('sr')!r}"))
                 continue
@@ -159,17 +159,9 @@ class PspmSource(Source):
 def _other_channel(chantype: str, header: dict, data, k: int) -> list[Channel]:
     """A non-ECG signal channel whose chantype names a modality, as ``[Channel]``; ``[]`` for
     events (markers), derived heart channels and anything not a numeric vector at a rate."""
-    modality, x, sr = modality_of(chantype), np.asarray(data), _header_rate(header)
+    modality, x, sr = modality_of(chantype), np.asarray(data), scalar(header.get("sr"))
     if modality in (None, "ecg") or x.dtype.kind not in "biuf" or sum(d > 1 for d in x.shape) > 1 \
             or not sr > 0:
         return []
     return [Channel(modality, f"{chantype} ch{k}", x.astype(np.float64).ravel(), sr,
                     str(header.get("units", "")) if isinstance(header.get("units"), str) else "")]
-
-
-def _header_rate(header: dict) -> float:
-    """``header.sr`` in Hz; NaN when it is missing or not a number."""
-    try:
-        return float(np.asarray(header.get("sr")).ravel()[0])
-    except (TypeError, ValueError, IndexError):
-        return float("nan")
