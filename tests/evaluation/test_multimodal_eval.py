@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ecgemotion.cli import main
+from ecgemotion.errors import ConfigError
 from ecgemotion.evaluation.runner import EvaluationOptions, run_evaluation
 from ecgemotion.evaluation.splits import LeakageError
 from ecgemotion.evaluation.systems import System, modality_systems
@@ -122,6 +123,12 @@ def test_finetune_info_predict_with_modalities(mm_store, mm_model, tmp_path, cap
     rows = _trial_csv(mm_store, tmp_path / "rec.csv")
     net = load_multimodal(out)
     expected = predict_proba(net, Packed(mm_store, net.config.layout).windows, rows)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
+    (broken / "config.json").write_text('{"kind": "multimodal", ')
+    with pytest.raises(ConfigError, match="broken/config.json: cannot read model config"):
+        load_multimodal(broken)
     capsys.readouterr()
     assert main(["predict", str(tmp_path / "rec.csv"), "--fs", "128", "--lead", "ECG",   # its own
                  "--model", str(out), "--out", str(tmp_path / "p.csv"), "--no-plot"]) == 0  # modalities

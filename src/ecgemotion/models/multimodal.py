@@ -484,11 +484,11 @@ def load_multimodal(folder) -> MultimodalNet | MultimodalReconstructor:
     must match: a wrong file is an error naming the key."""
     from dataclasses import fields
 
-    from ecgemotion.io.model_files import WEIGHTS_NAME
+    from ecgemotion.io.model_files import CONFIG_NAME, WEIGHTS_NAME, read_config_file
     from ecgemotion.models.hub import load_state_strict, read_weights, resolve_pretrained
 
     folder = resolve_pretrained(folder)
-    data = _saved_config(folder)
+    data, _ = read_config_file(folder / CONFIG_NAME)       # unreadable: an error naming it
     known = {f.name for f in fields(MultimodalConfig)}
     config = MultimodalConfig(**{k: v for k, v in data.items() if k in known})
     net = MultimodalReconstructor(config) if config.kind == PRETRAIN_KIND else MultimodalNet(config)
