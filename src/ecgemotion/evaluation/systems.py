@@ -273,20 +273,15 @@ class HybridNeuralSystem(NeuralSystem):
     train_overrides = {"validate_start": True}   # falls back to its fitted feature path
 
     def adapt(self, ctx, net, fold, fit_store, test_store):
-        from ecgemotion.baselines.context import CONTEXT_FEATURES
-        from ecgemotion.models.hybrid import ContextFeatures, WithFeatures, hybridise
+        from ecgemotion.models.hybrid import WithFeatures, feature_reader, fitted_hybrid
         from ecgemotion.training.finetune import hybrid_inputs
 
         features = hybrid_inputs(self.name)
+        net, fit_view = fitted_hybrid(net, fit_store, fit_store.hrv, fold.train, ctx.target,
+                                      features, [np.concatenate([fold.train, fold.val])])
         # a lambda: touching test_store.hrv here would start the runner's predict phase
-        fit_of, test_of = fit_store.hrv, (lambda rows: test_store.hrv(rows))
-        if set(features) & set(CONTEXT_FEATURES):
-            fit_of = ContextFeatures(fit_store, fit_of, [np.concatenate([fold.train, fold.val])])
-            test_of = ContextFeatures(test_store, test_of, [fold.test])
-        y_train = fit_store.index[f"y_{ctx.target}"].to_numpy(dtype=float)[fold.train]
-        groups = subject_keys(fit_store.index, fold.train)
-        return (hybridise(net, fit_of, fold.train, y_train, groups, features),
-                WithFeatures(fit_store, fit_of, features), WithFeatures(test_store, test_of, features))
+        test_of = feature_reader(test_store, lambda rows: test_store.hrv(rows), features, [fold.test])
+        return net, fit_view, WithFeatures(test_store, test_of, features)
 
 
 class SarkarSystem(System):

@@ -211,6 +211,26 @@ def hybridise(net: nn.Module, hrv_of, train_rows, y_train, groups=None,
     return hybrid
 
 
+def feature_reader(store, hrv_of, features, sides):
+    """What a hybrid on ``features`` reads per row: ``hrv_of``, joined with the 60-s context
+    features computed within each of ``sides`` when ``features`` asks for any."""
+    from ecgemotion.baselines.context import CONTEXT_FEATURES
+
+    return ContextFeatures(store, hrv_of, sides) if set(features) & set(CONTEXT_FEATURES) else hrv_of
+
+
+def fitted_hybrid(net: nn.Module, store, hrv_of, train_rows, target: str, features, sides):
+    """``net`` made a hybrid on ``features`` (its normalisation and linear path fitted on the
+    training rows' features, labels ``y_<target>`` and subjects), and the view of ``store``
+    that feeds it; context features stay within each of ``sides``."""
+    from ecgemotion.subjects import subject_keys
+
+    read = feature_reader(store, hrv_of, features, sides)
+    y = store.index[f"y_{target}"].to_numpy(dtype=float)[np.asarray(train_rows, dtype=np.int64)]
+    return (hybridise(net, read, train_rows, y, subject_keys(store.index, train_rows), features),
+            WithFeatures(store, read, features))
+
+
 class ContextFeatures:
     """``hrv_of`` for a hybrid that also reads the 60-s context features
     (``baselines/context.py``): each row's window features beside its context features. The

@@ -308,18 +308,12 @@ def with_physiology(net: nn.Module, store, train_rows, task: str, val_rows=(),
     window's), whose normalisation and linear feature path are fitted on the training rows,
     and the store view that feeds it (each window followed by its features, computed once
     per row). Context features come from each side's own windows (training, validation)."""
-    from ecgemotion.baselines.context import CONTEXT_FEATURES
     from ecgemotion.baselines.hrv import HRVFeatureCache
-    from ecgemotion.models.hybrid import ContextFeatures, WithFeatures, hybridise
+    from ecgemotion.models.hybrid import fitted_hybrid
 
     features = hybrid_inputs(HYBRID) if features is None else tuple(features)
-    hrv_of = HRVFeatureCache(store)
-    if set(features) & set(CONTEXT_FEATURES):
-        hrv_of = ContextFeatures(store, hrv_of, [train_rows, val_rows])
-    y = store.index[f"y_{task}"].to_numpy(dtype=float)[np.asarray(train_rows, dtype=np.int64)]
-    groups = subject_keys(store.index, train_rows)
-    return (hybridise(net, hrv_of, train_rows, y, groups, features),
-            WithFeatures(store, hrv_of, features))
+    return fitted_hybrid(net, store, HRVFeatureCache(store), train_rows, task, features,
+                         [train_rows, val_rows])
 
 
 def multimodal_model(store, modalities: list[str], train_rows, task: str,
