@@ -1,12 +1,14 @@
-"""Reproduce the released pre-trained weights ``ecgemotion-base`` (v4) with one command::
+"""Reproduce the released pre-trained weights ``ecgemotion-base`` (v5) with one command::
 
     python experiments/release_base.py            # split + store + pre-training + copy
 
-v4 (the default) is three stages: v2 = the objective the study in docs/results.md §3 picked,
+v5 (the default) is four stages: v2 = the objective the study in docs/results.md §3 picked,
 ``paper+contrastive``, for a fixed 9 epochs (1,221 steps); v3 = that run's best checkpoint
 continued for 4,748 steps at lr 3e-4 (a fresh schedule, seed 1); v4 = v3's best checkpoint
 continued for 2,300 steps with physiology targets added (``paper+contrastive+physio``, lr
-3e-4, seed 1). ``--version v3`` / ``v2`` stop after their stage and ``--version v1`` (the
+3e-4, seed 1); v5 = v4's best checkpoint continued for 6,000 steps of the same objective
+without dropout (``--dropout 0``, docs/results.md §3c). ``--version v4`` / ``v3`` / ``v2``
+stop after their stage and ``--version v1`` (the
 paper's masked reconstruction, 20 minutes) reproduces ``ecgemotion-base-v1``; all stay
 loadable by those names. Each stage is resumable: run the same command again after a crash
 or a kill and it continues from the last checkpoint.
@@ -116,13 +118,14 @@ def run(cmd: list[str], threads: int | None = None) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-LATEST = "v4"
+LATEST = "v5"
 
 
 def stages(args) -> list[tuple[str, list[str], int]]:
     """(run folder, pretrain flags, seed) of each stage of a version's recipe, in order: v3
     is v2's run continued (its best checkpoint, a fresh schedule) for 4,748 more steps; v4 is
-    v3 continued for 2,300 steps with the physiology targets added to the objective."""
+    v3 continued for 2,300 steps with the physiology targets added to the objective; v5 is v4
+    continued for 6,000 steps without dropout."""
     v1 = [("run", ["--minutes", str(args.minutes), "--batch-size", "64"], 0)]
     v2 = [("run", ["--objective", "paper+contrastive", "--epochs", str(args.epochs),
                    "--batch-size", "128", "--lr", "5e-4"], 0)]
@@ -132,7 +135,10 @@ def stages(args) -> list[tuple[str, list[str], int]]:
     v4 = v3 + [("run-physio", ["--init", str(args.work / "run-continued" / "best"), "--objective",
                                "paper+contrastive+physio", "--steps", "2300", "--batch-size", "128",
                                "--lr", "3e-4"], 1)]
-    return {"v1": v1, "v2": v2, "v3": v3, "v4": v4}[args.version]
+    v5 = v4 + [("run-nodrop", ["--init", str(args.work / "run-physio" / "best"), "--objective",
+                               "paper+contrastive+physio", "--dropout", "0", "--steps", "6000",
+                               "--batch-size", "128", "--lr", "3e-4"], 1)]
+    return {"v1": v1, "v2": v2, "v3": v3, "v4": v4, "v5": v5}[args.version]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cinc", type=Path, default=data / "cinc2017")
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "release-base",
                    help="folder for the TOML, the store summary and the training run")
-    p.add_argument("--version", choices=["v1", "v2", "v3", "v4"], default=LATEST)
+    p.add_argument("--version", choices=["v1", "v2", "v3", "v4", "v5"], default=LATEST)
     p.add_argument("--minutes", type=float, default=20.0, help="v1's wall-time budget")
     p.add_argument("--epochs", type=int, default=9, help="v2's epochs (v3's first stage)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
