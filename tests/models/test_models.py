@@ -217,3 +217,19 @@ def test_model_card_reads_an_old_untyped_extra():
     assert card.to_extra() == old
     with pytest.raises(ConfigError, match="enc/config.json: no preprocessing recorded"):
         ModelCard.from_extra({"task": "arousal"}, "enc/config.json", default_task="enc")
+
+
+def test_cpu_attention_is_scaled_dot_product_attention():
+    """The plain CPU formula (faster than SDPA's fused CPU kernel in bf16) computes what
+    ``F.scaled_dot_product_attention`` does, in fp32 and under bf16 autocast."""
+    import torch.nn.functional as F
+
+    from ecgemotion.models.blocks import SelfAttention
+
+    torch.manual_seed(0)
+    attn, x = SelfAttention(64, 4, 0.1).eval(), torch.randn(3, 17, 64)
+    q, k, v = attn.qkv(x).view(3, 17, 3, 4, 16).permute(2, 0, 3, 1, 4)
+    expected = attn.proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(3, 17, 64))
+    torch.testing.assert_close(attn(x), expected, atol=1e-6, rtol=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        torch.testing.assert_close(attn(x).float(), expected, atol=0.05, rtol=0.05)
