@@ -268,6 +268,34 @@ def _checked_settings(objective: str, settings: dict[str, Any]) -> dict[str, Any
     return settings
 
 
+def _starting_model(model, init, objective: str, dropout: float | None,
+                    overrides: dict[str, Any], ui) -> tuple[nn.Module, list[str]]:
+    """The network pre-training starts from (``init``'s weights, or ``model`` fresh), with the
+    dropout it trains with, and the heads ``init`` lacked (started fresh, said aloud)."""
+    heads: list[str] = []
+    if init is not None:
+        from ecgemotion.models import from_pretrained
+
+        net = from_pretrained(init, fresh_heads=True, **overrides)
+        heads = sorted({k.split(".")[0] for k in net.fresh_heads})
+        if heads and ui is not None:
+            ui.say(f"{init}: has no {', '.join(heads)}; the {objective!r} objective starts "
+                   f"{'them' if len(heads) > 1 else 'it'} from a fresh initialisation")
+    else:
+        net = create_model(model, **overrides)
+    if net.config.kind == "sarkar" or (objective != "paper" and net.config.kind != "transformer"):
+        raise ConfigError(f"the {objective!r} objective needs a Transformer preset (paper or "
+                          "fast; cnn takes only 'paper'; sarkar uses its transformation pretext)")
+    if dropout is not None:
+        from ecgemotion.models.blocks import set_dropout
+
+        set_dropout(net, dropout)
+        if ui is not None:
+            ui.say(f"dropout while pre-training: {dropout:g} (the saved config keeps "
+                   f"{net.config.dropout:g} for fine-tuning)")
+    return net, heads
+
+
 def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretrain",
              train: TrainConfig | None = None, mask_ratio: float | None = None,
              mask_span_s: float = 0.5, val_fraction: float = 0.2,
@@ -303,27 +331,7 @@ def pretrain(store, model: str | Any = "fast", out_dir: str | Path = "runs/pretr
     if task_settings.get("target_weight"):
         overrides["target_dim"] = n_targets(store.fs)
     torch.manual_seed(train.seed)
-    heads: list[str] = []
-    if init is not None:
-        from ecgemotion.models import from_pretrained
-
-        net = from_pretrained(init, fresh_heads=True, **overrides)
-        heads = sorted({k.split(".")[0] for k in net.fresh_heads})
-        if heads and ui is not None:
-            ui.say(f"{init}: has no {', '.join(heads)}; the {objective!r} objective starts "
-                   f"{'them' if len(heads) > 1 else 'it'} from a fresh initialisation")
-    else:
-        net = create_model(model, **overrides)
-    if dropout is not None:
-        from ecgemotion.models.blocks import set_dropout
-
-        set_dropout(net, dropout)
-        if ui is not None:
-            ui.say(f"dropout while pre-training: {dropout:g} (the saved config keeps "
-                   f"{net.config.dropout:g} for fine-tuning)")
-    if net.config.kind == "sarkar" or (objective != "paper" and net.config.kind != "transformer"):
-        raise ConfigError(f"the {objective!r} objective needs a Transformer preset (paper or "
-                          "fast; cnn takes only 'paper'; sarkar uses its transformation pretext)")
+    net, heads = _starting_model(model, init, objective, dropout, overrides, ui)
     if objective == "paper":
         ratio = 0.15 if mask_ratio is None else mask_ratio
         span = max(1, round(mask_span_s * store.fs))
