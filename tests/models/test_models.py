@@ -219,17 +219,22 @@ def test_model_card_reads_an_old_untyped_extra():
         ModelCard.from_extra({"task": "arousal"}, "enc/config.json", default_task="enc")
 
 
-def test_cpu_attention_is_scaled_dot_product_attention():
-    """The plain CPU formula (faster than SDPA's fused CPU kernel in bf16) computes what
-    ``F.scaled_dot_product_attention`` does, in fp32 and under bf16 autocast."""
+def test_plain_attention_is_scaled_dot_product_attention_and_used_in_cpu_bf16(monkeypatch):
+    """The plain formula (faster than SDPA's fused CPU kernel under bf16 at short lengths)
+    computes what ``F.scaled_dot_product_attention`` does, and is what a short bf16 CPU
+    forward takes."""
     import torch.nn.functional as F
 
-    from ecgemotion.models.blocks import SelfAttention
+    from ecgemotion.models import blocks
 
     torch.manual_seed(0)
-    attn, x = SelfAttention(64, 4, 0.1).eval(), torch.randn(3, 17, 64)
-    q, k, v = attn.qkv(x).view(3, 17, 3, 4, 16).permute(2, 0, 3, 1, 4)
-    expected = attn.proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(3, 17, 64))
-    torch.testing.assert_close(attn(x), expected, atol=1e-6, rtol=1e-5)
+    q, k, v = torch.randn(3, 2, 4, 17, 16)
+    torch.testing.assert_close(blocks.plain_attention(q, k, v), F.scaled_dot_product_attention(q, k, v),
+                               atol=1e-6, rtol=1e-5)
+    attn, x, used = blocks.SelfAttention(64, 4, 0.1).eval(), torch.randn(3, 17, 64), []
+    plain = blocks.plain_attention
+    monkeypatch.setattr(blocks, "plain_attention", lambda *a: used.append(a[0].dtype) or plain(*a))
+    fp32 = attn(x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        torch.testing.assert_close(attn(x).float(), expected, atol=0.05, rtol=0.05)
+        torch.testing.assert_close(attn(x).float(), fp32, atol=0.05, rtol=0.05)
+    assert used == [torch.bfloat16]                            # fp32 went through SDPA

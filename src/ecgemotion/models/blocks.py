@@ -71,13 +71,23 @@ def sinusoidal_table(n: int, d: int) -> torch.Tensor:
     return table
 
 
-class SelfAttention(nn.Module):
-    """Multi-head self-attention: ``F.scaled_dot_product_attention`` (fused kernels) on GPUs,
-    plain matmuls and softmax on CPUs.
+PLAIN_ATTENTION_MAX_TOKENS = 512   # beyond it SDPA's fused CPU kernel wins even in bf16
 
-    Why two paths: on a CPU with tens of tokens, SDPA's fused kernel runs a bf16 training step
-    several times slower than the plain formula, and with dropout SDPA falls back to that
-    formula anyway (docs/performance.md, pre-training throughput)."""
+
+def plain_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0
+                    ) -> torch.Tensor:
+    """``softmax(q kᵀ / √d) v``, dropout on the weights. Why not always SDPA: on a CPU under
+    bf16 autocast, SDPA's fused kernel is 5.9× slower than this at 41 tokens and still 1.5×
+    at 320; from about a thousand tokens, and in fp32 from about a hundred, the fused kernel
+    wins (``benchmarks/attention.py``, docs/performance.md)."""
+    weights = ((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5).softmax(-1)
+    return F.dropout(weights, dropout_p, dropout_p > 0).to(v.dtype) @ v
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention: ``F.scaled_dot_product_attention``, except on a CPU under
+    bf16 autocast with up to :data:`PLAIN_ATTENTION_MAX_TOKENS` tokens, where
+    :func:`plain_attention` is several times faster."""
 
     def __init__(self, d_model: int, n_heads: int, dropout: float):
         super().__init__()
@@ -91,11 +101,10 @@ class SelfAttention(nn.Module):
         b, n, d = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
         p = self.dropout if self.training else 0.0
-        if x.is_cuda:
+        if x.is_cuda or q.dtype != torch.bfloat16 or n > PLAIN_ATTENTION_MAX_TOKENS:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
         else:
-            weights = ((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5).softmax(-1)
-            y = F.dropout(weights, p, self.training).to(v.dtype) @ v
+            y = plain_attention(q, k, v, p)
         return self.resid_drop(self.proj(y.transpose(1, 2).reshape(b, n, d)))
 
 
